@@ -1,0 +1,323 @@
+package augment
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+)
+
+// luma is PIL's RGB -> "L" conversion (ITU-R 601-2, 16-bit fixed point,
+// rounded).
+func luma(r, g, b uint8) uint8 {
+	return uint8((uint32(r)*19595 + uint32(g)*38470 + uint32(b)*7471 + 0x8000) >> 16)
+}
+
+// ToGray writes PIL's img.convert("L") of src into dst (1 channel). A gray
+// src is copied.
+func ToGray(dst, src *Image) {
+	if src.C == 1 {
+		dst.CopyFrom(src)
+		return
+	}
+	dst.Reset(src.W, src.H, 1)
+	p := src.Pix
+	for i := range dst.Pix {
+		q := p[3*i : 3*i+3 : 3*i+3]
+		dst.Pix[i] = luma(q[0], q[1], q[2])
+	}
+}
+
+// GrayToRGB replicates a 1-channel src into 3 channels in dst (an RGB src
+// is copied).
+func GrayToRGB(dst, src *Image) {
+	if src.C == 3 {
+		dst.CopyFrom(src)
+		return
+	}
+	dst.Reset(src.W, src.H, 3)
+	for i, v := range src.Pix {
+		dst.Pix[3*i], dst.Pix[3*i+1], dst.Pix[3*i+2] = v, v, v
+	}
+}
+
+// Grayscale converts m in place to gray while keeping its channel count,
+// as torchvision's Grayscale(num_output_channels=m.C) / RandomGrayscale do
+// on a PIL image.
+func Grayscale(m *Image) {
+	if m.C == 1 {
+		return
+	}
+	p := m.Pix
+	for i := 0; i+3 <= len(p); i += 3 {
+		q := p[i : i+3 : i+3]
+		l := luma(q[0], q[1], q[2])
+		q[0], q[1], q[2] = l, l, l
+	}
+}
+
+// blend returns PIL's ImagingBlend of one sample: in1 + alpha*(in2-in1) in
+// float32, clipped to [0, 255] and truncated.
+func blend(in1, in2 int32, alpha float32) uint8 {
+	t := float32(in1) + float32(alpha*float32(in2-in1))
+	if t <= 0 {
+		return 0
+	}
+	if t >= 255 {
+		return 255
+	}
+	return uint8(t)
+}
+
+// AdjustBrightness multiplies m by factor in place, as
+// PIL.ImageEnhance.Brightness (torchvision F.adjust_brightness on PIL).
+func AdjustBrightness(m *Image, factor float64) {
+	var lut [256]uint8
+	a := float32(factor)
+	for v := range lut {
+		lut[v] = blend(0, int32(v), a)
+	}
+	applyLUT(m.Pix, &lut)
+}
+
+// AdjustContrast blends m with its mean gray level, as
+// PIL.ImageEnhance.Contrast: mean = int(mean(L) + 0.5).
+func AdjustContrast(m *Image, factor float64) {
+	var hist [256]int64
+	if m.C == 3 {
+		p := m.Pix
+		for i := 0; i+3 <= len(p); i += 3 {
+			hist[luma(p[i], p[i+1], p[i+2])]++
+		}
+	} else {
+		for _, v := range m.Pix {
+			hist[v]++
+		}
+	}
+	var sum, n int64
+	for v, c := range hist {
+		sum += int64(v) * c
+		n += c
+	}
+	if n == 0 {
+		return
+	}
+	mean := int32(float64(sum)/float64(n) + 0.5)
+	var lut [256]uint8
+	a := float32(factor)
+	for v := range lut {
+		lut[v] = blend(mean, int32(v), a)
+	}
+	applyLUT(m.Pix, &lut)
+}
+
+// AdjustSaturation blends m with its per-pixel gray, as
+// PIL.ImageEnhance.Color. Gray images are unchanged.
+func AdjustSaturation(m *Image, factor float64) {
+	if m.C == 1 {
+		return
+	}
+	a := float32(factor)
+	p := m.Pix
+	for i := 0; i+3 <= len(p); i += 3 {
+		q := p[i : i+3 : i+3]
+		l := int32(luma(q[0], q[1], q[2]))
+		q[0], q[1], q[2] = blend(l, int32(q[0]), a), blend(l, int32(q[1]), a), blend(l, int32(q[2]), a)
+	}
+}
+
+// AdjustHue rotates the hue of m in place by factor (in [-0.5, 0.5]) turns,
+// as torchvision's F.adjust_hue on a PIL image: PIL's 8-bit HSV, the hue
+// byte shifted by uint8(factor*255) with wrap-around. Gray images are
+// unchanged.
+func AdjustHue(m *Image, factor float64) {
+	if m.C == 1 {
+		return
+	}
+	if factor < -0.5 || factor > 0.5 {
+		panic(fmt.Sprintf("augment: hue factor %v outside [-0.5, 0.5]", factor))
+	}
+	shift := uint8(int64(factor * 255)) // C cast: truncate, then wrap mod 256
+	// Even a zero shift goes through PIL's HSV round trip, which is not
+	// the identity for every pixel, so it is always applied.
+	p := m.Pix
+	for i := 0; i+3 <= len(p); i += 3 {
+		q := p[i : i+3 : i+3]
+		h, s, v := rgbToHSV(q[0], q[1], q[2])
+		q[0], q[1], q[2] = hsvToRGB(h+shift, s, v)
+	}
+}
+
+// rgbToHSV is Pillow's rgb2hsv_row: float32 intermediates, double
+// constants, truncation to bytes.
+func rgbToHSV(r, g, b uint8) (uint8, uint8, uint8) {
+	maxc := max(r, g, b)
+	minc := min(r, g, b)
+	if maxc == minc {
+		return 0, 0, maxc
+	}
+	cr := float32(maxc - minc)
+	s := cr / float32(maxc)
+	rc := float32(maxc-r) / cr
+	gc := float32(maxc-g) / cr
+	bc := float32(maxc-b) / cr
+	var h float32
+	switch {
+	case r == maxc:
+		h = bc - gc
+	case g == maxc:
+		h = float32(2.0 + float64(rc) - float64(bc))
+	default:
+		h = float32(4.0 + float64(gc) - float64(rc))
+	}
+	h = float32(math.Mod(float64(h)/6.0+1.0, 1.0))
+	return clipInt8(int(float64(h) * 255.0)), clipInt8(int(float64(s) * 255.0)), maxc
+}
+
+func clipInt8(v int) uint8 {
+	if v <= 0 {
+		return 0
+	}
+	if v >= 255 {
+		return 255
+	}
+	return uint8(v)
+}
+
+// hsvToRGB is Pillow's hsv2rgb.
+func hsvToRGB(h, s, v uint8) (uint8, uint8, uint8) {
+	if s == 0 {
+		return v, v, v
+	}
+	hf := float64(float32(h)) * 6.0 / 255.0
+	i := int(math.Floor(hf))
+	f := float32(hf - float64(float32(i)))
+	fs := float32(float64(float32(s)) / 255.0)
+	fv := float64(float32(v))
+	p := clipInt8(int(math.Round(fv * (1.0 - float64(fs)))))
+	q := clipInt8(int(math.Round(fv * (1.0 - float64(fs*f)))))
+	t := clipInt8(int(math.Round(fv * (1.0 - float64(fs)*(1.0-float64(f))))))
+	switch i % 6 {
+	case 0:
+		return v, t, p
+	case 1:
+		return q, v, p
+	case 2:
+		return p, v, t
+	case 3:
+		return p, q, v
+	case 4:
+		return t, p, v
+	default:
+		return v, p, q
+	}
+}
+
+// Solarize inverts every sample >= threshold in place, as PIL's
+// ImageOps.solarize (torchvision F.solarize on PIL; 128 in SSL recipes).
+func Solarize(m *Image, threshold int) {
+	var lut [256]uint8
+	for v := range lut {
+		if v < threshold {
+			lut[v] = uint8(v)
+		} else {
+			lut[v] = uint8(255 - v)
+		}
+	}
+	applyLUT(m.Pix, &lut)
+}
+
+func applyLUT(p []uint8, lut *[256]uint8) {
+	for i, v := range p {
+		p[i] = lut[v]
+	}
+}
+
+// Jitter is a ColorJitter configuration, torchvision's ColorJitter(b, c,
+// s, h): factors are drawn from U(max(0, 1-x), 1+x) for brightness,
+// contrast and saturation and from U(-h, h) for hue (h <= 0.5). A zero
+// field disables that op.
+type Jitter struct {
+	Brightness float64 `yaml:"brightness" json:"brightness"`
+	Contrast   float64 `yaml:"contrast" json:"contrast"`
+	Saturation float64 `yaml:"saturation" json:"saturation"`
+	Hue        float64 `yaml:"hue" json:"hue"`
+}
+
+// JitterOp names one of ColorJitter's four ops.
+type JitterOp uint8
+
+const (
+	OpBrightness JitterOp = iota
+	OpContrast
+	OpSaturation
+	OpHue
+)
+
+// JitterParams are the drawn parameters of one ColorJitter call: the op
+// order (a permutation of the four ops) and each factor. Disabled ops keep
+// factor 1 (hue 0) and are skipped.
+type JitterParams struct {
+	Order                                      [4]JitterOp
+	Brightness, Contrast, Saturation, HueShift float64
+	enabled                                    [4]bool
+}
+
+// Params draws one call's parameters like torchvision's
+// ColorJitter.get_params: a uniformly random op order, then each enabled
+// factor.
+func (j Jitter) Params(r *rand.Rand) JitterParams {
+	var p JitterParams
+	p.Order = [4]JitterOp{0, 1, 2, 3}
+	for i := 3; i > 0; i-- { // Fisher-Yates: uniform permutation
+		k := r.IntN(i + 1)
+		p.Order[i], p.Order[k] = p.Order[k], p.Order[i]
+	}
+	p.Brightness, p.Contrast, p.Saturation = 1, 1, 1
+	if j.Brightness > 0 {
+		p.Brightness = uniform(r, max(0, 1-j.Brightness), 1+j.Brightness)
+		p.enabled[OpBrightness] = true
+	}
+	if j.Contrast > 0 {
+		p.Contrast = uniform(r, max(0, 1-j.Contrast), 1+j.Contrast)
+		p.enabled[OpContrast] = true
+	}
+	if j.Saturation > 0 {
+		p.Saturation = uniform(r, max(0, 1-j.Saturation), 1+j.Saturation)
+		p.enabled[OpSaturation] = true
+	}
+	if j.Hue > 0 {
+		p.HueShift = uniform(r, -j.Hue, j.Hue)
+		p.enabled[OpHue] = true
+	}
+	return p
+}
+
+// Validate checks the ranges torchvision enforces.
+func (j Jitter) Validate() error {
+	if j.Brightness < 0 || j.Contrast < 0 || j.Saturation < 0 {
+		return fmt.Errorf("augment: jitter brightness/contrast/saturation must be >= 0")
+	}
+	if j.Hue < 0 || j.Hue > 0.5 {
+		return fmt.Errorf("augment: jitter hue must be in [0, 0.5], got %v", j.Hue)
+	}
+	return nil
+}
+
+// Apply runs the enabled ops on m in p.Order.
+func (p *JitterParams) Apply(m *Image) {
+	for _, op := range p.Order {
+		if !p.enabled[op] {
+			continue
+		}
+		switch op {
+		case OpBrightness:
+			AdjustBrightness(m, p.Brightness)
+		case OpContrast:
+			AdjustContrast(m, p.Contrast)
+		case OpSaturation:
+			AdjustSaturation(m, p.Saturation)
+		case OpHue:
+			AdjustHue(m, p.HueShift)
+		}
+	}
+}
