@@ -1,0 +1,314 @@
+package text
+
+import (
+	"encoding/json"
+	"fmt"
+	"unicode"
+	"unicode/utf8"
+)
+
+// preTokenizer splits normalized text into words; the model encodes each
+// word independently.
+type preTokenizer interface {
+	split(s string, sc *encodeScratch, f func(piece string))
+}
+
+func decodeRune(s string) (rune, int) {
+	if s[0] < utf8RuneSelf {
+		return rune(s[0]), 1
+	}
+	return utf8.DecodeRuneInString(s)
+}
+
+func appendRune(dst []byte, r rune) []byte {
+	if r < utf8RuneSelf {
+		return append(dst, byte(r))
+	}
+	return utf8.AppendRune(dst, r)
+}
+
+type preJSON struct {
+	Type           string            `json:"type"`
+	AddPrefixSpace *bool             `json:"add_prefix_space"`
+	UseRegex       *bool             `json:"use_regex"`
+	PreTokenizers  []json.RawMessage `json:"pretokenizers"`
+}
+
+// parsePreTokenizer returns the pre-tokenizer; a nil raw value means "the
+// whole input is one word" as in HF.
+func parsePreTokenizer(raw json.RawMessage) (preTokenizer, error) {
+	if isNull(raw) {
+		return wholePre{}, nil
+	}
+	return parsePre(raw, 0)
+}
+
+func parsePre(raw json.RawMessage, depth int) (preTokenizer, error) {
+	if depth > 16 {
+		return nil, fmt.Errorf("%w: pre_tokenizer nesting too deep", ErrMalformed)
+	}
+	var h preJSON
+	if err := json.Unmarshal(raw, &h); err != nil {
+		return nil, fmt.Errorf("%w: pre_tokenizer: %v", ErrMalformed, err)
+	}
+	switch h.Type {
+	case "BertPreTokenizer":
+		return bertPre{}, nil
+	case "ByteLevel":
+		bl := byteLevelPre{addPrefixSpace: true, useRegex: true}
+		if h.AddPrefixSpace != nil {
+			bl.addPrefixSpace = *h.AddPrefixSpace
+		}
+		if h.UseRegex != nil {
+			bl.useRegex = *h.UseRegex
+		}
+		return bl, nil
+	case "Whitespace":
+		return whitespacePre{}, nil
+	case "WhitespaceSplit":
+		return whitespaceSplitPre{}, nil
+	case "Sequence":
+		var seq seqPre
+		for _, sub := range h.PreTokenizers {
+			p, err := parsePre(sub, depth+1)
+			if err != nil {
+				return nil, err
+			}
+			seq = append(seq, p)
+		}
+		return seq, nil
+	}
+	return nil, fmt.Errorf("%w: pre_tokenizer %q", ErrUnsupported, h.Type)
+}
+
+// isByteLevel reports whether p (or a member of a Sequence) is ByteLevel:
+// the BPE model then works on bytes mapped to printable runes.
+func isByteLevel(p preTokenizer) bool {
+	switch p := p.(type) {
+	case byteLevelPre:
+		return true
+	case seqPre:
+		for _, q := range p {
+			if isByteLevel(q) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+type wholePre struct{}
+
+func (wholePre) split(s string, _ *encodeScratch, f func(string)) {
+	if s != "" {
+		f(s)
+	}
+}
+
+type seqPre []preTokenizer
+
+func (q seqPre) split(s string, sc *encodeScratch, f func(string)) {
+	var rec func(i int, s string)
+	rec = func(i int, s string) {
+		if i == len(q) {
+			f(s)
+			return
+		}
+		q[i].split(s, sc, func(p string) { rec(i+1, p) })
+	}
+	rec(0, s)
+}
+
+// bertPre splits on whitespace (dropped) and isolates each punctuation rune.
+type bertPre struct{}
+
+func (bertPre) split(s string, _ *encodeScratch, f func(string)) {
+	start := -1
+	for i := 0; i < len(s); {
+		c := s[i]
+		var r rune
+		n := 1
+		if c < utf8RuneSelf {
+			r = rune(c)
+		} else {
+			r, n = utf8.DecodeRuneInString(s[i:])
+		}
+		if isWhitespace(r) {
+			if start >= 0 {
+				f(s[start:i])
+				start = -1
+			}
+		} else if isBertPunct(r) {
+			if start >= 0 {
+				f(s[start:i])
+				start = -1
+			}
+			f(s[i : i+n])
+		} else if start < 0 {
+			start = i
+		}
+		i += n
+	}
+	if start >= 0 {
+		f(s[start:])
+	}
+}
+
+// whitespaceSplitPre splits on whitespace.
+type whitespaceSplitPre struct{}
+
+func (whitespaceSplitPre) split(s string, _ *encodeScratch, f func(string)) {
+	start := -1
+	for i, r := range s {
+		if isWhitespace(r) {
+			if start >= 0 {
+				f(s[start:i])
+				start = -1
+			}
+		} else if start < 0 {
+			start = i
+		}
+	}
+	if start >= 0 {
+		f(s[start:])
+	}
+}
+
+// whitespacePre is HF's Whitespace: the regex \w+|[^\w\s]+.
+type whitespacePre struct{}
+
+func isRegexWord(r rune) bool {
+	return unicode.IsLetter(r) || unicode.IsNumber(r) || unicode.Is(unicode.M, r) || unicode.Is(unicode.Pc, r) || r == 0x200c || r == 0x200d
+}
+
+func (whitespacePre) split(s string, _ *encodeScratch, f func(string)) {
+	start, class := -1, 0 // class 1 word, 2 other
+	for i, r := range s {
+		c := 2
+		if isWhitespace(r) {
+			c = 0
+		} else if isRegexWord(r) {
+			c = 1
+		}
+		if c != class {
+			if start >= 0 && class != 0 {
+				f(s[start:i])
+			}
+			start, class = i, c
+		}
+	}
+	if start >= 0 && class != 0 {
+		f(s[start:])
+	}
+}
+
+// byteLevelPre is GPT-2's pre-tokenizer: optional prefix space, then the
+// regex 's|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+
+// (implemented by hand: Go's regexp has no look-ahead). Pieces are passed
+// on as raw bytes; the BPE model maps bytes to its byte alphabet.
+type byteLevelPre struct{ addPrefixSpace, useRegex bool }
+
+func (b byteLevelPre) split(s string, sc *encodeScratch, f func(string)) {
+	if s == "" {
+		return
+	}
+	if b.addPrefixSpace && s[0] != ' ' {
+		sc.tmp = append(append(sc.tmp[:0], ' '), s...)
+		s = unsafeString(sc.tmp)
+	}
+	if !b.useRegex {
+		f(s)
+		return
+	}
+	for i := 0; i < len(s); {
+		j := gpt2Next(s, i)
+		f(s[i:j])
+		i = j
+	}
+}
+
+const (
+	clsSpace = iota
+	clsLetter
+	clsNumber
+	clsOther
+)
+
+func gpt2Class(r rune) int {
+	if r < utf8RuneSelf {
+		switch {
+		case r == ' ' || ('\t' <= r && r <= '\r'):
+			return clsSpace
+		case ('a' <= r && r <= 'z') || ('A' <= r && r <= 'Z'):
+			return clsLetter
+		case '0' <= r && r <= '9':
+			return clsNumber
+		}
+		return clsOther
+	}
+	switch {
+	case unicode.IsLetter(r):
+		return clsLetter
+	case unicode.IsNumber(r):
+		return clsNumber
+	case isWhitespace(r):
+		return clsSpace
+	}
+	return clsOther
+}
+
+// gpt2Next returns the end of the regex match starting at i.
+func gpt2Next(s string, i int) int {
+	c := s[i]
+	if c == '\'' && i+1 < len(s) {
+		switch s[i+1] {
+		case 's', 't', 'm', 'd':
+			return i + 2
+		case 'r':
+			if i+2 < len(s) && s[i+2] == 'e' {
+				return i + 3
+			}
+		case 'v':
+			if i+2 < len(s) && s[i+2] == 'e' {
+				return i + 3
+			}
+		case 'l':
+			if i+2 < len(s) && s[i+2] == 'l' {
+				return i + 3
+			}
+		}
+	}
+	p := i
+	if c == ' ' {
+		p = i + 1
+	}
+	if p < len(s) {
+		r, n := decodeRune(s[p:])
+		if cl := gpt2Class(r); cl != clsSpace {
+			j := p + n
+			for j < len(s) {
+				r, n := decodeRune(s[j:])
+				if gpt2Class(r) != cl {
+					break
+				}
+				j += n
+			}
+			return j
+		}
+	}
+	// Whitespace at i: \s+(?!\S) then \s+.
+	j, last, runes := i, i, 0
+	for j < len(s) {
+		r, n := decodeRune(s[j:])
+		if gpt2Class(r) != clsSpace {
+			break
+		}
+		last = j
+		j += n
+		runes++
+	}
+	if j == len(s) || runes < 2 {
+		return j
+	}
+	return last
+}
