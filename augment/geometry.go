@@ -44,13 +44,20 @@ func RandomResizedCropParams(r *rand.Rand, w, h int, scale, ratio [2]float64) (b
 func uniform(r *rand.Rand, a, b float64) float64 { return a + (b-a)*r.Float64() }
 
 // CenterCropBox returns torchvision's F.center_crop box of a cw x ch crop
-// in a w x h image (top = round((h - ch) / 2), half to even). The box may
-// extend outside the image when the crop is larger; CenterCrop pads with
-// zeros then, as torchvision does.
+// in a w x h image (top = round((h - ch) / 2), half to even). Along an axis
+// where the crop is larger than the image the box extends outside it, as
+// torchvision's zero padding does.
 func CenterCropBox(w, h, cw, ch int) image.Rectangle {
-	top := int(math.RoundToEven(float64(h-ch) / 2))
-	left := int(math.RoundToEven(float64(w-cw) / 2))
-	return image.Rect(left, top, left+cw, top+ch)
+	return image.Rect(0, 0, cw, ch).Add(image.Pt(centerOffset(w, cw), centerOffset(h, ch)))
+}
+
+// centerOffset is torchvision's offset along one axis: a crop larger than
+// the image is padded with (crop-size)//2 zeros before, the rest after.
+func centerOffset(size, crop int) int {
+	if crop > size {
+		return -((crop - size) / 2)
+	}
+	return int(math.RoundToEven(float64(size-crop) / 2))
 }
 
 // CenterCrop writes the central cw x ch region of src into dst, padding
