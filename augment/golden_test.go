@@ -20,9 +20,9 @@ type goldenFile struct {
 		Params                  map[string]any
 	}
 	Fallback []struct {
-		W, H                      int
-		Ratio                     [2]float64
-		Top, Left, Height, Width  int
+		W, H                     int
+		Ratio                    [2]float64
+		Top, Left, Height, Width int
 	}
 	CenterCrop []struct{ W, H, Cw, Ch, Top, Left int } `json:"center_crop"`
 	Kernels    map[string][]float64
