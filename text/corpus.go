@@ -56,7 +56,7 @@ const (
 	UTF8Error UTF8Policy = iota
 	// UTF8Skip drops the document silently; CorpusStats.Skipped counts it.
 	UTF8Skip
-	// UTF8Replace replaces each invalid byte sequence with U+FFFD and
+	// UTF8Replace replaces each run of invalid bytes with one U+FFFD and
 	// removes NUL bytes; CorpusStats.Replaced counts such documents.
 	UTF8Replace
 )
