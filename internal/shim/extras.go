@@ -74,10 +74,16 @@ const extrasGo = `package libtch
 
 /*
 #include <stdlib.h>
+#include <stdint.h>
 char *sslpipe_show_config();
 char *sslpipe_parallel_info();
 long sslpipe_cudnn_version();
 char *sslpipe_cuda_device_name(int i);
+void at_manual_seed(int64_t);
+void at_set_num_threads(int n_threads);
+int at_get_num_threads();
+void at_set_num_interop_threads(int n_threads);
+int at_get_num_interop_threads();
 */
 import "C"
 
@@ -103,4 +109,19 @@ func SslpipeCudnnVersion() int64 { return int64(C.sslpipe_cudnn_version()) }
 
 // SslpipeCudaDeviceName returns CUDA device i's name, or "" when unknown.
 func SslpipeCudaDeviceName(i int) string { return takeCString(C.sslpipe_cuda_device_name(C.int(i))) }
+
+// AtManualSeed seeds libtorch's default generators (CPU and CUDA).
+func AtManualSeed(seed int64) { C.at_manual_seed(C.int64_t(seed)) }
+
+// AtSetNumThreads sets libtorch's intra-op thread count.
+func AtSetNumThreads(n int) { C.at_set_num_threads(C.int(n)) }
+
+// AtGetNumThreads returns libtorch's intra-op thread count.
+func AtGetNumThreads() int { return int(C.at_get_num_threads()) }
+
+// AtSetNumInteropThreads sets libtorch's inter-op thread count (once, before any inter-op work).
+func AtSetNumInteropThreads(n int) { C.at_set_num_interop_threads(C.int(n)) }
+
+// AtGetNumInteropThreads returns libtorch's inter-op thread count.
+func AtGetNumInteropThreads() int { return int(C.at_get_num_interop_threads()) }
 `

@@ -12,6 +12,14 @@ import (
 // names the shim folder it links.
 const GeneratedMarker = "SSLPIPE_GENERATED"
 
+// copyVersion changes whenever the generated copy's Go files change, so
+// an existing copy is rewritten.
+const copyVersion = "2"
+
+// MarkerContent is what GeneratedMarker holds for a copy linking shimDir;
+// a copy whose marker differs is stale.
+func MarkerContent(shimDir string) string { return shimDir + "\ncopy " + copyVersion + "\n" }
+
 // WriteGotchCopy writes to dst a copy of the gotch module at src whose
 // libtch package links the shim library in shimDir instead of compiling
 // C++. Examples and code generators are left out. dst is replaced whole
@@ -52,7 +60,7 @@ func WriteGotchCopy(src, dst, shimDir string) error {
 	if err := os.WriteFile(filepath.Join(tmp, "libtch", "sslpipe_extras.go"), []byte(extrasGo), 0o644); err != nil {
 		return err
 	}
-	if err := os.WriteFile(filepath.Join(tmp, GeneratedMarker), []byte(shimDir+"\n"), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(tmp, GeneratedMarker), []byte(MarkerContent(shimDir)), 0o644); err != nil {
 		return err
 	}
 	_ = os.RemoveAll(dst)

@@ -102,7 +102,7 @@ func run(ctx context.Context, gotchModule, gotchSrc, outGotch, cache string, job
 	fmt.Fprintf(logw, "shim: %d ops stubbed (not supported by libtorch %s); list: %s\n", len(res.Info.StubbedOps), lt.Version, filepath.Join(res.Dir, "stubbed.txt"))
 	if outGotch != "" {
 		marker := filepath.Join(outGotch, shim.GeneratedMarker)
-		if b, err := os.ReadFile(marker); err != nil || string(trimNL(b)) != res.Dir {
+		if b, err := os.ReadFile(marker); err != nil || string(b) != shim.MarkerContent(res.Dir) {
 			if err := shim.WriteGotchCopy(gotchModule, outGotch, res.Dir); err != nil {
 				return err
 			}
