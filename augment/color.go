@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"sync"
 )
 
 // luma is PIL's RGB -> "L" conversion (ITU-R 601-2, 16-bit fixed point,
@@ -140,10 +141,11 @@ func AdjustHue(m *Image, factor float64) {
 	// Even a zero shift goes through PIL's HSV round trip, which is not
 	// the identity for every pixel, so it is always applied.
 	p := m.Pix
+	tab := hsvTables()
 	for i := 0; i+3 <= len(p); i += 3 {
 		q := p[i : i+3 : i+3]
 		h, s, v := rgbToHSV(q[0], q[1], q[2])
-		q[0], q[1], q[2] = hsvToRGB(h+shift, s, v)
+		q[0], q[1], q[2] = hsvToRGB(tab, h+shift, s, v)
 	}
 }
 
@@ -169,8 +171,15 @@ func rgbToHSV(r, g, b uint8) (uint8, uint8, uint8) {
 	default:
 		h = float32(4.0 + float64(gc) - float64(rc))
 	}
-	h = float32(math.Mod(float64(h)/6.0+1.0, 1.0))
-	return clipInt8(int(float64(h) * 255.0)), clipInt8(int(float64(s) * 255.0)), maxc
+	// fmod(h/6 + 1, 1): the argument lies in [5/6, 11/6], where fmod is
+	// an exact subtraction of 1 (Sterbenz), so no math.Mod is needed.
+	x := float64(h)/6.0 + 1.0
+	if x >= 1 {
+		x -= 1
+	}
+	h = float32(x)
+	// h is in [0, 1) and s in (0, 1]: no clipping is needed.
+	return uint8(int(float64(h) * 255.0)), uint8(int(float64(s) * 255.0)), maxc
 }
 
 func clipInt8(v int) uint8 {
@@ -183,20 +192,19 @@ func clipInt8(v int) uint8 {
 	return uint8(v)
 }
 
-// hsvToRGB is Pillow's hsv2rgb.
-func hsvToRGB(h, s, v uint8) (uint8, uint8, uint8) {
+// hsvToRGB is Pillow's hsv2rgb. The double-precision factors it
+// multiplies v by depend only on (s, h), so they are tabulated once
+// (hsvTab); the per-pixel work is three multiplications and roundings.
+func hsvToRGB(tab *hsvTab, h, s, v uint8) (uint8, uint8, uint8) {
 	if s == 0 {
 		return v, v, v
 	}
-	hf := float64(float32(h)) * 6.0 / 255.0
-	i := int(math.Floor(hf))
-	f := float32(hf - float64(float32(i)))
-	fs := float32(float64(float32(s)) / 255.0)
-	fv := float64(float32(v))
-	p := clipInt8(int(math.Round(fv * (1.0 - float64(fs)))))
-	q := clipInt8(int(math.Round(fv * (1.0 - float64(fs*f)))))
-	t := clipInt8(int(math.Round(fv * (1.0 - float64(fs)*(1.0-float64(f))))))
-	switch i % 6 {
+	fv := float64(v)
+	j := int(s)<<8 | int(h)
+	p := roundHalfAway(fv * tab.mp[s])
+	q := roundHalfAway(fv * tab.mq[j])
+	t := roundHalfAway(fv * tab.mt[j])
+	switch tab.sector[h] {
 	case 0:
 		return v, t, p
 	case 1:
@@ -211,6 +219,39 @@ func hsvToRGB(h, s, v uint8) (uint8, uint8, uint8) {
 		return v, p, q
 	}
 }
+
+// roundHalfAway is C's round() for the products v*m in [0, 255] that
+// hsvToRGB forms. int(x+0.5) could differ from round(x) only when x is
+// within an ulp below a half-integer; TestHSVToRGBExhaustive checks all
+// 2^24 inputs against a transcription of Pillow's code, so it does not.
+func roundHalfAway(x float64) uint8 { return uint8(int(x + 0.5)) }
+
+type hsvTab struct {
+	mp     [256]float64   // 1 - fs
+	mq, mt [65536]float64 // by s<<8|h: 1 - fs*f (float32 product), 1 - fs*(1-f) (double)
+	sector [256]uint8     // i % 6
+}
+
+var hsvTables = sync.OnceValue(func() *hsvTab {
+	t := new(hsvTab)
+	for h := range 256 {
+		hf := float64(float32(h)) * 6.0 / 255.0
+		i := int(math.Floor(hf))
+		t.sector[h] = uint8(i % 6)
+	}
+	for s := range 256 {
+		fs := float32(float64(float32(s)) / 255.0)
+		t.mp[s] = 1.0 - float64(fs)
+		for h := range 256 {
+			hf := float64(float32(h)) * 6.0 / 255.0
+			i := int(math.Floor(hf))
+			f := float32(hf - float64(float32(i)))
+			t.mq[s<<8|h] = 1.0 - float64(fs*f)
+			t.mt[s<<8|h] = 1.0 - float64(fs)*(1.0-float64(f))
+		}
+	}
+	return t
+})
 
 // Solarize inverts every sample >= threshold in place, as PIL's
 // ImageOps.solarize (torchvision F.solarize on PIL; 128 in SSL recipes).
