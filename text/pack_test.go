@@ -20,9 +20,9 @@ func TestPackAcross(t *testing.T) {
 		t.Fatal(err)
 	}
 	var out []Sequence
-	out = append(out, p.Add(seq(4, 100), nil)...)  // doc A: 4 tokens
-	out = append(out, p.Add(seq(9, 200), nil)...)  // doc B: 9 tokens
-	out = append(out, p.Add(seq(1, 300), nil)...)  // doc C: 1 token
+	out = append(out, p.Add(seq(4, 100), nil)...) // doc A: 4 tokens
+	out = append(out, p.Add(seq(9, 200), nil)...) // doc B: 9 tokens
+	out = append(out, p.Add(seq(1, 300), nil)...) // doc C: 1 token
 	out = append(out, p.Flush()...)
 	want := [][]int32{
 		{cls, 100, 101, 102, 103, sep, 200, sep},
