@@ -65,9 +65,18 @@ var errNoLibtorch = errors.New("libtorch unavailable")
 // errTooManyDataErrors is wrapped when bad inputs exceed the allowed budget (exit code 4).
 var errTooManyDataErrors = errors.New("too many bad inputs")
 
+// exitStatus carries a child process's exit code through exitCode; the
+// child has already reported its error.
+type exitStatus int
+
+func (e exitStatus) Error() string { return fmt.Sprintf("exit status %d", int(e)) }
+
 func exitCode(err error) int {
 	var ue *usageError
+	var es exitStatus
 	switch {
+	case errors.As(err, &es):
+		return int(es)
 	case err == nil:
 		return exitOK
 	case errors.As(err, &ue):
@@ -117,7 +126,8 @@ func main() {
 	defer stop()
 	env := &cmdEnv{Stdout: os.Stdout, Stderr: os.Stderr}
 	err := run(ctx, env, os.Args[1:])
-	if err != nil && !errors.Is(err, flagHelp) {
+	var es exitStatus
+	if err != nil && !errors.Is(err, flagHelp) && !errors.As(err, &es) {
 		fmt.Fprintf(os.Stderr, "sslpipe: %v\n", err)
 	}
 	if errors.Is(err, flagHelp) {
