@@ -305,6 +305,10 @@ func (b *bpeModel) merge(syms []int32) []int32 {
 	if len(syms) > 64 {
 		return b.mergeHeap(syms)
 	}
+	return b.mergeQuadratic(syms)
+}
+
+func (b *bpeModel) mergeQuadratic(syms []int32) []int32 {
 	for {
 		best, bestRank := -1, uint64(1<<63)
 		var bestID int32
