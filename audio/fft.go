@@ -14,13 +14,16 @@ import (
 // allocation per call; other even lengths fall back to gonum's dsp/fourier.
 // Benchmarks in fft_test.go compare the two.
 type realFFT struct {
-	n    int
-	m    int // n/2 complex points
-	rev  []int32
-	cosT []float64 // twiddles of the m-point FFT: cos(2πk/m), k < m/2
-	sinT []float64
+	n   int
+	m   int // n/2 complex points
+	rev []int32
 	// post-processing twiddles W_n^k = exp(-2πik/n), k <= m
 	wr, wi []float64
+	// passes holds, for each fused pass (two radix-2 stages) over blocks
+	// of 4B points, the twiddles W_2B^j and W_4B^j for j < B, interleaved
+	// as (w2r, w2i, w4r, w4i) per j.
+	passes [][]float64
+	final  []float64 // last single radix-2 stage, if any: (wr, wi) per j
 	re, im []float64
 	g      *fourier.FFT
 	gc     []complex128
@@ -45,12 +48,6 @@ func newRealFFT(n int) (*realFFT, error) {
 	if lg == 0 {
 		f.rev[0] = 0
 	}
-	f.cosT = make([]float64, m/2+1)
-	f.sinT = make([]float64, m/2+1)
-	for k := range f.cosT {
-		a := 2 * math.Pi * float64(k) / float64(m)
-		f.cosT[k], f.sinT[k] = math.Cos(a), math.Sin(a)
-	}
 	f.wr = make([]float64, m+1)
 	f.wi = make([]float64, m+1)
 	for k := 0; k <= m; k++ {
@@ -59,6 +56,24 @@ func newRealFFT(n int) (*realFFT, error) {
 	}
 	f.re = make([]float64, m)
 	f.im = make([]float64, m)
+	B := 4
+	for ; 4*B <= m; B *= 4 {
+		t := make([]float64, 4*B)
+		for j := 0; j < B; j++ {
+			a2 := -2 * math.Pi * float64(j) / float64(2*B)
+			a4 := -2 * math.Pi * float64(j) / float64(4*B)
+			t[4*j], t[4*j+1] = math.Cos(a2), math.Sin(a2)
+			t[4*j+2], t[4*j+3] = math.Cos(a4), math.Sin(a4)
+		}
+		f.passes = append(f.passes, t)
+	}
+	if 2*B == m {
+		f.final = make([]float64, 2*B)
+		for j := 0; j < B; j++ {
+			a := -2 * math.Pi * float64(j) / float64(2*B)
+			f.final[2*j], f.final[2*j+1] = math.Cos(a), math.Sin(a)
+		}
+	}
 	return f, nil
 }
 
@@ -106,21 +121,21 @@ func (f *realFFT) power(out, x []float64, magnitude bool) {
 		re[0], re[1] = re[0]+re[1], re[0]-re[1]
 		im[0], im[1] = im[0]+im[1], im[0]-im[1]
 	}
-	cosT, sinT := f.cosT, f.sinT
-	for size := 8; size <= m; size <<= 1 {
-		half := size >> 1
-		step := m / size
-		for start := 0; start < m; start += size {
-			a := re[start : start+size]
-			b := im[start : start+size]
-			for j := 0; j < half; j++ {
-				c, s := cosT[j*step], sinT[j*step]
-				ur, ui := a[j+half], b[j+half]
-				// multiply by exp(-2πij/size) = c - i s
-				tr := ur*c + ui*s
-				ti := ui*c - ur*s
-				a[j+half], b[j+half] = a[j]-tr, b[j]-ti
-				a[j], b[j] = a[j]+tr, b[j]+ti
+	if m >= 4 {
+		B := 4
+		for _, tw := range f.passes {
+			fusedPass(re, im, tw, B)
+			B *= 4
+		}
+		if f.final != nil {
+			tw := f.final
+			for j := 0; j < B; j++ {
+				c, sn := tw[2*j], tw[2*j+1]
+				ur, ui := re[j+B], im[j+B]
+				tr := ur*c - ui*sn
+				ti := ur*sn + ui*c
+				re[j+B], im[j+B] = re[j]-tr, im[j]-ti
+				re[j], im[j] = re[j]+tr, im[j]+ti
 			}
 		}
 	}
@@ -149,5 +164,41 @@ func (f *realFFT) power(out, x []float64, magnitude bool) {
 			p = math.Sqrt(p)
 		}
 		out[k] = p
+	}
+}
+
+// fusedPass runs two radix-2 decimation-in-time stages (block sizes 2B and
+// 4B) in one sweep over the data: for each j < B the four points j, j+B,
+// j+2B, j+3B of every 4B block are combined with twiddles W_2B^j, W_4B^j and
+// W_4B^(j+B) = -i·W_4B^j.
+func fusedPass(re, im, tw []float64, B int) {
+	n := len(re)
+	im = im[:n]
+	for s := 0; s+4*B <= n; s += 4 * B {
+		ar, ai := re[s:s+B], im[s:s+B]
+		br, bi := re[s+B:s+2*B], im[s+B:s+2*B]
+		cr, ci := re[s+2*B:s+3*B], im[s+2*B:s+3*B]
+		dr, di := re[s+3*B:s+4*B], im[s+3*B:s+4*B]
+		t := tw[:4*B]
+		for j := 0; j < B; j++ {
+			w2r, w2i, w4r, w4i := t[4*j], t[4*j+1], t[4*j+2], t[4*j+3]
+			// stage 2B: (a, b) and (c, d) with W_2B^j
+			x, y := br[j], bi[j]
+			t1r, t1i := x*w2r-y*w2i, x*w2i+y*w2r
+			x, y = dr[j], di[j]
+			t3r, t3i := x*w2r-y*w2i, x*w2i+y*w2r
+			a0r, a0i := ar[j]+t1r, ai[j]+t1i
+			b0r, b0i := ar[j]-t1r, ai[j]-t1i
+			c0r, c0i := cr[j]+t3r, ci[j]+t3i
+			d0r, d0i := cr[j]-t3r, ci[j]-t3i
+			// stage 4B: (a, c) with W_4B^j, (b, d) with -i·W_4B^j
+			ur, ui := c0r*w4r-c0i*w4i, c0r*w4i+c0i*w4r
+			vr, vi := d0r*w4r-d0i*w4i, d0r*w4i+d0i*w4r
+			vr, vi = vi, -vr
+			ar[j], ai[j] = a0r+ur, a0i+ui
+			cr[j], ci[j] = a0r-ur, a0i-ui
+			br[j], bi[j] = b0r+vr, b0i+vi
+			dr[j], di[j] = b0r-vr, b0i-vi
+		}
 	}
 }
