@@ -101,44 +101,72 @@ func GaussianBlur(m *Image, ksize int, sigma float64, s *Scratch) {
 	buf := s.blur[:need]
 	tmp, pad, acc := buf[:n], buf[n:n+rowLen], buf[n+rowLen:]
 	k0 := kc[r]
-	// Horizontal pass: uint8 -> float32 tmp.
+	wc := w * c
+	// Horizontal pass: uint8 -> float32 tmp. The row is widened into pad
+	// with reflected borders, then each output is k0*centre plus, for each
+	// tap pair, kj*(left+right): the same sums in the same order for every
+	// sample, as whole-row vector operations.
 	for y := 0; y < h; y++ {
-		src := m.Pix[y*w*c : (y+1)*w*c]
-		for x := -r; x < w+r; x++ {
-			sx := reflect(x, w)
+		src := m.Pix[y*wc : (y+1)*wc]
+		mid := pad[r*c : r*c+wc]
+		for i, v := range src {
+			mid[i] = float32(v)
+		}
+		for x := 1; x <= r; x++ {
+			l, rr := reflect(-x, w), reflect(w-1+x, w)
 			for ch := 0; ch < c; ch++ {
-				pad[(x+r)*c+ch] = float32(src[sx*c+ch])
+				pad[(r-x)*c+ch] = float32(src[l*c+ch])
+				pad[(r+w-1+x)*c+ch] = float32(src[rr*c+ch])
 			}
 		}
-		out := tmp[y*w*c : (y+1)*w*c]
-		for i := range out {
-			ctr := i + r*c
-			v := k0 * pad[ctr]
-			for j := 1; j <= r; j++ {
-				v += kc[r+j] * (pad[ctr-j*c] + pad[ctr+j*c])
-			}
-			out[i] = v
+		out := tmp[y*wc : (y+1)*wc]
+		scale(out, mid, k0)
+		for j := 1; j <= r; j++ {
+			addSym(out, pad[(r-j)*c:(r-j)*c+wc], pad[(r+j)*c:(r+j)*c+wc], kc[r+j])
 		}
 	}
 	// Vertical pass: float32 tmp -> uint8, row by row.
-	wc := w * c
 	for y := 0; y < h; y++ {
 		a := acc[:wc]
-		row := tmp[y*wc : (y+1)*wc]
-		for i, v := range row {
-			a[i] = k0 * v
-		}
+		scale(a, tmp[y*wc:(y+1)*wc], k0)
 		for j := 1; j <= r; j++ {
-			kj := kc[r+j]
-			up := tmp[reflect(y-j, h)*wc:][:wc]
-			dn := tmp[reflect(y+j, h)*wc:][:wc]
-			for i := range a {
-				a[i] += kj * (up[i] + dn[i])
-			}
+			addSym(a, tmp[reflect(y-j, h)*wc:][:wc], tmp[reflect(y+j, h)*wc:][:wc], kc[r+j])
 		}
-		out := m.Pix[y*wc : (y+1)*wc]
-		for i, v := range a {
-			out[i] = roundU8(v)
+		roundRow(m.Pix[y*wc:(y+1)*wc], a)
+	}
+}
+
+// scale sets out[i] = k*a[i].
+func scale(out, a []float32, k float32) {
+	a = a[:len(out)]
+	for i := range out {
+		out[i] = k * a[i]
+	}
+}
+
+// addSymGeneric adds k*(a[i]+b[i]) to out[i], rounding after the sum and
+// after the product (no fused multiply-add), like the assembly version.
+func addSymGeneric(out, a, b []float32, k float32) {
+	a, b = a[:len(out)], b[:len(out)]
+	for i := range out {
+		out[i] += float32(k * (a[i] + b[i]))
+	}
+}
+
+// roundRow stores round-half-even(a[i]) as bytes. Adding and subtracting
+// 1.5*2^23 rounds a float32 in [-2^22, 2^22] to an integer with the
+// current (nearest-even) rounding; blurred values lie in [0, 255] up to
+// float error, so the clamps only catch -0 and 255+eps.
+func roundRow(out []uint8, a []float32) {
+	a = a[:len(out)]
+	for i, v := range a {
+		f := (v + 0x1.8p23) - 0x1.8p23
+		if f <= 0 {
+			out[i] = 0
+		} else if f >= 255 {
+			out[i] = 255
+		} else {
+			out[i] = uint8(f)
 		}
 	}
 }

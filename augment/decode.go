@@ -64,35 +64,53 @@ func DecodeFile(path string, opt DecodeOptions) (*Image, error) {
 // rejected with ErrTooLarge before their pixels are allocated. A panic
 // inside the standard decoders is turned into an ErrFormat error. EXIF
 // orientation (tags 2-8) is applied, so the result is upright.
-func Decode(name string, data []byte, opt DecodeOptions) (img *Image, err error) {
+func Decode(name string, data []byte, opt DecodeOptions) (*Image, error) {
+	img := &Image{}
+	if err := DecodeInto(img, name, data, opt); err != nil {
+		return nil, err
+	}
+	return img, nil
+}
+
+// DecodeInto is Decode writing into dst, whose pixel buffer is reused when
+// large enough (a worker decoding many files allocates nothing per JPEG
+// in cgo builds). On error dst is unspecified.
+func DecodeInto(dst *Image, name string, data []byte, opt DecodeOptions) (err error) {
 	if opt.Channels != 0 && opt.Channels != 1 && opt.Channels != 3 {
-		return nil, fmt.Errorf("augment: %s: DecodeOptions.Channels must be 0, 1 or 3, got %d", name, opt.Channels)
+		return fmt.Errorf("augment: %s: DecodeOptions.Channels must be 0, 1 or 3, got %d", name, opt.Channels)
 	}
 	maxPix := opt.MaxPixels
 	if maxPix <= 0 {
 		maxPix = DefaultMaxPixels
 	}
 	if len(data) == 0 {
-		return nil, &DecodeError{name, fmt.Errorf("%w: empty file", ErrFormat)}
+		return &DecodeError{name, fmt.Errorf("%w: empty file", ErrFormat)}
 	}
 	cfg, format, err := image.DecodeConfig(bytes.NewReader(data))
 	if err != nil {
-		return nil, &DecodeError{name, fmt.Errorf("%w: %v", ErrFormat, err)}
+		return &DecodeError{name, fmt.Errorf("%w: %v", ErrFormat, err)}
 	}
 	if cfg.Width <= 0 || cfg.Height <= 0 {
-		return nil, &DecodeError{name, fmt.Errorf("%w: %dx%d image", ErrFormat, cfg.Width, cfg.Height)}
+		return &DecodeError{name, fmt.Errorf("%w: %dx%d image", ErrFormat, cfg.Width, cfg.Height)}
 	}
 	if int64(cfg.Width)*int64(cfg.Height) > int64(maxPix) {
-		return nil, &DecodeError{name, fmt.Errorf("%w: header declares %dx%d pixels (limit %d)", ErrTooLarge, cfg.Width, cfg.Height, maxPix)}
+		return &DecodeError{name, fmt.Errorf("%w: header declares %dx%d pixels (limit %d)", ErrTooLarge, cfg.Width, cfg.Height, maxPix)}
 	}
 	defer func() {
 		if r := recover(); r != nil {
-			img, err = nil, &DecodeError{name, fmt.Errorf("%w: decoder panic: %v", ErrFormat, r)}
+			err = &DecodeError{name, fmt.Errorf("%w: decoder panic: %v", ErrFormat, r)}
 		}
 	}()
 	var src image.Image
 	switch format {
 	case "jpeg":
+		handled, ferr := decodeJPEGFast(dst, data, opt.Channels)
+		if ferr != nil {
+			return &DecodeError{name, ferr}
+		}
+		if handled {
+			return orientJPEG(dst, data, opt)
+		}
 		src, err = jpeg.Decode(bytes.NewReader(data))
 	case "png":
 		src, err = png.Decode(bytes.NewReader(data))
@@ -100,17 +118,25 @@ func Decode(name string, data []byte, opt DecodeOptions) (img *Image, err error)
 		err = fmt.Errorf("format %q not supported (JPEG and PNG are)", format)
 	}
 	if err != nil {
-		return nil, &DecodeError{name, fmt.Errorf("%w: %v", ErrFormat, err)}
+		return &DecodeError{name, fmt.Errorf("%w: %v", ErrFormat, err)}
 	}
-	img = FromImage(src, opt.Channels)
-	if format == "jpeg" && !opt.IgnoreOrientation {
-		if o := exifOrientation(data); o > 1 {
-			out := &Image{}
-			Orient(out, img, o)
-			img = out
-		}
+	*dst = *FromImage(src, opt.Channels)
+	if format == "jpeg" {
+		return orientJPEG(dst, data, opt)
 	}
-	return img, nil
+	return nil
+}
+
+func orientJPEG(img *Image, data []byte, opt DecodeOptions) error {
+	if opt.IgnoreOrientation {
+		return nil
+	}
+	if o := exifOrientation(data); o > 1 {
+		out := &Image{}
+		Orient(out, img, o)
+		*img = *out
+	}
+	return nil
 }
 
 // exifOrientation returns the EXIF orientation tag (1-8) of a JPEG, or 0

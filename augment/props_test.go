@@ -343,3 +343,21 @@ func TestRGBToHSVExhaustive(t *testing.T) {
 		}
 	}
 }
+
+func TestAddSymMatchesGeneric(t *testing.T) {
+	r := newRand(13)
+	for _, n := range []int{0, 1, 3, 7, 8, 9, 16, 31, 672} {
+		a, b, o1 := make([]float32, n), make([]float32, n), make([]float32, n)
+		for i := range a {
+			a[i], b[i], o1[i] = float32(r.Float64()*255), float32(r.Float64()*255), float32(r.Float64()*100)
+		}
+		o2 := append([]float32(nil), o1...)
+		addSym(o1, a, b, 0.1234567)
+		addSymGeneric(o2, a, b, 0.1234567)
+		for i := range o1 {
+			if math.Float32bits(o1[i]) != math.Float32bits(o2[i]) {
+				t.Fatalf("n %d i %d: %v vs %v", n, i, o1[i], o2[i])
+			}
+		}
+	}
+}

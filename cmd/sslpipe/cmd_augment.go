@@ -1,0 +1,450 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"image"
+	"image/color"
+	"image/png"
+	"io"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/disintegration/imaging"
+	"gopkg.in/yaml.v3"
+
+	"github.com/sslpipe/sslpipe/augment"
+	"github.com/sslpipe/sslpipe/pipeline"
+)
+
+func init() {
+	register(&command{Name: "augment", Summary: "write the SSL views of a recipe (byol, simclr, simsiam, dino, mask) as PNGs, or a preview grid", Run: runAugmentCmd})
+	registerBench(&benchTarget{Name: "augment", Summary: "augmentation throughput (views/s, images/s): decode once, all views, normalized float32", Run: runBenchAugmentCmd})
+}
+
+// augmentOpts are the flags of `sslpipe augment`.
+type augmentOpts struct {
+	Recipe     string // built-in name
+	RecipeFile string // YAML file holding an augment.Recipe (overrides Recipe)
+	Size       int
+	In, Out    string
+	Preview    string
+	Seed       uint64
+	Epoch      int
+	Workers    int
+	Limit      int
+	MaxErrors  int
+	Quiet      bool
+}
+
+func augmentFlags(name string, env *cmdEnv, o *augmentOpts) *flag.FlagSet {
+	fs := newFlagSet(name, env.Stderr)
+	fs.StringVar(&o.Recipe, "recipe", "byol", "recipe: "+strings.Join(augment.RecipeNames(), ", "))
+	fs.StringVar(&o.RecipeFile, "recipe-file", "", "YAML file with a recipe (an augment.Recipe: views with sizes, scales, probabilities); overrides --recipe")
+	fs.IntVar(&o.Size, "size", 224, "view size in pixels (dino: global views; local views are size*96/224)")
+	fs.StringVar(&o.In, "in", "", "input folder of JPEG/PNG images (searched recursively)")
+	fs.Uint64Var(&o.Seed, "seed", 0, "random seed; views depend only on (seed, epoch, file index, view)")
+	fs.IntVar(&o.Workers, "workers", runtime.GOMAXPROCS(0), "worker goroutines (one sample each at a time)")
+	return fs
+}
+
+func runAugmentCmd(ctx context.Context, env *cmdEnv, args []string) error {
+	var o augmentOpts
+	fs := augmentFlags("augment", env, &o)
+	fs.StringVar(&o.Out, "out", "", "output folder: <name>_v<i>.png per view (and <name>_mask.png for masking recipes)")
+	fs.StringVar(&o.Preview, "preview", "", "write a contact sheet PNG (each original beside its views) instead of/besides --out")
+	fs.IntVar(&o.Epoch, "epoch", 0, "epoch number (changes every view)")
+	fs.IntVar(&o.Limit, "limit", 0, "process only the first K images (sorted by path); --preview alone defaults to 8")
+	fs.IntVar(&o.MaxErrors, "max-errors", 0, "unreadable or undecodable images tolerated (reported on stderr) before giving up")
+	fs.BoolVar(&o.Quiet, "quiet", false, "no progress on stderr")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if o.In == "" || (o.Out == "" && o.Preview == "") || fs.NArg() > 0 {
+		return usagef("augment: need --in and --out and/or --preview (and no other arguments)")
+	}
+	if o.Preview != "" && o.Out == "" && o.Limit == 0 {
+		o.Limit = 8
+	}
+	res, err := runAugment(ctx, env.Stderr, o)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(env.Stdout, "%d images, %d views written, %d bad inputs skipped (recipe %s, %s decoder)\n",
+		res.Images, res.Views, res.Errors, res.Recipe, augment.JPEGDecoder)
+	return nil
+}
+
+func loadRecipe(o augmentOpts) (augment.Recipe, error) {
+	var rec augment.Recipe
+	if o.RecipeFile != "" {
+		b, err := os.ReadFile(o.RecipeFile)
+		if err != nil {
+			return rec, err
+		}
+		dec := yaml.NewDecoder(bytes.NewReader(b))
+		dec.KnownFields(true)
+		if err := dec.Decode(&rec); err != nil {
+			return rec, usagef("augment: %s: %v", o.RecipeFile, err)
+		}
+	} else {
+		var err error
+		if rec, err = augment.NamedRecipe(o.Recipe, o.Size); err != nil {
+			return rec, usagef("%v", err)
+		}
+	}
+	if err := rec.Validate(); err != nil {
+		return rec, usagef("%v", err)
+	}
+	return rec, nil
+}
+
+// augmentResult summarizes a runAugment call.
+type augmentResult struct {
+	Recipe                string
+	Images, Views, Errors int
+}
+
+// augmented is one image's output, made on a worker.
+type augmented struct {
+	name  string         // relative path without extension
+	pngs  [][]byte       // encoded views (and mask)
+	orig  *augment.Image // kept for the preview only
+	views []*augment.Image
+	mask  *augment.Mask
+}
+
+var scratchPool = sync.Pool{New: func() any { return new(augment.Scratch) }}
+
+// runAugment makes the views of every image under o.In with pipeline.Map
+// (ordered, o.Workers goroutines, one sample per goroutine at a time) and
+// writes them in input order. Each image's views depend only on (seed,
+// epoch, its index in the sorted file list, view), so the files are
+// byte-identical for any worker count.
+func runAugment(ctx context.Context, stderr io.Writer, o augmentOpts) (augmentResult, error) {
+	rec, err := loadRecipe(o)
+	res := augmentResult{Recipe: rec.Name}
+	if err != nil {
+		return res, err
+	}
+	src, err := pipeline.Folder(o.In, ".jpg", ".jpeg", ".png")
+	if err != nil {
+		return res, fmt.Errorf("augment: %w", err)
+	}
+	if src.Len() == 0 {
+		return res, fmt.Errorf("augment: no .jpg, .jpeg or .png files under %s", o.In)
+	}
+	if o.Out != "" {
+		if err := os.MkdirAll(o.Out, 0o755); err != nil {
+			return res, err
+		}
+	}
+	workers := max(o.Workers, 1)
+	keepForPreview := o.Preview != ""
+	writePNGs := o.Out != ""
+	s := pipeline.From(src, pipeline.Order{Seed: o.Seed, Limit: o.Limit, Epochs: 1})
+	files := pipeline.Map(s, pipeline.ReadFile, pipeline.MapOptions{Name: "read", Workers: workers})
+	out := pipeline.Map(files, func(ctx context.Context, sm pipeline.Sample[pipeline.Blob]) (augmented, error) {
+		img, err := augment.Decode(sm.Key, sm.Value.Data, augment.DecodeOptions{Channels: rec.Channels})
+		if err != nil {
+			return augmented{}, err
+		}
+		sc := scratchPool.Get().(*augment.Scratch)
+		defer scratchPool.Put(sc)
+		key := augment.Key{Seed: sm.Seed, Epoch: uint64(sm.Epoch), Index: uint64(sm.Index)}
+		a := augmented{name: strings.TrimSuffix(sm.Key, filepath.Ext(sm.Key))}
+		a.views = rec.Apply(nil, img, key, sc)
+		if m, ok := rec.MaskFor(key); ok {
+			a.mask = &m
+		}
+		if writePNGs {
+			for _, v := range a.views {
+				b, err := encodePNG(v.ToImage())
+				if err != nil {
+					return a, err
+				}
+				a.pngs = append(a.pngs, b)
+			}
+			if a.mask != nil {
+				b, err := encodePNG(maskImage(*a.mask))
+				if err != nil {
+					return a, err
+				}
+				a.pngs = append(a.pngs, b)
+			}
+		}
+		if keepForPreview {
+			a.orig = img
+		} else {
+			a.views = nil
+		}
+		return a, nil
+	}, pipeline.MapOptions{Name: "augment", Workers: workers, Chunk: 1})
+	var bad []string
+	it, err := pipeline.Start(ctx, out, pipeline.RunOptions{Errors: pipeline.ErrorPolicy{
+		Skip: true, // counted against --max-errors below
+		OnError: func(se *pipeline.SampleError) {
+			bad = append(bad, se.Error())
+			fmt.Fprintf(stderr, "sslpipe: augment: skipped %v\n", se)
+		},
+	}})
+	if err != nil {
+		return res, err
+	}
+	defer it.Close()
+	var preview []augmented
+	start := time.Now()
+	lastProgress := start
+	for {
+		sm, err := it.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			if len(bad) > o.MaxErrors {
+				return res, fmt.Errorf("augment: %d bad inputs (--max-errors %d): %w", len(bad), o.MaxErrors, errTooManyDataErrors)
+			}
+			return res, err
+		}
+		if len(bad) > o.MaxErrors {
+			return res, fmt.Errorf("augment: %d bad inputs (--max-errors %d): %w", len(bad), o.MaxErrors, errTooManyDataErrors)
+		}
+		a := sm.Value
+		if writePNGs {
+			for i, b := range a.pngs {
+				suffix := fmt.Sprintf("_v%d.png", i)
+				if a.mask != nil && i == len(a.pngs)-1 {
+					suffix = "_mask.png"
+				}
+				p := filepath.Join(o.Out, filepath.FromSlash(a.name)+suffix)
+				if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+					return res, err
+				}
+				if err := os.WriteFile(p, b, 0o644); err != nil {
+					return res, err
+				}
+			}
+		}
+		res.Images++
+		res.Views += rec.NumViews()
+		if keepForPreview {
+			preview = append(preview, a)
+		}
+		if !o.Quiet && time.Since(lastProgress) > 2*time.Second {
+			lastProgress = time.Now()
+			fmt.Fprintf(stderr, "sslpipe: augment: %d images, %.1f images/s\n", res.Images, float64(res.Images)/time.Since(start).Seconds())
+		}
+	}
+	res.Errors = len(bad)
+	if len(bad) > o.MaxErrors {
+		return res, fmt.Errorf("augment: %d bad inputs (--max-errors %d): %w", len(bad), o.MaxErrors, errTooManyDataErrors)
+	}
+	if keepForPreview {
+		if err := writePreview(o.Preview, preview); err != nil {
+			return res, err
+		}
+	}
+	return res, nil
+}
+
+func encodePNG(m image.Image) ([]byte, error) {
+	var b bytes.Buffer
+	enc := png.Encoder{CompressionLevel: png.DefaultCompression}
+	if err := enc.Encode(&b, m); err != nil {
+		return nil, err
+	}
+	return b.Bytes(), nil
+}
+
+// maskImage draws a mask as a Cols x Rows gray image, white = masked.
+func maskImage(m augment.Mask) image.Image {
+	g := image.NewGray(image.Rect(0, 0, m.Cols, m.Rows))
+	for i, b := range m.Bits {
+		if b {
+			g.Pix[i] = 255
+		}
+	}
+	return g
+}
+
+// writePreview draws one row per image: the original scaled to the row
+// height, a gap, then every view at the row height (masked patches of a
+// masking recipe darkened).
+func writePreview(path string, rows []augmented) error {
+	if len(rows) == 0 {
+		return fmt.Errorf("augment: no images for the preview")
+	}
+	const h, gap = 128, 6
+	width := 0
+	for _, r := range rows {
+		w := r.orig.W * h / max(r.orig.H, 1)
+		width = max(width, w+gap*2+len(r.views)*(h+gap))
+	}
+	sheet := imaging.New(width, len(rows)*(h+gap)+gap, color.NRGBA{255, 255, 255, 255})
+	for i, r := range rows {
+		y := gap + i*(h+gap)
+		o := imaging.Resize(r.orig.ToImage(), 0, h, imaging.Lanczos)
+		sheet = imaging.Paste(sheet, o, image.Pt(0, y))
+		x := o.Bounds().Dx() + 2*gap
+		for _, v := range r.views {
+			vi := imaging.Resize(v.ToImage(), h, h, imaging.Lanczos)
+			if r.mask != nil {
+				darkenMasked(vi, *r.mask)
+			}
+			sheet = imaging.Paste(sheet, vi, image.Pt(x, y))
+			x += h + gap
+		}
+	}
+	return imaging.Save(sheet, path)
+}
+
+func darkenMasked(m *image.NRGBA, mask augment.Mask) {
+	b := m.Bounds()
+	for y := 0; y < b.Dy(); y++ {
+		for x := 0; x < b.Dx(); x++ {
+			if mask.Bits[(y*mask.Rows/b.Dy())*mask.Cols+x*mask.Cols/b.Dx()] {
+				p := m.Pix[y*m.Stride+4*x:]
+				p[0], p[1], p[2] = p[0]/4, p[1]/4, p[2]/4+40
+			}
+		}
+	}
+}
+
+// benchAugmentOpts are the flags of `sslpipe bench augment`.
+type benchAugmentOpts struct {
+	augmentOpts
+	Seconds float64
+	JSON    bool
+	Images  int
+}
+
+// benchAugmentResult is what `sslpipe bench augment --json` prints.
+type benchAugmentResult struct {
+	Recipe      string  `json:"recipe"`
+	Size        int     `json:"size"`
+	Workers     int     `json:"workers"`
+	GOMAXPROCS  int     `json:"gomaxprocs"`
+	Decoder     string  `json:"jpeg_decoder"`
+	Seconds     float64 `json:"seconds"`
+	Images      int64   `json:"images"`
+	Views       int64   `json:"views"`
+	ImagesPerS  float64 `json:"images_per_s"`
+	ViewsPerS   float64 `json:"views_per_s"`
+	InputImages int     `json:"input_images"`
+}
+
+func runBenchAugmentCmd(ctx context.Context, env *cmdEnv, args []string) error {
+	var o benchAugmentOpts
+	fs := augmentFlags("bench augment", env, &o.augmentOpts)
+	fs.Float64Var(&o.Seconds, "seconds", 10, "measure for this long")
+	fs.BoolVar(&o.JSON, "json", false, "print one JSON object")
+	fs.IntVar(&o.Images, "images", 256, "load at most this many input images into memory")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if o.In == "" || fs.NArg() > 0 || o.Seconds <= 0 {
+		return usagef("bench augment: need --in DIR and a positive --seconds")
+	}
+	r, err := runBenchAugment(ctx, o)
+	if err != nil {
+		return err
+	}
+	if o.JSON {
+		return json.NewEncoder(env.Stdout).Encode(r)
+	}
+	fmt.Fprintf(env.Stdout, "augment %s size %d: %.1f views/s, %.1f images/s (%d workers, GOMAXPROCS %d, %s, %.1f s, %d input images)\n",
+		r.Recipe, r.Size, r.ViewsPerS, r.ImagesPerS, r.Workers, r.GOMAXPROCS, r.Decoder, r.Seconds, r.InputImages)
+	return nil
+}
+
+// runBenchAugment loads the input files into memory, then runs o.Workers
+// goroutines for o.Seconds, each taking the next image, decoding it once,
+// making all its views and normalizing each into a float32 CHW buffer (the
+// work a training data loader does per image). File reading is excluded, as
+// in the torchvision reference (benchmarks/augment/bench_vs_torchvision.py).
+func runBenchAugment(ctx context.Context, o benchAugmentOpts) (benchAugmentResult, error) {
+	rec, err := loadRecipe(o.augmentOpts)
+	if err != nil {
+		return benchAugmentResult{}, err
+	}
+	src, err := pipeline.Folder(o.In, ".jpg", ".jpeg", ".png")
+	if err != nil {
+		return benchAugmentResult{}, fmt.Errorf("bench augment: %w", err)
+	}
+	var data [][]byte
+	for i := 0; i < src.Len() && len(data) < max(o.Images, 1); i++ {
+		sm, err := src.At(ctx, i)
+		if err != nil {
+			return benchAugmentResult{}, err
+		}
+		b, err := os.ReadFile(sm.Value.Path)
+		if err != nil {
+			return benchAugmentResult{}, err
+		}
+		if _, err := augment.Decode(sm.Key, b, augment.DecodeOptions{Channels: rec.Channels}); err != nil {
+			return benchAugmentResult{}, err
+		}
+		data = append(data, b)
+	}
+	if len(data) == 0 {
+		return benchAugmentResult{}, fmt.Errorf("bench augment: no images under %s", o.In)
+	}
+	workers := max(o.Workers, 1)
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var next, done atomic.Int64
+	var firstErr atomic.Value
+	var wg sync.WaitGroup
+	start := time.Now()
+	deadline := start.Add(time.Duration(o.Seconds * float64(time.Second)))
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var s augment.Scratch
+			img := &augment.Image{}
+			var views []*augment.Image
+			var buf []float32
+			for ctx.Err() == nil && time.Now().Before(deadline) {
+				i := next.Add(1) - 1
+				if err := augment.DecodeInto(img, "bench", data[int(i)%len(data)], augment.DecodeOptions{Channels: rec.Channels}); err != nil {
+					firstErr.CompareAndSwap(nil, err)
+					cancel()
+					return
+				}
+				views = rec.Apply(views, img, augment.Key{Seed: o.Seed, Index: uint64(i)}, &s)
+				for v, m := range views {
+					n := m.C * m.W * m.H
+					if cap(buf) < n {
+						buf = make([]float32, n)
+					}
+					rec.ViewSpec(v).Normalize.ToCHW(buf[:n], m)
+				}
+				done.Add(1)
+			}
+		}()
+	}
+	wg.Wait()
+	el := time.Since(start).Seconds()
+	if e := firstErr.Load(); e != nil {
+		return benchAugmentResult{}, e.(error)
+	}
+	if err := ctx.Err(); err != nil && errors.Is(context.Cause(ctx), context.Canceled) && time.Now().Before(deadline) {
+		return benchAugmentResult{}, err
+	}
+	n := done.Load()
+	return benchAugmentResult{
+		Recipe: rec.Name, Size: rec.Views[0].Size, Workers: workers, GOMAXPROCS: runtime.GOMAXPROCS(0),
+		Decoder: augment.JPEGDecoder, Seconds: el, Images: n, Views: n * int64(rec.NumViews()),
+		ImagesPerS: float64(n) / el, ViewsPerS: float64(n*int64(rec.NumViews())) / el, InputImages: len(data),
+	}, nil
+}
