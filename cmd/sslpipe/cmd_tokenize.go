@@ -114,6 +114,13 @@ func runTokenize(ctx context.Context, stderr, out io.Writer, o tokenizeOpts) (in
 			bad++
 			fmt.Fprintf(stderr, "sslpipe: %v\n", err)
 			if bad > o.MaxErrors {
+				// Keep the lines before the failure: flush what was read.
+				if len(block) > 0 {
+					if err := flush(); err != nil {
+						return written, err
+					}
+				}
+				bw.Flush()
 				return written, fmt.Errorf("tokenize: %w: %d (--max-errors %d)", errTooManyDataErrors, bad, o.MaxErrors)
 			}
 			continue
