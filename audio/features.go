@@ -473,38 +473,42 @@ func (e *Extractor) computeFrame(dst []float32, in []float32, rng *rand.Rand) {
 	o := &e.opt
 	x := e.frame
 	W := e.winSize
+	x = x[:len(e.frame)]
+	in = in[:W]
+	var sum float64
 	for i, v := range in {
-		x[i] = float64(v)
+		f := float64(v)
+		x[i] = f
+		sum += f
 	}
 	if o.Dither != 0 {
+		sum = 0
 		for i := 0; i < W; i++ {
 			x[i] += rng.NormFloat64() * o.Dither
+			sum += x[i]
 		}
 	}
+	mean := 0.0
 	if o.RemoveDCOffset {
-		var s float64
-		for _, v := range x[:W] {
-			s += v
-		}
-		mean := s / float64(W)
-		for i := 0; i < W; i++ {
-			x[i] -= mean
-		}
+		mean = sum / float64(W)
 	}
 	var logE float64
 	if o.RawEnergy && o.UseEnergy {
-		logE = e.logEnergy(x[:W])
-	}
-	if p := o.Preemphasis; p != 0 {
-		for i := W - 1; i > 0; i-- {
-			x[i] -= p * x[i-1]
+		for i := 0; i < W; i++ {
+			x[i] -= mean
 		}
-		x[0] -= p * x[0]
+		logE = e.logEnergy(x[:W])
+		mean = 0
 	}
+	// DC removal, pre-emphasis and window in one backward sweep:
+	// y[i] = ((x[i]-mean) - p·(x[i-1]-mean))·w[i], y[0] = (x[0]-mean)(1-p)·w[0].
+	p := o.Preemphasis
 	win := e.window[:W]
-	for i, w := range win {
-		x[i] *= w
+	xw := x[:W]
+	for i := W - 1; i > 0; i-- {
+		xw[i] = ((xw[i] - mean) - p*(xw[i-1]-mean)) * win[i]
 	}
+	xw[0] = (xw[0] - mean) * (1 - p) * win[0]
 	for i := W; i < len(x); i++ {
 		x[i] = 0
 	}

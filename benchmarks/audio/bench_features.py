@@ -9,7 +9,9 @@ Run from the repository root with Debian's python (torch 1.13, torchaudio 0.13):
 Both sides run on one core: torch.set_num_threads(1) (and
 set_num_interop_threads(1)); sslpipe with GOMAXPROCS=1 and --workers 1.
 Rounds alternate torchaudio and sslpipe so that load from other processes
-hits both alike; the script prints every round and the medians.
+hits both alike; the script prints every round and the medians, both as
+audio seconds per wall-clock second and per CPU second of the process
+(time.process_time / getrusage), which is steadier on a shared machine.
 
 torchaudio pipeline per file, as HuBERT's dump_mfcc_feature.py does it:
 torchaudio.load -> compliance.kaldi.mfcc(use_energy=False) ->
@@ -52,13 +54,15 @@ def torch_round(files, kind, deltas, seconds):
     torch_pass(files, kind, deltas)  # warm-up
     audio = 0.0
     frames = 0
+    c0 = time.process_time()
     t0 = time.perf_counter()
     while time.perf_counter() - t0 < seconds:
         s, f = torch_pass(files, kind, deltas)
         audio += s
         frames += f
     el = time.perf_counter() - t0
-    return audio / el, el * 1e6 / frames
+    cpu = time.process_time() - c0
+    return audio / el, el * 1e6 / frames, audio / cpu
 
 
 def go_round(binary, indir, kind, deltas, seconds):
@@ -69,7 +73,7 @@ def go_round(binary, indir, kind, deltas, seconds):
     env = dict(os.environ, GOMAXPROCS="1")
     out = subprocess.run(cmd, check=True, capture_output=True, text=True, env=env).stdout
     r = json.loads(out)
-    return r["audio_seconds_per_s"], r["us_per_frame_per_worker"]
+    return r["audio_seconds_per_s"], r["us_per_frame_per_worker"], r["audio_seconds_per_cpu_s"]
 
 
 def main():
@@ -92,11 +96,16 @@ def main():
         g = go_round(a.sslpipe, a.indir, a.kind, deltas, a.seconds)
         tr.append(t)
         gr.append(g)
-        print(f"round {i}: torchaudio {t[0]:8.0f} audio s/s ({t[1]:5.2f} us/frame)   "
-              f"sslpipe {g[0]:8.0f} audio s/s ({g[1]:5.2f} us/frame)   ratio {g[0] / t[0]:.2f}x")
+        print(f"round {i}: torchaudio {t[0]:6.0f} audio s/s wall ({t[1]:5.2f} us/frame), {t[2]:6.0f} per CPU s | "
+              f"sslpipe {g[0]:6.0f} audio s/s wall ({g[1]:5.2f} us/frame), {g[2]:6.0f} per CPU s | "
+              f"ratio wall {g[0] / t[0]:.2f}x, CPU {g[2] / t[2]:.2f}x")
     tm = statistics.median(x[0] for x in tr)
     gm = statistics.median(x[0] for x in gr)
     ratios = [g[0] / t[0] for t, g in zip(tr, gr)]
+    cratios = [g[2] / t[2] for t, g in zip(tr, gr)]
+    print(f"median per CPU second: torchaudio {statistics.median(x[2] for x in tr):.0f}, "
+          f"sslpipe {statistics.median(x[2] for x in gr):.0f} audio s; median per-round CPU ratio "
+          f"{statistics.median(cratios):.2f}x (min {min(cratios):.2f}x, max {max(cratios):.2f}x)")
     print(f"median: torchaudio {tm:.0f} audio s/s ({statistics.median(x[1] for x in tr):.2f} us/frame), "
           f"sslpipe {gm:.0f} audio s/s ({statistics.median(x[1] for x in gr):.2f} us/frame); "
           f"ratio of medians {gm / tm:.2f}x, median per-round ratio {statistics.median(ratios):.2f}x "

@@ -310,6 +310,11 @@ type benchFeaturesResult struct {
 	Frames           int64   `json:"frames"`
 	AudioSecondsPerS float64 `json:"audio_seconds_per_s"`
 	MicrosPerFrame   float64 `json:"us_per_frame_per_worker"`
+	// CPUSeconds is the process's user+system CPU time over the timed
+	// passes (0 where the platform does not report it); on a shared,
+	// oversubscribed machine audio_seconds_per_cpu_s is the steadier figure.
+	CPUSeconds          float64 `json:"cpu_seconds"`
+	AudioSecondsPerCPUS float64 `json:"audio_seconds_per_cpu_s"`
 }
 
 func runBenchFeaturesCmd(ctx context.Context, env *cmdEnv, args []string) error {
@@ -337,8 +342,8 @@ func runBenchFeaturesCmd(ctx context.Context, env *cmdEnv, args []string) error 
 	if *jsonOut {
 		return json.NewEncoder(env.Stdout).Encode(r)
 	}
-	_, err = fmt.Fprintf(env.Stdout, "features %s deltas=%v: workers=%d files=%d passes=%d seconds=%.2f audio_seconds=%.1f frames=%d audio_seconds_per_s=%.0f us_per_frame_per_worker=%.2f\n",
-		r.Kind, r.Deltas, r.Workers, r.Files, r.Passes, r.Seconds, r.AudioSeconds, r.Frames, r.AudioSecondsPerS, r.MicrosPerFrame)
+	_, err = fmt.Fprintf(env.Stdout, "features %s deltas=%v: workers=%d files=%d passes=%d seconds=%.2f audio_seconds=%.1f frames=%d audio_seconds_per_s=%.0f us_per_frame_per_worker=%.2f cpu_seconds=%.2f audio_seconds_per_cpu_s=%.0f\n",
+		r.Kind, r.Deltas, r.Workers, r.Files, r.Passes, r.Seconds, r.AudioSeconds, r.Frames, r.AudioSecondsPerS, r.MicrosPerFrame, r.CPUSeconds, r.AudioSecondsPerCPUS)
 	return err
 }
 
@@ -422,6 +427,7 @@ func benchFeatures(ctx context.Context, o featuresOpts, seconds float64) (benchF
 	if _, _, err := pass(); err != nil {
 		return r, err
 	}
+	cpu0 := cpuSeconds()
 	start := time.Now()
 	for time.Since(start).Seconds() < seconds {
 		s, f, err := pass()
@@ -433,7 +439,11 @@ func benchFeatures(ctx context.Context, o featuresOpts, seconds float64) (benchF
 		r.Passes++
 	}
 	r.Seconds = time.Since(start).Seconds()
+	r.CPUSeconds = cpuSeconds() - cpu0
 	r.AudioSecondsPerS = r.AudioSeconds / r.Seconds
+	if r.CPUSeconds > 0 {
+		r.AudioSecondsPerCPUS = r.AudioSeconds / r.CPUSeconds
+	}
 	if r.Frames > 0 {
 		r.MicrosPerFrame = r.Seconds * 1e6 * float64(o.Workers) / float64(r.Frames)
 	}
