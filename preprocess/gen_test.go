@@ -115,3 +115,5 @@ func imageCorpus(t testing.TB, n int) (dir string, bad map[string]string) {
 func itoa3(i int) string {
 	return string([]byte{byte('0' + i/100%10), byte('0' + i/10%10), byte('0' + i%10)})
 }
+
+func newRand(seed uint64) *rand.Rand { return rand.New(rand.NewPCG(seed, seed^0x9e37)) }

@@ -84,6 +84,7 @@ func ScanTar(r io.Reader, size int64) []TarEntry {
 		tr = tar.NewReader(cr)
 	}
 	var out []TarEntry
+	links := map[string]bool{} // symlink member names: a later member below one is rejected
 	for {
 		start := cr.n
 		h, err := tr.Next()
@@ -102,6 +103,7 @@ func ScanTar(r io.Reader, size int64) []TarEntry {
 			continue
 		case tar.TypeReg, tar.TypeRegA:
 		case tar.TypeSymlink:
+			links[strings.TrimSuffix(h.Name, "/")] = true
 			out = append(out, TarEntry{Key: h.Name, Err: fmt.Errorf("%w: %q is a symlink to %q", ErrUnsafeMember, h.Name, h.Linkname)})
 			continue
 		case tar.TypeLink:
@@ -115,6 +117,10 @@ func ScanTar(r io.Reader, size int64) []TarEntry {
 		}
 		if err := CheckMemberName(h.Name); err != nil {
 			out = append(out, TarEntry{Key: h.Name, Err: err})
+			continue
+		}
+		if l := throughLink(h.Name, links); l != "" {
+			out = append(out, TarEntry{Key: h.Name, Err: fmt.Errorf("%w: %q runs through the symlink member %q", ErrUnsafeMember, h.Name, l)})
 			continue
 		}
 		if h.Size < 0 || h.Size > MaxInputMember {
@@ -164,4 +170,18 @@ func (c *seekCountReader) Seek(off int64, whence int) (int64, error) {
 		c.n = p
 	}
 	return p, err
+}
+
+// throughLink returns the first parent folder of name that is a symlink
+// member, or "".
+func throughLink(name string, links map[string]bool) string {
+	if len(links) == 0 {
+		return ""
+	}
+	for i := 0; i < len(name); i++ {
+		if name[i] == '/' && links[name[:i]] {
+			return name[:i]
+		}
+	}
+	return ""
 }
