@@ -72,6 +72,10 @@ func (i Interp) filter(x float64) float64 {
 	return 0
 }
 
+// fastResample enables the SIMD row kernels (tests switch it off to
+// compare against the portable code).
+var fastResample = true
+
 // precision is Pillow's PRECISION_BITS for 8-bit resampling.
 const precision = 32 - 8 - 2
 
@@ -82,6 +86,7 @@ type coeffs struct {
 	ksize  int
 	bounds []int // 2 per output: xmin, n
 	k      []int32
+	k4     []int32 // k with each value repeated 4 times (SIMD); filled lazily
 }
 
 func (c *coeffs) compute(inSize int, in0, in1 float64, outSize int, f Interp) {
@@ -93,6 +98,7 @@ func (c *coeffs) compute(inSize int, in0, in1 float64, outSize int, f Interp) {
 	support := f.support() * filterscale
 	ksize := int(math.Ceil(support))*2 + 1
 	c.ksize = ksize
+	c.k4 = c.k4[:0]
 	if cap(c.bounds) < 2*outSize {
 		c.bounds = make([]int, 2*outSize)
 	}
@@ -229,8 +235,13 @@ func horizontal(dst, src *Image, x0, y0 int, cf *coeffs) {
 	w, c, ks := dst.W, src.C, cf.ksize
 	sstride := src.W * c
 	for y := 0; y < dst.H; y++ {
-		row := src.Pix[(y0+y)*sstride+x0*c : (y0+y+1)*sstride]
+		// row runs to the end of the buffer so the SIMD path may read
+		// past the crop when pixels follow.
+		row := src.Pix[(y0+y)*sstride+x0*c:]
 		out := dst.Pix[y*w*c : (y+1)*w*c]
+		if c == 3 && fastResample && horizRowFast(out, row, cf) {
+			continue
+		}
 		if c == 3 {
 			for xx := 0; xx < w; xx++ {
 				xmin, n := cf.bounds[2*xx], cf.bounds[2*xx+1]
@@ -277,18 +288,26 @@ func vertical(dst, src *Image, y0 int, cf *coeffs) {
 	for yy := 0; yy < dst.H; yy++ {
 		ymin, cnt := cf.bounds[2*yy]-y0, cf.bounds[2*yy+1]
 		k := cf.k[yy*ks : yy*ks+cnt]
+		done := 0
+		if fastResample {
+			done = vertRowFast(dst.Pix[yy*n:(yy+1)*n], src.Pix[ymin*stride:], stride, k)
+		}
+		if done == n {
+			continue
+		}
 		for i := range acc {
 			acc[i] = 1 << (precision - 1)
 		}
 		for i, kv := range k {
-			row := src.Pix[(ymin+i)*stride : (ymin+i)*stride+n]
-			a := acc[:len(row)]
+			row := src.Pix[(ymin+i)*stride+done : (ymin+i)*stride+n]
+			a := acc[done:n]
+			a = a[:len(row)]
 			for j, p := range row {
 				a[j] += int32(p) * kv
 			}
 		}
 		out := dst.Pix[yy*n : (yy+1)*n]
-		for j := range out {
+		for j := done; j < n; j++ {
 			out[j] = clip8(acc[j])
 		}
 	}
