@@ -3,6 +3,7 @@ package text
 import (
 	"encoding/json"
 	"fmt"
+	"strings"
 	"unicode"
 	"unicode/utf8"
 )
@@ -10,7 +11,9 @@ import (
 // preTokenizer splits normalized text into words; the model encodes each
 // word independently.
 type preTokenizer interface {
-	split(s string, sc *encodeScratch, f func(piece string))
+	// split appends the pieces of s to dst. Pieces are substrings of s or
+	// of sc.tmp, valid until the next call with the same scratch.
+	split(s string, sc *encodeScratch, dst []string) []string
 }
 
 func decodeRune(s string) (rune, int) {
@@ -99,30 +102,35 @@ func isByteLevel(p preTokenizer) bool {
 
 type wholePre struct{}
 
-func (wholePre) split(s string, _ *encodeScratch, f func(string)) {
+func (wholePre) split(s string, _ *encodeScratch, dst []string) []string {
 	if s != "" {
-		f(s)
+		dst = append(dst, s)
 	}
+	return dst
 }
 
 type seqPre []preTokenizer
 
-func (q seqPre) split(s string, sc *encodeScratch, f func(string)) {
-	var rec func(i int, s string)
-	rec = func(i int, s string) {
-		if i == len(q) {
-			f(s)
-			return
+func (q seqPre) split(s string, sc *encodeScratch, dst []string) []string {
+	cur := []string{s}
+	for _, p := range q {
+		var next []string
+		for _, c := range cur {
+			next = p.split(c, sc, next)
+			// A later step may reuse sc.tmp: detach the pieces.
+			for i := range next {
+				next[i] = strings.Clone(next[i])
+			}
 		}
-		q[i].split(s, sc, func(p string) { rec(i+1, p) })
+		cur = next
 	}
-	rec(0, s)
+	return append(dst, cur...)
 }
 
 // bertPre splits on whitespace (dropped) and isolates each punctuation rune.
 type bertPre struct{}
 
-func (bertPre) split(s string, _ *encodeScratch, f func(string)) {
+func (bertPre) split(s string, _ *encodeScratch, dst []string) []string {
 	start := -1
 	for i := 0; i < len(s); {
 		c := s[i]
@@ -135,34 +143,35 @@ func (bertPre) split(s string, _ *encodeScratch, f func(string)) {
 		}
 		if isWhitespace(r) {
 			if start >= 0 {
-				f(s[start:i])
+				dst = append(dst, s[start:i])
 				start = -1
 			}
 		} else if isBertPunct(r) {
 			if start >= 0 {
-				f(s[start:i])
+				dst = append(dst, s[start:i])
 				start = -1
 			}
-			f(s[i : i+n])
+			dst = append(dst, s[i:i+n])
 		} else if start < 0 {
 			start = i
 		}
 		i += n
 	}
 	if start >= 0 {
-		f(s[start:])
+		dst = append(dst, s[start:])
 	}
+	return dst
 }
 
 // whitespaceSplitPre splits on whitespace.
 type whitespaceSplitPre struct{}
 
-func (whitespaceSplitPre) split(s string, _ *encodeScratch, f func(string)) {
+func (whitespaceSplitPre) split(s string, _ *encodeScratch, dst []string) []string {
 	start := -1
 	for i, r := range s {
 		if isWhitespace(r) {
 			if start >= 0 {
-				f(s[start:i])
+				dst = append(dst, s[start:i])
 				start = -1
 			}
 		} else if start < 0 {
@@ -170,8 +179,9 @@ func (whitespaceSplitPre) split(s string, _ *encodeScratch, f func(string)) {
 		}
 	}
 	if start >= 0 {
-		f(s[start:])
+		dst = append(dst, s[start:])
 	}
+	return dst
 }
 
 // whitespacePre is HF's Whitespace: the regex \w+|[^\w\s]+.
@@ -181,7 +191,7 @@ func isRegexWord(r rune) bool {
 	return unicode.IsLetter(r) || unicode.IsNumber(r) || unicode.Is(unicode.M, r) || unicode.Is(unicode.Pc, r) || r == 0x200c || r == 0x200d
 }
 
-func (whitespacePre) split(s string, _ *encodeScratch, f func(string)) {
+func (whitespacePre) split(s string, _ *encodeScratch, dst []string) []string {
 	start, class := -1, 0 // class 1 word, 2 other
 	for i, r := range s {
 		c := 2
@@ -192,14 +202,15 @@ func (whitespacePre) split(s string, _ *encodeScratch, f func(string)) {
 		}
 		if c != class {
 			if start >= 0 && class != 0 {
-				f(s[start:i])
+				dst = append(dst, s[start:i])
 			}
 			start, class = i, c
 		}
 	}
 	if start >= 0 && class != 0 {
-		f(s[start:])
+		dst = append(dst, s[start:])
 	}
+	return dst
 }
 
 // byteLevelPre is GPT-2's pre-tokenizer: optional prefix space, then the
@@ -208,23 +219,23 @@ func (whitespacePre) split(s string, _ *encodeScratch, f func(string)) {
 // on as raw bytes; the BPE model maps bytes to its byte alphabet.
 type byteLevelPre struct{ addPrefixSpace, useRegex bool }
 
-func (b byteLevelPre) split(s string, sc *encodeScratch, f func(string)) {
+func (b byteLevelPre) split(s string, sc *encodeScratch, dst []string) []string {
 	if s == "" {
-		return
+		return dst
 	}
 	if b.addPrefixSpace && s[0] != ' ' {
 		sc.tmp = append(append(sc.tmp[:0], ' '), s...)
 		s = unsafeString(sc.tmp)
 	}
 	if !b.useRegex {
-		f(s)
-		return
+		return append(dst, s)
 	}
 	for i := 0; i < len(s); {
 		j := gpt2Next(s, i)
-		f(s[i:j])
+		dst = append(dst, s[i:j])
 		i = j
 	}
+	return dst
 }
 
 const (

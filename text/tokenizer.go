@@ -49,11 +49,13 @@ type Tokenizer struct {
 }
 
 type encodeScratch struct {
-	norm  []byte
-	tmp   []byte
-	word  []byte
-	syms  []int32
-	runes []rune
+	segs   []segment
+	pieces []string
+	norm   []byte
+	tmp    []byte
+	word   []byte
+	syms   []int32
+	runes  []rune
 }
 
 // LoadTokenizer reads a Hugging Face tokenizer.json file.
@@ -299,7 +301,7 @@ type Encoding struct {
 // add_special_tokens=True.
 func (t *Tokenizer) Encode(s string, addSpecial bool) Encoding {
 	var e Encoding
-	t.encode(s, &e.IDs, &e.Words)
+	e.IDs, e.Words = t.encode(s, nil, nil, true)
 	if addSpecial {
 		e.IDs, e.Words = t.post.apply(e.IDs, e.Words)
 	}
@@ -309,7 +311,7 @@ func (t *Tokenizer) Encode(s string, addSpecial bool) Encoding {
 // AppendIDs appends the ids of s (no special tokens) to dst and returns it.
 // It is the allocation-free fast path used for bulk tokenization.
 func (t *Tokenizer) AppendIDs(dst []int32, s string) []int32 {
-	t.encode(s, &dst, nil)
+	dst, _ = t.encode(s, dst, nil, false)
 	return dst
 }
 
@@ -319,71 +321,86 @@ func (t *Tokenizer) AddSpecial(ids []int32) []int32 {
 	return out
 }
 
-// encode appends ids (and word indexes when words != nil) for s.
-func (t *Tokenizer) encode(s string, ids *[]int32, words *[]int32) {
-	sc := t.scratch.Get().(*encodeScratch)
-	defer t.scratch.Put(sc)
-	word := int32(0)
-	emit := func(seg string) {
-		// Normalize, pre-tokenize and run the model on one segment that
-		// contains no added token.
-		var norm string
-		if t.norm != nil {
-			sc.norm = t.norm.appendNormalized(sc.norm[:0], seg, sc)
-			norm = unsafeString(sc.norm)
-		} else {
-			norm = seg
-		}
-		if t.added.hasNormalized {
-			t.added.split(norm, true, func(sub string, id int32) {
-				if id >= 0 {
-					*ids = append(*ids, id)
-					if words != nil {
-						*words = append(*words, word)
-					}
-					word++
-					return
-				}
-				t.preAndModel(sub, ids, words, &word, sc)
-			})
-			return
-		}
-		t.preAndModel(norm, ids, words, &word, sc)
-	}
-	if t.added.hasRaw {
-		t.added.split(s, false, func(seg string, id int32) {
-			if id >= 0 {
-				*ids = append(*ids, id)
-				if words != nil {
-					*words = append(*words, word)
-				}
-				word++
-				return
-			}
-			emit(seg)
-		})
-		return
-	}
-	emit(s)
+// segment is a piece of input between added tokens (id -1) or an added token.
+type segment struct {
+	s  string
+	id int32
 }
 
-func (t *Tokenizer) preAndModel(s string, ids *[]int32, words *[]int32, word *int32, sc *encodeScratch) {
-	t.pre.split(s, sc, func(piece string) {
-		n := len(*ids)
-		if t.wp != nil {
-			*ids = t.wp.appendIDs(*ids, piece, sc)
-		} else {
-			*ids = t.bpe.appendIDs(*ids, piece, sc)
+// encode appends ids (and word indexes when withWords) for s.
+func (t *Tokenizer) encode(s string, ids, words []int32, withWords bool) ([]int32, []int32) {
+	sc := t.scratch.Get().(*encodeScratch)
+	word := int32(0)
+	if !t.added.hasRaw {
+		ids, words = t.encodeSegment(s, ids, words, withWords, &word, sc)
+	} else {
+		sc.segs = t.added.split(s, false, sc.segs[:0])
+		for _, seg := range sc.segs {
+			if seg.id >= 0 {
+				ids = append(ids, seg.id)
+				if withWords {
+					words = append(words, word)
+				}
+				word++
+				continue
+			}
+			ids, words = t.encodeSegment(seg.s, ids, words, withWords, &word, sc)
 		}
-		if words != nil {
-			for range len(*ids) - n {
-				*words = append(*words, *word)
+	}
+	t.scratch.Put(sc)
+	return ids, words
+}
+
+// encodeSegment normalizes, pre-tokenizes and runs the model on a segment
+// that contains no raw added token.
+func (t *Tokenizer) encodeSegment(seg string, ids, words []int32, withWords bool, word *int32, sc *encodeScratch) ([]int32, []int32) {
+	norm := seg
+	if t.norm != nil {
+		sc.norm = t.norm.appendNormalized(sc.norm[:0], seg, sc)
+		norm = unsafeString(sc.norm)
+	}
+	if !t.added.hasNormalized {
+		return t.preAndModel(norm, ids, words, withWords, word, sc)
+	}
+	// Rare: added tokens matched on normalized text. Copy the segments,
+	// since the model step reuses the scratch buffers.
+	segs := t.added.split(norm, true, nil)
+	for i := range segs {
+		segs[i].s = strings.Clone(segs[i].s)
+	}
+	for _, sub := range segs {
+		if sub.id >= 0 {
+			ids = append(ids, sub.id)
+			if withWords {
+				words = append(words, *word)
+			}
+			*word++
+			continue
+		}
+		ids, words = t.preAndModel(sub.s, ids, words, withWords, word, sc)
+	}
+	return ids, words
+}
+
+func (t *Tokenizer) preAndModel(s string, ids, words []int32, withWords bool, word *int32, sc *encodeScratch) ([]int32, []int32) {
+	sc.pieces = t.pre.split(s, sc, sc.pieces[:0])
+	for _, piece := range sc.pieces {
+		n := len(ids)
+		if t.wp != nil {
+			ids = t.wp.appendIDs(ids, piece, sc)
+		} else {
+			ids = t.bpe.appendIDs(ids, piece, sc)
+		}
+		if withWords {
+			for range len(ids) - n {
+				words = append(words, *word)
 			}
 		}
-		if len(*ids) > n {
+		if len(ids) > n {
 			*word++
 		}
-	})
+	}
+	return ids, words
 }
 
 // addedVocab splits input on added tokens (special or not), leftmost-longest.
@@ -438,11 +455,11 @@ func isWordByteBefore(s string, i int) bool {
 	return isAlnum(r)
 }
 
-// split calls f for each maximal piece of s without added tokens (id -1) and
-// for each added token found (its id). lstrip/rstrip tokens swallow the
+// split appends to dst each maximal piece of s without added tokens (id -1)
+// and each added token found (its id). lstrip/rstrip tokens swallow the
 // whitespace next to them, single_word tokens only match between word
 // boundaries.
-func (av *addedVocab) split(s string, normalized bool, f func(seg string, id int32)) {
+func (av *addedVocab) split(s string, normalized bool, dst []segment) []segment {
 	toks, first := av.raw, &av.first
 	if normalized {
 		toks, first = av.norm, &av.firstNorm
@@ -477,17 +494,18 @@ func (av *addedVocab) split(s string, normalized bool, f func(seg string, id int
 				}
 			}
 			if segEnd > start {
-				f(s[start:segEnd], -1)
+				dst = append(dst, segment{s[start:segEnd], -1})
 			}
-			f(tk.content, tk.id)
+			dst = append(dst, segment{tk.content, tk.id})
 			start = end
 			i = end - 1
 			break
 		}
 	}
 	if start < len(s) {
-		f(s[start:], -1)
+		dst = append(dst, segment{s[start:], -1})
 	}
+	return dst
 }
 
 func isSpaceByteOrRune(s string) bool {

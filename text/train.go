@@ -92,7 +92,10 @@ func (tr *Trainer) Add(text string) {
 		tr.sc.norm = tr.norm.appendNormalized(tr.sc.norm[:0], text, &tr.sc)
 		text = string(tr.sc.norm)
 	}
-	tr.pre.split(text, &tr.sc, func(w string) { tr.words[w]++ })
+	tr.sc.pieces = tr.pre.split(text, &tr.sc, tr.sc.pieces[:0])
+	for _, w := range tr.sc.pieces {
+		tr.words[w]++
+	}
 }
 
 // Words is the number of distinct words counted so far.
