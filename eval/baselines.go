@@ -145,8 +145,8 @@ type TFIDF struct {
 
 // TFIDFOptions configures FitTFIDF.
 type TFIDFOptions struct {
-	MinDF       int // ignore terms in fewer documents (default 1)
-	MaxFeatures int // keep the most frequent terms by total count (ties: alphabetical); 0 keeps all
+	MinDF       int  // ignore terms in fewer documents (default 1)
+	MaxFeatures int  // keep the most frequent terms by total count (ties: alphabetical); 0 keeps all
 	Sublinear   bool // tf = 1 + ln(count) instead of count
 }
 
