@@ -129,6 +129,7 @@ func (m *mediaProducer) fields() []string {
 	return f
 }
 func (m *mediaProducer) meta() *Meta { return m.metaV }
+func (m *mediaProducer) close()      {}
 func (m *mediaProducer) prepare(ctx context.Context, r *runner) error {
 	if m.prepFn != nil {
 		return m.prepFn(ctx, r)

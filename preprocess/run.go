@@ -126,6 +126,8 @@ type producer interface {
 	meta() *Meta
 	// shard writes the samples of job to w and fills rec.
 	shard(ctx context.Context, r *runner, job shardJob, w *shardWriter, rec *shardRecord) error
+	// close releases what prepare opened.
+	close()
 }
 
 // runner holds the state of one Run.
@@ -172,8 +174,12 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 	r := &runner{o: o, begun: begun}
 	r.sum = Summary{Out: o.Out, Modality: o.Modality, Part: o.Part, Parts: o.Parts, RejectedByKind: map[string]int{}}
 	if err := r.setup(ctx); err != nil {
+		if r.prod != nil {
+			r.prod.close()
+		}
 		return nil, err
 	}
+	defer r.prod.close()
 	err := r.run(ctx)
 	r.sum.Elapsed = time.Since(begun)
 	return &r.sum, err
