@@ -229,10 +229,34 @@ var byteToRune = func() [256]rune {
 	return t
 }()
 
+// bpeCacheMax bounds the per-scratch word cache (entries); it is cleared
+// when full. HF's BPE keeps a similar cache (10,000 words).
+const bpeCacheMax = 1 << 16
+
+type cacheSpan struct{ off, n int32 }
+
 func (b *bpeModel) appendIDs(dst []int32, word string, sc *encodeScratch) []int32 {
 	if word == "" {
 		return dst
 	}
+	if len(word) <= 32 {
+		if sp, ok := sc.bpeCache[word]; ok {
+			return append(dst, sc.bpeArena[sp.off:sp.off+sp.n]...)
+		}
+		n := len(dst)
+		dst = b.encodeWord(dst, word, sc)
+		if sc.bpeCache == nil || len(sc.bpeCache) >= bpeCacheMax {
+			sc.bpeCache = make(map[string]cacheSpan, 1024)
+			sc.bpeArena = sc.bpeArena[:0]
+		}
+		sc.bpeCache[strings.Clone(word)] = cacheSpan{int32(len(sc.bpeArena)), int32(len(dst) - n)}
+		sc.bpeArena = append(sc.bpeArena, dst[n:]...)
+		return dst
+	}
+	return b.encodeWord(dst, word, sc)
+}
+
+func (b *bpeModel) encodeWord(dst []int32, word string, sc *encodeScratch) []int32 {
 	syms := sc.syms[:0]
 	if b.byteLevel && b.prefix == "" && b.suffix == "" {
 		if b.ignoreMerges {

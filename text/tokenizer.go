@@ -49,13 +49,15 @@ type Tokenizer struct {
 }
 
 type encodeScratch struct {
-	segs   []segment
-	pieces []string
-	norm   []byte
-	tmp    []byte
-	word   []byte
-	syms   []int32
-	runes  []rune
+	segs     []segment
+	pieces   []string
+	bpeCache map[string]cacheSpan // BPE word -> ids in bpeArena
+	bpeArena []int32
+	norm     []byte
+	tmp      []byte
+	word     []byte
+	syms     []int32
+	runes    []rune
 }
 
 // LoadTokenizer reads a Hugging Face tokenizer.json file.
