@@ -45,12 +45,15 @@ func readGolden(t testing.TB, path string) []goldenRow {
 }
 
 // TestGoldenIDs compares with ids from HF tokenizers 0.23.2 (see
-// testdata/make_golden.js). Tolerance: none.
+// testdata/make_golden.js and make_golden_extra.js). Tolerance: none.
 func TestGoldenIDs(t *testing.T) {
 	lines := readLines(t, "testdata/mixed.txt")
 	for _, tc := range []struct{ tok, golden string }{
 		{"testdata/wordpiece-fortunes.json", "testdata/golden-wordpiece.jsonl"},
 		{"testdata/bpe-fortunes.json", "testdata/golden-bpe.jsonl"},
+		// NFKC+Lowercase Sequence, Whitespace pre-tokenizer, char-level BPE
+		// with ## prefix and [UNK], TemplateProcessing (make_golden_extra.js).
+		{"testdata/bpe-nfkc-whitespace.json", "testdata/golden-bpe-nfkc-whitespace.jsonl"},
 	} {
 		t.Run(tc.tok, func(t *testing.T) {
 			tok, err := LoadTokenizer(tc.tok)
