@@ -19,7 +19,7 @@ import (
 // draws of two views' random streams (the stand-in for an augmentation).
 type rec struct {
 	Index, Epoch, Value int
-	V0, V1             uint64
+	V0, V1              uint64
 }
 
 func twoViews(_ context.Context, s pipeline.Sample[int]) (rec, error) {
@@ -37,7 +37,7 @@ func ints(n int) []int {
 // batchRecs flattens a batch for comparison; padding is marked.
 type batchOut struct {
 	Epoch, Index, Valid int
-	Recs               []rec
+	Recs                []rec
 }
 
 func collectBatches(t *testing.T, s *pipeline.Stream[pipeline.Batch[rec]], o pipeline.RunOptions) []batchOut {
