@@ -192,18 +192,18 @@ func clipInt8(v int) uint8 {
 	return uint8(v)
 }
 
-// hsvToRGB is Pillow's hsv2rgb. The double-precision factors it
-// multiplies v by depend only on (s, h), so they are tabulated once
-// (hsvTab); the per-pixel work is three multiplications and roundings.
+// hsvToRGB is Pillow's hsv2rgb with its per-byte subexpressions (fs as
+// float32 and double, f and 1-f, the sector) tabulated in 256-entry
+// tables; the arithmetic that combines them is Pillow's, so results are
+// identical (TestHSVToRGBExhaustive checks all 2^24 inputs).
 func hsvToRGB(tab *hsvTab, h, s, v uint8) (uint8, uint8, uint8) {
 	if s == 0 {
 		return v, v, v
 	}
 	fv := float64(v)
-	j := int(s)<<8 | int(h)
-	p := roundHalfAway(fv * tab.mp[s])
-	q := roundHalfAway(fv * tab.mq[j])
-	t := roundHalfAway(fv * tab.mt[j])
+	p := roundHalfAway(fv * (1.0 - tab.fs64[s]))
+	q := roundHalfAway(fv * (1.0 - float64(tab.fs32[s]*tab.f32[h])))
+	t := roundHalfAway(fv * (1.0 - tab.fs64[s]*tab.omf[h]))
 	switch tab.sector[h] {
 	case 0:
 		return v, t, p
@@ -227,9 +227,11 @@ func hsvToRGB(tab *hsvTab, h, s, v uint8) (uint8, uint8, uint8) {
 func roundHalfAway(x float64) uint8 { return uint8(int(x + 0.5)) }
 
 type hsvTab struct {
-	mp     [256]float64   // 1 - fs
-	mq, mt [65536]float64 // by s<<8|h: 1 - fs*f (float32 product), 1 - fs*(1-f) (double)
-	sector [256]uint8     // i % 6
+	fs32   [256]float32 // s/255 as Pillow's float fs
+	fs64   [256]float64 // the same value as a double
+	f32    [256]float32 // f, the remainder of h*6/255
+	omf    [256]float64 // 1.0 - (double)f
+	sector [256]uint8   // i % 6
 }
 
 var hsvTables = sync.OnceValue(func() *hsvTab {
@@ -237,18 +239,14 @@ var hsvTables = sync.OnceValue(func() *hsvTab {
 	for h := range 256 {
 		hf := float64(float32(h)) * 6.0 / 255.0
 		i := int(math.Floor(hf))
+		f := float32(hf - float64(float32(i)))
 		t.sector[h] = uint8(i % 6)
+		t.f32[h] = f
+		t.omf[h] = 1.0 - float64(f)
 	}
 	for s := range 256 {
 		fs := float32(float64(float32(s)) / 255.0)
-		t.mp[s] = 1.0 - float64(fs)
-		for h := range 256 {
-			hf := float64(float32(h)) * 6.0 / 255.0
-			i := int(math.Floor(hf))
-			f := float32(hf - float64(float32(i)))
-			t.mq[s<<8|h] = 1.0 - float64(fs*f)
-			t.mt[s<<8|h] = 1.0 - float64(fs)*(1.0-float64(f))
-		}
+		t.fs32[s], t.fs64[s] = fs, float64(fs)
 	}
 	return t
 })

@@ -63,13 +63,14 @@ def view(blur_p, sol_p, tensor_blur):
 
 def run_torchvision(tensor_blur, seconds):
     v1, v2 = view(1.0, 0.0, tensor_blur), view(0.1, 0.2, tensor_blur)
-    n, t0 = 0, time.perf_counter()
+    n, t0, c0 = 0, time.perf_counter(), time.process_time()
     while time.perf_counter() - t0 < seconds:
         img = Image.open(io.BytesIO(data[n % len(data)])).convert("RGB")
         x1, x2 = v1(img), v2(img)
         n += 1
-    el = time.perf_counter() - t0
-    return dict(images_per_s=n / el, views_per_s=2 * n / el, seconds=el, images=n)
+    el, cpu = time.perf_counter() - t0, time.process_time() - c0
+    return dict(images_per_s=n / el, views_per_s=2 * n / el, seconds=el, images=n, cpu_seconds=cpu,
+                views_per_cpu_s=2 * n / cpu)
 
 
 def run_sslpipe(seconds):
@@ -100,15 +101,21 @@ def med(xs):
     return xs[len(xs) // 2]
 
 
-tv = med([r["torchvision_pil_blur"]["views_per_s"] for r in rounds])
-sp = med([r["sslpipe"]["views_per_s"] for r in rounds])
+def col(k, f):
+    return med([r[k][f] for r in rounds])
+
+
+tv, tvc = col("torchvision_pil_blur", "views_per_s"), col("torchvision_pil_blur", "views_per_cpu_s")
+sp, spc = col("sslpipe", "views_per_s"), col("sslpipe", "views_per_cpu_s")
 ratios = [r["sslpipe"]["views_per_s"] / r["torchvision_pil_blur"]["views_per_s"] for r in rounds]
-print(f"\n| engine (1 core, {len(data)} JPEGs, size {a.size}, BYOL 2 views{'' if blur else ', no blur'}) | views/s (median of {a.rounds}) | images/s | vs torchvision PIL-blur |")
-print("|---|---|---|---|")
-print(f"| torchvision {torchvision.__version__} + PIL (PIL blur) | {tv:.1f} | {tv/2:.1f} | 1.00x |")
+cratios = [r["sslpipe"]["views_per_cpu_s"] / r["torchvision_pil_blur"]["views_per_cpu_s"] for r in rounds]
+print(f"\n| engine (1 core, {len(data)} JPEGs 500x375, size {a.size}, BYOL 2 views{'' if blur else ', no blur'}) | views/s wall (median of {a.rounds}) | views per CPU-second | ratio wall | ratio CPU |")
+print("|---|---|---|---|---|")
+print(f"| torchvision {torchvision.__version__} + PIL {Image.__version__} (PIL blur) | {tv:.1f} | {tvc:.1f} | 1.00x | 1.00x |")
 if "torchvision_tensor_blur" in rounds[0]:
-    tb = med([r["torchvision_tensor_blur"]["views_per_s"] for r in rounds])
-    print(f"| torchvision {torchvision.__version__} (transforms.GaussianBlur, tensor) | {tb:.1f} | {tb/2:.1f} | {tb/tv:.2f}x |")
-print(f"| sslpipe ({rounds[0]['sslpipe']['jpeg_decoder']}) | {sp:.1f} | {sp/2:.1f} | {sp/tv:.2f}x (per-round ratios {', '.join(f'{x:.2f}' for x in ratios)}) |")
+    tb, tbc = col("torchvision_tensor_blur", "views_per_s"), col("torchvision_tensor_blur", "views_per_cpu_s")
+    print(f"| torchvision {torchvision.__version__} (transforms.GaussianBlur, tensor) | {tb:.1f} | {tbc:.1f} | {tb/tv:.2f}x | {tbc/tvc:.2f}x |")
+print(f"| sslpipe ({rounds[0]['sslpipe']['jpeg_decoder']}) | {sp:.1f} | {spc:.1f} | {sp/tv:.2f}x | {spc/tvc:.2f}x |")
+print(f"\nper-round sslpipe/torchvision ratios: wall {', '.join(f'{x:.2f}' for x in ratios)}; CPU {', '.join(f'{x:.2f}' for x in cratios)}")
 if a.json:
     print(json.dumps(dict(rounds=rounds, args=vars(a)), indent=1))
