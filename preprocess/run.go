@@ -18,6 +18,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/sslpipe/sslpipe/audio"
 	"github.com/sslpipe/sslpipe/augment"
 	"github.com/sslpipe/sslpipe/pipeline"
 )
@@ -549,7 +550,7 @@ func classify(err error) string {
 		return "manifest"
 	case errors.Is(err, errMissingMember):
 		return "missing-member"
-	case errors.Is(err, io.ErrUnexpectedEOF):
+	case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, audio.ErrTruncated):
 		return "truncated"
 	}
 	return "decode"
