@@ -84,7 +84,7 @@ func runAugmentCmd(ctx context.Context, env *cmdEnv, args []string) error {
 	return nil
 }
 
-func loadRecipe(o augmentOpts) (augment.Recipe, error) {
+func augLoadRecipe(o augmentOpts) (augment.Recipe, error) {
 	var rec augment.Recipe
 	if o.RecipeFile != "" {
 		b, err := os.ReadFile(o.RecipeFile)
@@ -123,7 +123,7 @@ type augmented struct {
 	mask  *augment.Mask
 }
 
-var scratchPool = sync.Pool{New: func() any { return new(augment.Scratch) }}
+var augScratchPool = sync.Pool{New: func() any { return new(augment.Scratch) }}
 
 // runAugment makes the views of every image under o.In with pipeline.Map
 // (ordered, o.Workers goroutines, one sample per goroutine at a time) and
@@ -131,7 +131,7 @@ var scratchPool = sync.Pool{New: func() any { return new(augment.Scratch) }}
 // epoch, its index in the sorted file list, view), so the files are
 // byte-identical for any worker count.
 func runAugment(ctx context.Context, stderr io.Writer, o augmentOpts) (augmentResult, error) {
-	rec, err := loadRecipe(o)
+	rec, err := augLoadRecipe(o)
 	res := augmentResult{Recipe: rec.Name}
 	if err != nil {
 		return res, err
@@ -158,8 +158,8 @@ func runAugment(ctx context.Context, stderr io.Writer, o augmentOpts) (augmentRe
 		if err != nil {
 			return augmented{}, err
 		}
-		sc := scratchPool.Get().(*augment.Scratch)
-		defer scratchPool.Put(sc)
+		sc := augScratchPool.Get().(*augment.Scratch)
+		defer augScratchPool.Put(sc)
 		key := augment.Key{Seed: sm.Seed, Epoch: uint64(sm.Epoch), Index: uint64(sm.Index)}
 		a := augmented{name: strings.TrimSuffix(sm.Key, filepath.Ext(sm.Key))}
 		a.views = rec.Apply(nil, img, key, sc)
@@ -168,14 +168,14 @@ func runAugment(ctx context.Context, stderr io.Writer, o augmentOpts) (augmentRe
 		}
 		if writePNGs {
 			for _, v := range a.views {
-				b, err := encodePNG(v.ToImage())
+				b, err := augEncodePNG(v.ToImage())
 				if err != nil {
 					return a, err
 				}
 				a.pngs = append(a.pngs, b)
 			}
 			if a.mask != nil {
-				b, err := encodePNG(maskImage(*a.mask))
+				b, err := augEncodePNG(augMaskImage(*a.mask))
 				if err != nil {
 					return a, err
 				}
@@ -249,14 +249,14 @@ func runAugment(ctx context.Context, stderr io.Writer, o augmentOpts) (augmentRe
 		return res, fmt.Errorf("augment: %d bad inputs (--max-errors %d): %w", len(bad), o.MaxErrors, errTooManyDataErrors)
 	}
 	if keepForPreview {
-		if err := writePreview(o.Preview, preview); err != nil {
+		if err := augWritePreview(o.Preview, preview); err != nil {
 			return res, err
 		}
 	}
 	return res, nil
 }
 
-func encodePNG(m image.Image) ([]byte, error) {
+func augEncodePNG(m image.Image) ([]byte, error) {
 	var b bytes.Buffer
 	enc := png.Encoder{CompressionLevel: png.DefaultCompression}
 	if err := enc.Encode(&b, m); err != nil {
@@ -265,8 +265,8 @@ func encodePNG(m image.Image) ([]byte, error) {
 	return b.Bytes(), nil
 }
 
-// maskImage draws a mask as a Cols x Rows gray image, white = masked.
-func maskImage(m augment.Mask) image.Image {
+// augMaskImage draws a mask as a Cols x Rows gray image, white = masked.
+func augMaskImage(m augment.Mask) image.Image {
 	g := image.NewGray(image.Rect(0, 0, m.Cols, m.Rows))
 	for i, b := range m.Bits {
 		if b {
@@ -276,10 +276,10 @@ func maskImage(m augment.Mask) image.Image {
 	return g
 }
 
-// writePreview draws one row per image: the original scaled to the row
+// augWritePreview draws one row per image: the original scaled to the row
 // height, a gap, then every view at the row height (masked patches of a
 // masking recipe darkened).
-func writePreview(path string, rows []augmented) error {
+func augWritePreview(path string, rows []augmented) error {
 	if len(rows) == 0 {
 		return fmt.Errorf("augment: no images for the preview")
 	}
@@ -298,7 +298,7 @@ func writePreview(path string, rows []augmented) error {
 		for _, v := range r.views {
 			vi := imaging.Resize(v.ToImage(), h, h, imaging.Lanczos)
 			if r.mask != nil {
-				darkenMasked(vi, *r.mask)
+				augDarkenMasked(vi, *r.mask)
 			}
 			sheet = imaging.Paste(sheet, vi, image.Pt(x, y))
 			x += h + gap
@@ -307,7 +307,7 @@ func writePreview(path string, rows []augmented) error {
 	return imaging.Save(sheet, path)
 }
 
-func darkenMasked(m *image.NRGBA, mask augment.Mask) {
+func augDarkenMasked(m *image.NRGBA, mask augment.Mask) {
 	b := m.Bounds()
 	for y := 0; y < b.Dy(); y++ {
 		for x := 0; x < b.Dx(); x++ {
@@ -377,7 +377,7 @@ func runBenchAugmentCmd(ctx context.Context, env *cmdEnv, args []string) error {
 // work a training data loader does per image). File reading is excluded, as
 // in the torchvision reference (benchmarks/augment/bench_vs_torchvision.py).
 func runBenchAugment(ctx context.Context, o benchAugmentOpts) (benchAugmentResult, error) {
-	rec, err := loadRecipe(o.augmentOpts)
+	rec, err := augLoadRecipe(o.augmentOpts)
 	if err != nil {
 		return benchAugmentResult{}, err
 	}
@@ -409,7 +409,7 @@ func runBenchAugment(ctx context.Context, o benchAugmentOpts) (benchAugmentResul
 	var next, done atomic.Int64
 	var firstErr atomic.Value
 	var wg sync.WaitGroup
-	cpu0 := processCPUSeconds()
+	cpu0 := augCPUSeconds()
 	start := time.Now()
 	deadline := start.Add(time.Duration(o.Seconds * float64(time.Second)))
 	for w := 0; w < workers; w++ {
@@ -441,7 +441,7 @@ func runBenchAugment(ctx context.Context, o benchAugmentOpts) (benchAugmentResul
 	}
 	wg.Wait()
 	el := time.Since(start).Seconds()
-	cpu := processCPUSeconds() - cpu0
+	cpu := augCPUSeconds() - cpu0
 	if e := firstErr.Load(); e != nil {
 		return benchAugmentResult{}, e.(error)
 	}

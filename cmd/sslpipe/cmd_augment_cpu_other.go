@@ -2,4 +2,4 @@
 
 package main
 
-func processCPUSeconds() float64 { return 0 }
+func augCPUSeconds() float64 { return 0 }

@@ -4,9 +4,9 @@ package main
 
 import "syscall"
 
-// processCPUSeconds is the user+system CPU time of this process so far,
+// augCPUSeconds is the user+system CPU time of this process so far,
 // so benchmarks on a shared machine can report work per CPU-second.
-func processCPUSeconds() float64 {
+func augCPUSeconds() float64 {
 	var ru syscall.Rusage
 	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
 		return 0
