@@ -188,19 +188,12 @@ func CorpusFiles(paths []string) ([]string, error) {
 // on, so a caller can count them against a budget or stop by breaking.
 // Memory is bounded by MaxLineBytes and MaxDocBytes whatever the input.
 func Documents(ctx context.Context, paths []string, opts CorpusOptions) iter.Seq2[Document, error] {
-	opts.defaults()
 	return func(yield func(Document, error) bool) {
-		files, err := CorpusFiles(paths)
-		if err != nil {
-			yield(Document{}, err)
-			return
-		}
-		for _, f := range files {
-			if err := ctx.Err(); err != nil {
-				yield(Document{}, err)
-				return
-			}
-			if !readCorpusFile(f, &opts, yield) {
+		r := newDocReader(ctx, paths, opts)
+		defer r.close()
+		for {
+			d, err, ok := r.next()
+			if !ok || !yield(d, err) {
 				return
 			}
 		}
@@ -251,126 +244,193 @@ func (lr *lineReader) next() (line []byte, tooLong bool, err error) {
 	}
 }
 
-func readCorpusFile(path string, o *CorpusOptions, yield func(Document, error) bool) bool {
+// docReader is the pull-style reader behind Documents and CorpusSource: no
+// goroutines, one open file at a time, closed by close.
+type docReader struct {
+	ctx     context.Context
+	paths   []string
+	o       CorpusOptions
+	files   []string
+	listed  bool
+	fi      int
+	pending []docResult
+	done    bool
+
+	// current file
+	path     string
+	f        *os.File
+	lr       *lineReader
+	jsonl    bool
+	sawBytes bool
+	doc      []byte
+	docLine  int
+	badLine  int
+	docLong  bool
+}
+
+type docResult struct {
+	d   Document
+	err error
+}
+
+func newDocReader(ctx context.Context, paths []string, opts CorpusOptions) *docReader {
+	opts.defaults()
+	return &docReader{ctx: ctx, paths: paths, o: opts}
+}
+
+func (r *docReader) close() {
+	if r.f != nil {
+		r.f.Close()
+		r.f = nil
+	}
+	r.done = true
+}
+
+func (r *docReader) fail(err error) { r.pending = append(r.pending, docResult{err: err}) }
+
+// next returns the next document or per-item error; ok is false at the end.
+func (r *docReader) next() (Document, error, bool) {
+	for {
+		if len(r.pending) > 0 {
+			p := r.pending[0]
+			r.pending = r.pending[1:]
+			return p.d, p.err, true
+		}
+		if r.done {
+			return Document{}, nil, false
+		}
+		if err := r.ctx.Err(); err != nil {
+			r.close()
+			return Document{}, err, true
+		}
+		if !r.listed {
+			r.listed = true
+			files, err := CorpusFiles(r.paths)
+			if err != nil {
+				r.close()
+				return Document{}, err, true
+			}
+			r.files = files
+		}
+		if r.f == nil {
+			if r.fi >= len(r.files) {
+				r.close()
+				continue
+			}
+			r.openFile(r.files[r.fi])
+			r.fi++
+			continue
+		}
+		r.step()
+	}
+}
+
+func (r *docReader) openFile(path string) {
+	r.path = path
 	f, err := os.Open(path)
 	if err != nil {
-		return yield(Document{}, &CorpusError{File: path, Err: err})
+		r.fail(&CorpusError{File: path, Err: err})
+		return
 	}
-	defer f.Close()
-	o.Stats.Files++
-	lr := &lineReader{r: bufio.NewReaderSize(f, 64<<10), max: o.MaxLineBytes}
-	jsonl := strings.HasSuffix(path, ".jsonl")
-	sawBytes := false
+	r.o.Stats.Files++
+	r.f = f
+	r.lr = &lineReader{r: bufio.NewReaderSize(f, 64<<10), max: r.o.MaxLineBytes}
+	r.jsonl = strings.HasSuffix(path, ".jsonl")
+	r.sawBytes, r.doc, r.docLine, r.badLine, r.docLong = false, r.doc[:0], 0, 0, false
+}
 
-	// emit applies the UTF-8 policy and yields one document.
-	emit := func(text []byte, line, badLine int) bool {
-		s, ok, err := checkText(text, o)
-		if err != nil {
-			return yield(Document{}, &CorpusError{File: path, Line: badLine, Err: err})
-		}
-		if !ok {
-			return true
-		}
-		o.Stats.Documents++
-		o.Stats.Bytes += int64(len(s))
-		return yield(Document{Text: s, File: path, Line: line}, nil)
+// emit applies the UTF-8 policy and queues one document.
+func (r *docReader) emit(text []byte, line, badLine int) {
+	s, ok, err := checkText(text, &r.o)
+	if err != nil {
+		r.fail(&CorpusError{File: r.path, Line: badLine, Err: err})
+		return
 	}
+	if !ok {
+		return
+	}
+	r.o.Stats.Documents++
+	r.o.Stats.Bytes += int64(len(s))
+	r.pending = append(r.pending, docResult{d: Document{Text: s, File: r.path, Line: line}})
+}
 
-	var doc []byte
-	docLine, badLine := 0, 0
-	docTooLong := false
-	flush := func() bool {
-		if docTooLong {
-			docTooLong = false
-			doc = doc[:0]
-			return yield(Document{}, &CorpusError{File: path, Line: docLine, Err: fmt.Errorf("%w: more than %d bytes", ErrDocTooLong, o.MaxDocBytes)})
-		}
-		if len(bytes.TrimSpace(doc)) == 0 {
-			doc = doc[:0]
-			return true
-		}
-		bl := badLine
-		if bl == 0 {
-			bl = docLine
-		}
-		ok := emit(doc, docLine, bl)
-		doc = doc[:0]
-		badLine = 0
-		return ok
+func (r *docReader) flushDoc() {
+	defer func() { r.doc, r.badLine, r.docLong = r.doc[:0], 0, false }()
+	if r.docLong {
+		r.fail(&CorpusError{File: r.path, Line: r.docLine, Err: fmt.Errorf("%w: more than %d bytes", ErrDocTooLong, r.o.MaxDocBytes)})
+		return
 	}
-	for {
-		line, tooLong, err := lr.next()
-		if err == io.EOF {
-			break
+	if len(bytes.TrimSpace(r.doc)) == 0 {
+		return
+	}
+	bl := r.badLine
+	if bl == 0 {
+		bl = r.docLine
+	}
+	r.emit(r.doc, r.docLine, bl)
+}
+
+// step reads one line of the current file.
+func (r *docReader) step() {
+	line, tooLong, err := r.lr.next()
+	if err != nil {
+		if err != io.EOF {
+			r.fail(&CorpusError{File: r.path, Line: r.lr.line, Err: err})
+		} else if !r.sawBytes {
+			r.fail(&CorpusError{File: r.path, Err: ErrEmptyFile})
+		} else if len(r.doc) > 0 || r.docLong {
+			r.flushDoc()
 		}
+		r.f.Close()
+		r.f = nil
+		return
+	}
+	r.sawBytes = true
+	if tooLong {
+		r.fail(&CorpusError{File: r.path, Line: r.lr.line, Err: fmt.Errorf("%w: more than %d bytes", ErrLineTooLong, r.o.MaxLineBytes)})
+		return
+	}
+	if r.jsonl {
+		if len(bytes.TrimSpace(line)) == 0 {
+			return
+		}
+		text, err := jsonField(line, r.o.JSONField)
 		if err != nil {
-			return yield(Document{}, &CorpusError{File: path, Line: lr.line, Err: err})
+			r.fail(&CorpusError{File: r.path, Line: r.lr.line, Err: err})
+			return
 		}
-		sawBytes = true
-		if tooLong {
-			if !yield(Document{}, &CorpusError{File: path, Line: lr.line, Err: fmt.Errorf("%w: more than %d bytes", ErrLineTooLong, o.MaxLineBytes)}) {
-				return false
-			}
-			continue
+		if text != "" {
+			r.emit([]byte(text), r.lr.line, r.lr.line)
 		}
-		if jsonl {
-			if len(bytes.TrimSpace(line)) == 0 {
-				continue
-			}
-			text, err := jsonField(line, o.JSONField)
-			if err != nil {
-				if !yield(Document{}, &CorpusError{File: path, Line: lr.line, Err: err}) {
-					return false
-				}
-				continue
-			}
-			if text == "" {
-				continue
-			}
-			if !emit([]byte(text), lr.line, lr.line) {
-				return false
-			}
-			continue
+		return
+	}
+	switch r.o.Split {
+	case SplitLines:
+		if len(bytes.TrimSpace(line)) > 0 {
+			r.emit(line, r.lr.line, r.lr.line)
 		}
-		switch o.Split {
-		case SplitLines:
-			if len(bytes.TrimSpace(line)) == 0 {
-				continue
+	case SplitBlankLines, SplitFile:
+		if r.o.Split == SplitBlankLines && len(bytes.TrimSpace(line)) == 0 {
+			r.flushDoc()
+			return
+		}
+		if len(r.doc) == 0 && !r.docLong {
+			r.docLine = r.lr.line
+		}
+		if r.badLine == 0 && (!utf8.Valid(line) || bytes.IndexByte(line, 0) >= 0) {
+			r.badLine = r.lr.line
+		}
+		if len(r.doc)+len(line)+1 > r.o.MaxDocBytes {
+			r.docLong = true
+			r.doc = r.doc[:0]
+		}
+		if !r.docLong {
+			if len(r.doc) > 0 {
+				r.doc = append(r.doc, '\n')
 			}
-			if !emit(line, lr.line, lr.line) {
-				return false
-			}
-		case SplitBlankLines, SplitFile:
-			if o.Split == SplitBlankLines && len(bytes.TrimSpace(line)) == 0 {
-				if !flush() {
-					return false
-				}
-				continue
-			}
-			if len(doc) == 0 {
-				docLine = lr.line
-			}
-			if badLine == 0 && (!utf8.Valid(line) || bytes.IndexByte(line, 0) >= 0) {
-				badLine = lr.line
-			}
-			if len(doc)+len(line)+1 > o.MaxDocBytes {
-				docTooLong = true
-			}
-			if !docTooLong {
-				if len(doc) > 0 {
-					doc = append(doc, '\n')
-				}
-				doc = append(doc, line...)
-			}
+			r.doc = append(r.doc, line...)
 		}
 	}
-	if !sawBytes {
-		return yield(Document{}, &CorpusError{File: path, Err: ErrEmptyFile})
-	}
-	if len(doc) > 0 || docTooLong {
-		return flush()
-	}
-	return true
 }
 
 // jsonField extracts a string field of a JSON object. The raw line has been
