@@ -187,8 +187,14 @@ func (whitespaceSplitPre) split(s string, _ *encodeScratch, dst []string) []stri
 // whitespacePre is HF's Whitespace: the regex \w+|[^\w\s]+.
 type whitespacePre struct{}
 
+// isRegexWord is Rust regex's Unicode \w: Alphabetic (letters, Nl and
+// other-alphabetic marks), marks, decimal digits (Nd only: "²" is not a word
+// character), connector punctuation and the two joiners.
 func isRegexWord(r rune) bool {
-	return unicode.IsLetter(r) || unicode.IsNumber(r) || unicode.Is(unicode.M, r) || unicode.Is(unicode.Pc, r) || r == 0x200c || r == 0x200d
+	if r < utf8RuneSelf {
+		return ('a' <= r && r <= 'z') || ('A' <= r && r <= 'Z') || ('0' <= r && r <= '9') || r == '_'
+	}
+	return unicode.IsLetter(r) || unicode.Is(unicode.Nd, r) || unicode.Is(unicode.Nl, r) || unicode.Is(unicode.M, r) || unicode.Is(unicode.Pc, r) || r == 0x200c || r == 0x200d
 }
 
 func (whitespacePre) split(s string, _ *encodeScratch, dst []string) []string {
