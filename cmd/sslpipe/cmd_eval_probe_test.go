@@ -1,0 +1,193 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/sslpipe/sslpipe/datasets"
+	"github.com/sslpipe/sslpipe/eval"
+	"github.com/sslpipe/sslpipe/eval/summary"
+)
+
+func runArgs(t *testing.T, args ...string) (string, string, error) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	env := &cmdEnv{Stdout: &out, Stderr: &errb}
+	var err error
+	if args[0] == "eval" { // registered only in cgo builds; call it directly
+		err = runEvalCmd(context.Background(), env, args[1:])
+	} else {
+		err = run(context.Background(), env, args)
+	}
+	return out.String(), errb.String(), err
+}
+
+func needFashionMNIST(t *testing.T) {
+	t.Helper()
+	if _, err := os.Stat(filepath.Join(datasets.FashionMNISTDir(), "t10k-images-idx3-ubyte.gz")); err != nil {
+		t.Skipf("Fashion-MNIST not installed: %v", err)
+	}
+}
+
+// TestEvalRawPixelsKNN runs the baseline-only eval on a Fashion-MNIST
+// subset and checks the reported numbers against eval.KNN called directly.
+func TestEvalRawPixelsKNN(t *testing.T) {
+	needFashionMNIST(t)
+	out, _, err := runArgs(t, "eval", "--train", "fashion-mnist:train", "--test", "fashion-mnist:test",
+		"--max-train", "3000", "--max-test", "500", "--k", "200,20", "--t", "0.1,0.07", "--json", "--quiet")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rep evalReport
+	if err := json.Unmarshal([]byte(out), &rep); err != nil {
+		t.Fatalf("%v:\n%s", err, out)
+	}
+	if rep.Train.N != 3000 || rep.Test.N != 500 || len(rep.Results) != 2 || len(rep.Classes) != 10 {
+		t.Fatalf("report %+v", rep)
+	}
+	tr, _ := datasets.Open("fashion-mnist:train")
+	te, _ := datasets.Open("fashion-mnist:test")
+	tr, te = evenSubset(tr, 3000), evenSubset(te, 500)
+	if c := tr.ClassCounts(); c[0] < 250 || c[9] < 250 {
+		t.Errorf("subset is not balanced: %v", c)
+	}
+	preds, err := eval.KNN(eval.RawPixels(tr.Images), tr.Labels, eval.RawPixels(te.Images), eval.KNNOptions{Settings: []eval.KNNSetting{eval.KNNDefault, eval.KNNDINO}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, r := range rep.Results {
+		if r.Features != "baseline" || r.Dim != 784 || r.Top1 != eval.Accuracy(preds[i], te.Labels) || len(r.PerClass) != 10 {
+			t.Errorf("result %d: %+v, want top-1 %v", i, r, eval.Accuracy(preds[i], te.Labels))
+		}
+	}
+	if rep.Results[0].Setting != "k=200 T=0.1" || rep.Results[1].Setting != "k=20 T=0.07" {
+		t.Errorf("settings %q %q", rep.Results[0].Setting, rep.Results[1].Setting)
+	}
+	// The text report shows the same numbers.
+	txt, _, err := runArgs(t, "eval", "--train", "fashion-mnist:train", "--test", "fashion-mnist:test",
+		"--max-train", "3000", "--max-test", "500", "--per-class", "--quiet")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := fmt.Sprintf("%.2f%%", 100*rep.Results[0].Top1)
+	if !strings.Contains(txt, "raw pixels") || !strings.Contains(txt, want) || !strings.Contains(txt, "Ankle boot") {
+		t.Errorf("text report lacks raw pixels / %s / per-class:\n%s", want, txt)
+	}
+}
+
+// TestEvalFolderLinear exercises labelled folders of PNG files and the
+// linear probe: 30 images per class written from Fashion-MNIST.
+func TestEvalFolderLinear(t *testing.T) {
+	needFashionMNIST(t)
+	te, err := datasets.Open("fashion-mnist:test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	trainDir, testDir := filepath.Join(dir, "train"), filepath.Join(dir, "test")
+	if _, err := datasets.WriteFolder(te.Head(2000), trainDir, 30, datasets.FashionMNISTFolderNames); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := datasets.WriteFolder(te.Subset(seq(5000, 7000)), testDir, 10, datasets.FashionMNISTFolderNames); err != nil {
+		t.Fatal(err)
+	}
+	out, stderr, err := runArgs(t, "eval", "--train", trainDir, "--test", testDir, "--probe", "linear", "--raw-size", "28", "--l2", "0.1,0.01", "--json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rep evalReport
+	if err := json.Unmarshal([]byte(out), &rep); err != nil {
+		t.Fatal(err)
+	}
+	r := rep.Results[0]
+	if rep.Train.N != 300 || rep.Test.N != 100 || r.Setting != "linear" || r.Dim != 28*28*3 || (r.L2 != 0.1 && r.L2 != 0.01) {
+		t.Fatalf("report %+v", rep)
+	}
+	// Far above chance (10%) even with 30 examples per class.
+	if r.Top1 < 0.5 {
+		t.Errorf("linear probe top-1 %v", r.Top1)
+	}
+	if !strings.Contains(stderr, "validation top-1") {
+		t.Errorf("no sweep progress on stderr:\n%s", stderr)
+	}
+}
+
+func seq(lo, hi int) []int {
+	out := make([]int, 0, hi-lo)
+	for i := lo; i < hi; i++ {
+		out = append(out, i)
+	}
+	return out
+}
+
+func TestEvalUsageErrors(t *testing.T) {
+	cases := [][]string{
+		{"eval"},
+		{"eval", "--train", "a", "--test", "b", "--probe", "svm"},
+		{"eval", "--train", "a", "--test", "b", "--k", "x"},
+		{"eval", "--train", "a", "--test", "b", "--k", "1,2,3", "--t", "0.1,0.2"},
+		{"eval", "--train", "a", "--test", "b", "--k", "0"},
+		{"eval", "--train", "a", "--test", "b", "--which", "both"},
+		{"eval", "--train", "a", "--test", "b", "--summary", "s.json"},
+		{"eval", "--train", "a", "--test", "b", "extra"},
+	}
+	for _, args := range cases {
+		if _, _, err := runArgs(t, args...); exitCode(err) != exitUsage {
+			t.Errorf("%q: err %v, want a usage error", args, err)
+		}
+	}
+	if _, _, err := runArgs(t, "eval", "--train", "/no/such/dir", "--test", "fashion-mnist:test"); exitCode(err) != exitFailure || !strings.Contains(err.Error(), "/no/such/dir") {
+		t.Errorf("missing set: %v", err)
+	}
+}
+
+func TestEvalClassMismatch(t *testing.T) {
+	dir := t.TempDir()
+	for _, f := range []string{"a/cat/1.png", "a/dog/2.png", "b/cat/3.png", "b/bird/4.png"} {
+		os.MkdirAll(filepath.Dir(filepath.Join(dir, f)), 0o755)
+		os.WriteFile(filepath.Join(dir, f), nil, 0o644)
+	}
+	_, _, err := runArgs(t, "eval", "--train", filepath.Join(dir, "a"), "--test", filepath.Join(dir, "b"))
+	if err == nil || !strings.Contains(err.Error(), "classes") {
+		t.Errorf("class mismatch: %v", err)
+	}
+}
+
+func TestUpdateSummaryRow(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "metrics.jsonl"), []byte(`{"step": 10, "elapsed_sec": 12.5}`+"\n"+`{"step": 20, "elapsed_sec": 30.25}`+"\n"), 0o644)
+	path := filepath.Join(dir, "summary.json")
+	o := &evalOptions{Run: dir, Probe: "knn", Modality: "image", Summary: path, TrainSeconds: -1, Quiet: true}
+	rep := &evalReport{Results: []probeResult{
+		{Features: "trained", Top1: 0.87}, {Features: "trained", Top1: 0.5},
+		{Features: "random_init", Top1: 0.8}, {Features: "baseline", Top1: 0.855},
+	}}
+	if err := updateSummary(&cmdEnv{Stdout: os.Stdout, Stderr: os.Stderr}, o, runInfo{Method: "byol", Device: "cpu"}, rep); err != nil {
+		t.Fatal(err)
+	}
+	f, err := summary.Read(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := summary.Result{Modality: "image", Method: "byol", Probe: "knn", Trained: 0.87, RandomInit: 0.8, Baseline: 0.855, BaselineKind: "raw pixels", TrainSeconds: 30.25, Device: "cpu"}
+	if len(f.Results) != 1 || f.Results[0] != want {
+		t.Errorf("summary %+v, want %+v", f.Results, want)
+	}
+}
+
+func TestEvalRunNeedsLibtorchWithoutCgo(t *testing.T) {
+	if encoderFeatures != nil {
+		t.Skip("cgo build: the encoder path is tested in cmd_eval_test.go")
+	}
+	_, _, err := runArgs(t, "eval", "--run", "runs/x", "--train", "a", "--test", "b")
+	if !errors.Is(err, errNoLibtorch) || exitCode(err) != exitNoLibtorch {
+		t.Errorf("err %v, want errNoLibtorch", err)
+	}
+}
