@@ -1,0 +1,205 @@
+//go:build cgo
+
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/sslpipe/sslpipe/augment"
+	"github.com/sslpipe/sslpipe/datasets"
+	"github.com/sslpipe/sslpipe/npy"
+	"github.com/sslpipe/sslpipe/train"
+)
+
+var (
+	tinyRunOnce sync.Once
+	tinyRunDir  string
+	tinyRunErr  error
+)
+
+// tinyRun trains a small BYOL ConvNet for 6 steps on Fashion-MNIST once per
+// test binary and returns its run folder.
+func tinyRun(t *testing.T) string {
+	t.Helper()
+	needFashionMNIST(t)
+	tinyRunOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "sslpipe-eval-run")
+		if err != nil {
+			tinyRunErr = err
+			return
+		}
+		cfg, err := train.Preset("byol", "fmnist-quick")
+		if err != nil {
+			tinyRunErr = err
+			return
+		}
+		cfg.Dir = filepath.Join(dir, "run")
+		cfg.Arch.Widths = []int64{8, 16, 32}
+		cfg.Heads = train.Heads{Hidden: 32, Out: 16}
+		cfg.Batch, cfg.Steps, cfg.WarmupSteps = 16, 6, 1
+		cfg.Checkpoint.Every = 3
+		cfg.Monitor.Every = 0
+		cfg.Threads = 1
+		_, tinyRunErr = train.Run(context.Background(), cfg, train.RunOptions{})
+		tinyRunDir = cfg.Dir
+	})
+	if tinyRunErr != nil {
+		t.Fatalf("training the tiny run: %v", tinyRunErr)
+	}
+	return tinyRunDir
+}
+
+func TestEvalRunKNN(t *testing.T) {
+	run := tinyRun(t)
+	sum := filepath.Join(t.TempDir(), "demo", "summary.json")
+	out, stderr, err := runArgs(t, "eval", "--run", run, "--train", "fashion-mnist:train", "--test", "fashion-mnist:test",
+		"--max-train", "600", "--max-test", "200", "--json", "--summary", sum, "--train-seconds", "12")
+	if err != nil {
+		t.Fatalf("%v\n%s", err, stderr)
+	}
+	var rep evalReport
+	if err := json.Unmarshal([]byte(out), &rep); err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Results) != 3 {
+		t.Fatalf("results %+v", rep.Results)
+	}
+	want := []struct {
+		name string
+		dim  int
+	}{{"trained", 32}, {"random_init", 32}, {"baseline", 784}}
+	for i, w := range want {
+		r := rep.Results[i]
+		// Even a barely trained or random ConvNet is far above chance (10%).
+		if r.Features != w.name || r.Dim != w.dim || r.Top1 < 0.3 || r.Top1 > 1 {
+			t.Errorf("result %d: %+v, want %s with dim %d", i, r, w.name, w.dim)
+		}
+	}
+	raw, err := os.ReadFile(sum)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range []string{`"modality": "image"`, `"method": "byol"`, `"probe": "knn"`, `"baseline_kind": "raw pixels"`, `"train_seconds": 12`, `"device": "cpu"`} {
+		if !strings.Contains(string(raw), s) {
+			t.Errorf("summary lacks %s:\n%s", s, raw)
+		}
+	}
+}
+
+func readKeys(t *testing.T, path string) []string {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var keys []string
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		keys = append(keys, sc.Text())
+	}
+	return keys
+}
+
+func TestEmbedFolder(t *testing.T) {
+	run := tinyRun(t)
+	te, err := datasets.Open("fashion-mnist:test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	imgDir := filepath.Join(dir, "imgs")
+	if _, err := datasets.WriteFolder(te.Head(100), imgDir, 2, datasets.FashionMNISTFolderNames); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "out", "emb.npy")
+	if _, stderr, err := runArgs(t, "embed", "--run", run, "--data", imgDir, "--out", out); err != nil {
+		t.Fatalf("%v\n%s", err, stderr)
+	}
+	a, err := npy.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys := readKeys(t, filepath.Join(dir, "out", "emb.keys.txt"))
+	if a.DType != npy.Float32 || len(a.Shape) != 2 || a.Shape[0] != 20 || a.Shape[1] != 32 || len(keys) != 20 {
+		t.Fatalf("shape %v dtype %v, %d keys", a.Shape, a.DType, len(keys))
+	}
+	first := 0
+	for te.Labels[first] != 0 {
+		first++
+	}
+	if want := fmt.Sprintf("0-tshirt-top/%05d.png", first); keys[0] != want {
+		t.Errorf("first key %q, want %q", keys[0], want)
+	}
+	// Row i is the teacher's embedding of the image named by key i.
+	enc, err := train.OpenEncoder(run, train.EncoderOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer enc.Close()
+	var imgs []*augment.Image
+	for _, k := range keys {
+		m, err := augment.DecodeFile(filepath.Join(imgDir, k), augment.DecodeOptions{Channels: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		imgs = append(imgs, m)
+	}
+	want, err := enc.EmbedImages(imgs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range want {
+		if math.Abs(float64(want[i]-a.F32[i])) > 1e-4*(1+math.Abs(float64(want[i]))) {
+			t.Fatalf("value %d: %v, want %v", i, a.F32[i], want[i])
+		}
+	}
+	// The student is another network.
+	out2 := filepath.Join(dir, "student.npy")
+	if _, _, err := runArgs(t, "embed", "--run", run, "--data", imgDir, "--out", out2, "--which", "student", "--keys", filepath.Join(dir, "s.keys")); err != nil {
+		t.Fatal(err)
+	}
+	b, _ := npy.ReadFile(out2)
+	same := true
+	for i := range b.F32 {
+		same = same && b.F32[i] == a.F32[i]
+	}
+	if same || len(readKeys(t, filepath.Join(dir, "s.keys"))) != 20 {
+		t.Error("student embeddings equal the teacher's, or keys missing")
+	}
+	// A corrupt file fails naming it, or is skipped with --skip-bad.
+	os.WriteFile(filepath.Join(imgDir, "3-dress", "zz-broken.png"), []byte("not a png"), 0o644)
+	if _, _, err := runArgs(t, "embed", "--run", run, "--data", imgDir, "--out", out); err == nil || !strings.Contains(err.Error(), "zz-broken.png") {
+		t.Errorf("corrupt file: %v", err)
+	}
+	if _, stderr, err := runArgs(t, "embed", "--run", run, "--data", imgDir, "--out", out, "--skip-bad"); err != nil || !strings.Contains(stderr, "zz-broken.png") {
+		t.Errorf("--skip-bad: %v\n%s", err, stderr)
+	}
+	if keys := readKeys(t, filepath.Join(dir, "out", "emb.keys.txt")); len(keys) != 20 {
+		t.Errorf("%d keys after --skip-bad", len(keys))
+	}
+}
+
+func TestEmbedUsage(t *testing.T) {
+	for _, args := range [][]string{
+		{"embed"},
+		{"embed", "--run", "r", "--data", "d"},
+		{"embed", "--run", "r", "--data", "d", "--out", "o.npy", "--which", "backbone"},
+	} {
+		if _, _, err := runArgs(t, args...); exitCode(err) != exitUsage {
+			t.Errorf("%q: %v", args, err)
+		}
+	}
+	if _, _, err := runArgs(t, "embed", "--run", t.TempDir(), "--data", "fashion-mnist:test", "--out", filepath.Join(t.TempDir(), "x.npy")); err == nil {
+		t.Error("a folder without a run: no error")
+	}
+}
