@@ -1,10 +1,13 @@
 package text
 
+//go:generate sh -c "cd .. && go run ./text/internal/genunicode"
+
 import (
 	"encoding/json"
 	"fmt"
 	"strings"
 	"unicode"
+	"unicode/utf8"
 	"unsafe"
 
 	"golang.org/x/text/unicode/norm"
@@ -173,7 +176,7 @@ func (b bertNorm) appendNorm(dst []byte, s string) []byte {
 	if b.strip {
 		cleaned := string(dst[start:])
 		dst = dst[:start]
-		dst = stripMarks{table: unicode.Mn}.appendNorm(dst, norm.NFD.String(cleaned))
+		dst = stripMarks{table: hfBertStrip}.appendNorm(dst, hfNFD(cleaned))
 	}
 	if b.lower {
 		lowered := lowerNorm{}.appendNorm(nil, string(dst[start:]))
@@ -183,6 +186,24 @@ func (b bertNorm) appendNorm(dst []byte, s string) []byte {
 }
 
 const utf8RuneSelf = 0x80
+
+// hfNFD is NFD that leaves whole the code points whose decomposition is
+// newer than HF's tables (hfNFDKeep).
+func hfNFD(s string) string {
+	var b []byte
+	start := 0
+	for i, r := range s {
+		if r >= 0x80 && unicode.Is(hfNFDKeep, r) {
+			b = norm.NFD.AppendString(b, s[start:i])
+			b = appendRune(b, r)
+			start = i + utf8.RuneLen(r)
+		}
+	}
+	if b == nil {
+		return norm.NFD.String(s)
+	}
+	return string(norm.NFD.AppendString(b, s[start:]))
+}
 
 type lowerNorm struct{}
 
@@ -204,6 +225,10 @@ func (lowerNorm) appendNorm(dst []byte, s string) []byte {
 			dst = append(dst, "i\u0307"...)
 			continue
 		}
+		if l, ok := hfLower[r]; ok { // Unicode newer than Go's tables
+			dst = append(dst, l...)
+			continue
+		}
 		dst = appendRune(dst, unicode.ToLower(r))
 	}
 	return dst
@@ -211,7 +236,23 @@ func (lowerNorm) appendNorm(dst []byte, s string) []byte {
 
 type unicodeNorm struct{ f norm.Form }
 
-func (u unicodeNorm) appendNorm(dst []byte, s string) []byte { return u.f.AppendString(dst, s) }
+// appendNorm normalizes s. For NFKC/NFKD, code points whose compatibility
+// mapping is newer than HF's tables (hfNFKCKeep) are kept as they are, as HF
+// does: the text around them is normalized piece by piece.
+func (u unicodeNorm) appendNorm(dst []byte, s string) []byte {
+	if u.f == norm.NFKC || u.f == norm.NFKD {
+		start := 0
+		for i, r := range s {
+			if r >= 0x80 && unicode.Is(hfNFKCKeep, r) {
+				dst = u.f.AppendString(dst, s[start:i])
+				dst = appendRune(dst, r)
+				start = i + utf8.RuneLen(r)
+			}
+		}
+		s = s[start:]
+	}
+	return u.f.AppendString(dst, s)
+}
 
 type stripMarks struct{ table *unicode.RangeTable }
 
@@ -261,29 +302,19 @@ func isWhitespace(r rune) bool {
 }
 
 // isOther is HF's BERT is_control: \t \n \r are not control; otherwise the
-// general categories Cc, Cf, Cs, Co and Cn (unassigned).
+// general categories Cc, Cf, Cs and Co. (HF's comment says Cn too, but
+// measured over all code points it keeps unassigned ones; see
+// TestGoldenUnicode.)
 func isOther(r rune) bool {
 	if r == '\t' || r == '\n' || r == '\r' {
 		return false
 	}
-	if unicode.Is(unicode.C, r) {
-		return true
+	if r < 0x80 {
+		return r < 0x20 || r == 0x7f
 	}
-	if r < 0x300 {
-		return false
-	}
-	return !isAssigned(r)
-}
-
-var assignedTables = []*unicode.RangeTable{unicode.L, unicode.M, unicode.N, unicode.P, unicode.S, unicode.Z}
-
-func isAssigned(r rune) bool {
-	for _, t := range assignedTables {
-		if unicode.Is(t, r) {
-			return true
-		}
-	}
-	return false
+	// Not unicode.C: Go's C table also covers unassigned code points.
+	goOther := unicode.Is(unicode.Cc, r) || unicode.Is(unicode.Cf, r) || unicode.Is(unicode.Co, r) || unicode.Is(unicode.Cs, r)
+	return (goOther && !unicode.Is(hfNotOther, r)) || unicode.Is(hfOther, r)
 }
 
 // isChineseChar is HF's BERT CJK ideograph test (the CJK Unified Ideographs
@@ -304,7 +335,7 @@ func isBertPunct(r rune) bool {
 	if r < utf8RuneSelf {
 		return (r >= '!' && r <= '/') || (r >= ':' && r <= '@') || (r >= '[' && r <= '`') || (r >= '{' && r <= '~')
 	}
-	return unicode.IsPunct(r)
+	return unicode.Is(hfBertPunct, r)
 }
 
 func isAlnum(r rune) bool { return unicode.IsLetter(r) || unicode.IsNumber(r) || r == '_' }
