@@ -262,7 +262,6 @@ func parseCSV(r io.Reader, name string, sep rune, o ManifestOptions) (*FileSourc
 		if err == io.EOF {
 			break
 		}
-		line, _ := cr.FieldPos(0)
 		if err != nil {
 			var pe *csv.ParseError
 			if !errors.As(err, &pe) {
@@ -271,6 +270,7 @@ func parseCSV(r io.Reader, name string, sep rune, o ManifestOptions) (*FileSourc
 			src.addLine(name, pe.StartLine, "", "", false, o, pe.Err)
 			continue
 		}
+		line, _ := cr.FieldPos(0)
 		if len(rec) == 1 && strings.TrimSpace(rec[0]) == "" {
 			continue
 		}

@@ -165,10 +165,18 @@ func indexTar(entries []tarEntry, shard int, f io.ReadSeeker, size int64) ([]tar
 	sc := &seekCounter{f: f, buf: make([]byte, 64<<10)}
 	tr := tar.NewReader(sc)
 	first := len(entries)
+	var end int64 // end of the last member's padded data
 	for {
 		hdrStart := sc.pos
 		h, err := tr.Next()
 		if err == io.EOF {
+			// archive/tar accepts a stream cut at a block boundary as a clean
+			// end; a complete shard has two zero blocks after the last member.
+			if len(entries) > first && size < end+1024 {
+				if last := &entries[len(entries)-1]; last.err == nil {
+					last.err = fmt.Errorf("tar: shard ends at byte %d without end-of-archive blocks: truncated, sample may be incomplete", size)
+				}
+			}
 			return entries, nil
 		}
 		if err != nil {
@@ -201,6 +209,7 @@ func indexTar(entries []tarEntry, shard int, f io.ReadSeeker, size int64) ([]tar
 			return entries, nil
 		}
 		e.members = append(e.members, tarMember{ext: ext, off: off, size: h.Size})
+		end = off + (h.Size+511)&^511
 	}
 }
 
