@@ -1,7 +1,6 @@
 package eval
 
 import (
-	"cmp"
 	"errors"
 	"fmt"
 	"math"
@@ -164,9 +163,6 @@ func Neighbors(train, query *Matrix, k, workers int, fn func(q int, nb []Neighbo
 			defer wg.Done()
 			sims := make([]float32, queryBlock*trainBlock)
 			heaps := make([]topK, queryBlock)
-			for i := range heaps {
-				heaps[i].items = make([]Neighbor, 0, k)
-			}
 			for {
 				b := int(next.Add(1) - 1)
 				if b >= nBlocks {
@@ -175,7 +171,7 @@ func Neighbors(train, query *Matrix, k, workers int, fn func(q int, nb []Neighbo
 				q0 := b * queryBlock
 				nq := min(queryBlock, qp.rows-q0)
 				for i := range nq {
-					heaps[i].items = heaps[i].items[:0]
+					heaps[i].reset(k)
 				}
 				for t0 := 0; t0 < tp.rows; t0 += trainBlock {
 					abt(qp, q0, queryBlock, tp, t0, trainBlock, sims, trainBlock)
@@ -185,14 +181,7 @@ func Neighbors(train, query *Matrix, k, workers int, fn func(q int, nb []Neighbo
 					}
 				}
 				for i := range nq {
-					nb := heaps[i].items
-					slices.SortFunc(nb, func(x, y Neighbor) int {
-						if c := cmp.Compare(y.Sim, x.Sim); c != 0 {
-							return c
-						}
-						return cmp.Compare(x.Index, y.Index)
-					})
-					fn(q0+i, nb)
+					fn(q0+i, heaps[i].result(k))
 				}
 			}
 		}()
@@ -201,59 +190,113 @@ func Neighbors(train, query *Matrix, k, workers int, fn func(q int, nb []Neighbo
 	return nil
 }
 
-// topK keeps the k best neighbours seen so far in a min-heap whose root is
-// the worst kept one (lowest similarity, and among equals the highest
-// index). Candidates arrive in increasing index order, so a candidate equal
-// to the root in similarity is worse than it and is rejected.
+// topK keeps the k best neighbours seen so far. Candidates better than
+// the current threshold (the k-th best after the last selection) are
+// appended to a buffer of up to 4k; a full buffer is cut back to its k
+// best by quickselect, raising the threshold. Candidates arrive in
+// increasing index order, so one whose similarity equals the threshold is
+// worse than the neighbour that set it and is rejected.
 type topK struct {
-	items []Neighbor
+	items  []Neighbor
+	thresh float32
+	full   bool // a selection has happened: thresh is valid
 }
 
-func worse(a, b Neighbor) bool { // a is a worse neighbour than b
-	return a.Sim < b.Sim || a.Sim == b.Sim && a.Index > b.Index
+func (h *topK) reset(k int) {
+	if cap(h.items) < 4*k {
+		h.items = make([]Neighbor, 0, 4*k)
+	}
+	h.items = h.items[:0]
+	h.full = false
+}
+
+// better reports whether a is a nearer neighbour than b.
+func better(a, b Neighbor) bool {
+	return a.Sim > b.Sim || a.Sim == b.Sim && a.Index < b.Index
 }
 
 func (h *topK) push(sims []float32, base, k int) {
-	it := h.items
+	it, th, full := h.items, h.thresh, h.full
 	for j, s := range sims {
-		if len(it) == k {
-			if s <= it[0].Sim {
-				continue
-			}
-			it[0] = Neighbor{Index: base + j, Sim: s}
-			siftDown(it, 0)
+		if full && s <= th {
 			continue
 		}
 		it = append(it, Neighbor{Index: base + j, Sim: s})
-		// sift up
-		c := len(it) - 1
-		for c > 0 {
-			p := (c - 1) / 2
-			if !worse(it[c], it[p]) {
-				break
-			}
-			it[c], it[p] = it[p], it[c]
-			c = p
+		if len(it) == cap(it) {
+			selectBest(it, k)
+			it = it[:k]
+			th, full = worstSim(it), true
 		}
 	}
-	h.items = it
+	h.items, h.thresh, h.full = it, th, full
 }
 
-func siftDown(it []Neighbor, i int) {
-	n := len(it)
-	for {
-		l := 2*i + 1
-		if l >= n {
+// result returns the k best, sorted nearest first.
+func (h *topK) result(k int) []Neighbor {
+	it := h.items
+	if len(it) > k {
+		selectBest(it, k)
+		it = it[:k]
+	}
+	slices.SortFunc(it, func(x, y Neighbor) int {
+		if better(x, y) {
+			return -1
+		}
+		if better(y, x) {
+			return 1
+		}
+		return 0
+	})
+	return it
+}
+
+func worstSim(it []Neighbor) float32 {
+	m := it[0].Sim
+	for _, n := range it[1:] {
+		m = min(m, n.Sim)
+	}
+	return m
+}
+
+// selectBest reorders a so that its first k elements are the k best (in
+// any order), by quickselect with median-of-three pivots.
+func selectBest(a []Neighbor, k int) {
+	lo, hi := 0, len(a)-1
+	for hi > lo {
+		mid := lo + (hi-lo)/2
+		// Order a[lo], a[mid], a[hi] best first; a[mid] is the pivot.
+		if better(a[mid], a[lo]) {
+			a[mid], a[lo] = a[lo], a[mid]
+		}
+		if better(a[hi], a[lo]) {
+			a[hi], a[lo] = a[lo], a[hi]
+		}
+		if better(a[hi], a[mid]) {
+			a[hi], a[mid] = a[mid], a[hi]
+		}
+		p := a[mid]
+		i, j := lo, hi
+		for i <= j {
+			for better(a[i], p) {
+				i++
+			}
+			for better(p, a[j]) {
+				j--
+			}
+			if i <= j {
+				a[i], a[j] = a[j], a[i]
+				i++
+				j--
+			}
+		}
+		// a[lo..j] are at least as good as p, a[i..hi] at most as good.
+		switch {
+		case k-1 <= j:
+			hi = j
+		case k-1 >= i:
+			lo = i
+		default:
 			return
 		}
-		m := l
-		if r := l + 1; r < n && worse(it[r], it[l]) {
-			m = r
-		}
-		if !worse(it[m], it[i]) {
-			return
-		}
-		it[i], it[m] = it[m], it[i]
-		i = m
 	}
 }

@@ -278,3 +278,62 @@ func BenchmarkKNN(b *testing.B) {
 		})
 	}
 }
+
+func TestSelectBest(t *testing.T) {
+	r := rand.New(rand.NewPCG(21, 22))
+	for trial := range 300 {
+		n := 1 + r.IntN(60)
+		a := make([]Neighbor, n)
+		for i := range a {
+			// Few distinct values: many ties.
+			a[i] = Neighbor{Index: i, Sim: float32(r.IntN(5))}
+		}
+		want := slices.Clone(a)
+		slices.SortFunc(want, func(x, y Neighbor) int {
+			if better(x, y) {
+				return -1
+			}
+			return 1
+		})
+		k := 1 + r.IntN(n)
+		r.Shuffle(n, func(i, j int) { a[i], a[j] = a[j], a[i] })
+		selectBest(a, k)
+		got := slices.Clone(a[:k])
+		slices.SortFunc(got, func(x, y Neighbor) int {
+			if better(x, y) {
+				return -1
+			}
+			return 1
+		})
+		if !slices.Equal(got, want[:k]) {
+			t.Fatalf("trial %d n=%d k=%d: %v, want %v", trial, n, k, got, want[:k])
+		}
+	}
+	// The streaming buffer gives the same k best as sorting everything.
+	sims := make([]float32, 5000)
+	for i := range sims {
+		sims[i] = float32(r.IntN(50))
+	}
+	var h topK
+	h.reset(30)
+	for lo := 0; lo < len(sims); lo += 128 {
+		h.push(sims[lo:min(lo+128, len(sims))], lo, 30)
+	}
+	got := h.result(30)
+	all := make([]Neighbor, len(sims))
+	for i, s := range sims {
+		all[i] = Neighbor{Index: i, Sim: s}
+	}
+	slices.SortStableFunc(all, func(x, y Neighbor) int {
+		if x.Sim > y.Sim {
+			return -1
+		}
+		if x.Sim < y.Sim {
+			return 1
+		}
+		return 0
+	})
+	if !slices.Equal(got, all[:30]) {
+		t.Errorf("streaming top-k %v, want %v", got, all[:30])
+	}
+}
