@@ -2,7 +2,9 @@ package pipeline_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"strconv"
 
 	"github.com/sslpipe/sslpipe/pipeline"
 )
@@ -30,4 +32,105 @@ func Example() {
 	// 2 30+1
 	// 3 40+6
 	// 4 50+7
+}
+
+// Batches with a skip-and-report error policy: a corrupt sample is left out
+// and named in the report, and the epoch still has its full batch count.
+func ExampleBatches() {
+	src := pipeline.Slice([]string{"1", "2", "x", "4", "5", "6", "7"})
+	s := pipeline.From(src, pipeline.Order{})
+	nums := pipeline.Map(s, func(_ context.Context, x pipeline.Sample[string]) (int, error) {
+		return strconv.Atoi(x.Value)
+	}, pipeline.MapOptions{Name: "parse", Workers: 2})
+	batches := pipeline.Batches(nums, pipeline.BatchOptions{Size: 3, PadLast: true})
+
+	it, err := pipeline.Start(context.Background(), batches, pipeline.RunOptions{
+		Errors: pipeline.ErrorPolicy{Skip: true, MaxErrors: 10},
+	})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer it.Close()
+	for b, err := range it.All() {
+		if err != nil {
+			fmt.Println(err)
+			return
+		}
+		var vals []int
+		for _, s := range b.Value.Samples {
+			vals = append(vals, s.Value)
+		}
+		fmt.Println("batch", b.Index, vals, "valid", b.Value.Valid)
+	}
+	fmt.Println(it.Report())
+	// Output:
+	// batch 0 [1 2 4] valid 3
+	// batch 1 [5 6 7] valid 3
+	// batch 2 [5 6 7] valid 0
+	// 1 sample errors
+	//   pipeline: parse: sample #2: strconv.Atoi: parsing "x": invalid syntax
+}
+
+// Stop after two batches, keep the State (e.g. in a checkpoint) and resume:
+// the resumed run yields exactly the batches that would have followed.
+func ExampleIter_State() {
+	src := pipeline.Slice([]int{0, 1, 2, 3, 4, 5, 6, 7, 8, 9})
+	batches := pipeline.Batches(pipeline.From(src, pipeline.Order{Seed: 7, Shuffle: true, Epochs: 2}),
+		pipeline.BatchOptions{Size: 4, DropLast: true})
+	show := func(b pipeline.Sample[pipeline.Batch[int]]) {
+		var vals []int
+		for _, s := range b.Value.Samples {
+			vals = append(vals, s.Value)
+		}
+		fmt.Println("epoch", b.Epoch, "batch", b.Index, vals)
+	}
+
+	it, _ := pipeline.Start(context.Background(), batches, pipeline.RunOptions{})
+	for range 3 {
+		b, _ := it.Next()
+		show(b)
+	}
+	st := it.State()
+	it.Close()
+	saved, _ := json.Marshal(st)
+	fmt.Println("saved", string(saved))
+
+	var restored pipeline.State
+	_ = json.Unmarshal(saved, &restored)
+	for b, err := range pipeline.All(context.Background(), batches, pipeline.RunOptions{Resume: &restored}) {
+		if err != nil {
+			fmt.Println(err)
+			return
+		}
+		show(b)
+	}
+	// Output:
+	// epoch 0 batch 0 [2 7 6 5]
+	// epoch 0 batch 1 [4 1 0 3]
+	// epoch 1 batch 0 [2 5 9 3]
+	// saved {"seed":7,"epoch":1,"position":4,"emitted":1,"errors":0}
+	// epoch 1 batch 1 [1 4 7 6]
+}
+
+// Reading a WebDataset shard: samples are grouped by key, members by
+// extension, and read without extracting the archive.
+func ExampleTar() {
+	src, err := pipeline.Tar("testdata/shard-001.tar")
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer src.Close()
+	for x, err := range pipeline.All(context.Background(), pipeline.From[pipeline.TarSample](src, pipeline.Order{}), pipeline.RunOptions{}) {
+		if err != nil {
+			fmt.Println(err)
+			return
+		}
+		fmt.Printf("%s %s: %q class %s\n", x.Origin, x.Key, x.Value.Files["txt"], x.Value.Files["cls"])
+	}
+	// Output:
+	// shard-001.tar 000005: "sample 5 text" class 2
+	// shard-001.tar 000006: "sample 6 text" class 0
+	// shard-001.tar 000007: "sample 7 text" class 1
 }
