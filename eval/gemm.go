@@ -70,3 +70,11 @@ func abt(a *panel, ai0, na int, b *panel, bj0, nb int, out []float32, ldo int) {
 		}
 	}
 }
+
+// Kernel names the micro-kernel in use: "avx2-fma" or "go".
+func Kernel() string {
+	if useAVX2 {
+		return "avx2-fma"
+	}
+	return "go"
+}

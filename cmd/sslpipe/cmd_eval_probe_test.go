@@ -191,3 +191,20 @@ func TestEvalRunNeedsLibtorchWithoutCgo(t *testing.T) {
 		t.Errorf("err %v, want errNoLibtorch", err)
 	}
 }
+
+func TestBenchKNN(t *testing.T) {
+	out, _, err := runArgs(t, "bench", "knn", "--train", "3000", "--test", "300", "--dim", "64", "--json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var r knnBenchResult
+	if err := json.Unmarshal([]byte(out), &r); err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	if r.Train != 3000 || r.Test != 300 || r.Dim != 64 || len(r.Settings) != 2 || r.Seconds <= 0 || r.QueriesPerS <= 0 || r.Kernel == "" {
+		t.Errorf("result %+v", r)
+	}
+	if _, _, err := runArgs(t, "bench", "knn", "--data", "imagenet"); exitCode(err) != exitUsage {
+		t.Errorf("bad data: %v", err)
+	}
+}
