@@ -263,12 +263,13 @@ func gpt2Class(r rune) int {
 		}
 		return clsOther
 	}
+	// HF's Oniguruma has a newer Unicode than Go: use its classes.
 	switch {
-	case unicode.IsLetter(r):
+	case unicode.Is(hfGPT2Letter, r):
 		return clsLetter
-	case unicode.IsNumber(r):
+	case unicode.Is(hfGPT2Number, r):
 		return clsNumber
-	case isWhitespace(r):
+	case unicode.Is(hfGPT2Space, r):
 		return clsSpace
 	}
 	return clsOther

@@ -13,7 +13,7 @@ import (
 // every code point in U+0000..U+3FFFF and U+E0000..U+E0FFF
 // (testdata/make_golden_unicode.js): BERT clean-text removal and whitespace,
 // Lowercase, BERT strip-accents, NFKC, BERT punctuation and whitespace
-// splitting. Tolerance: none.
+// splitting, GPT-2 regex classes. Tolerance: none.
 func TestGoldenUnicode(t *testing.T) {
 	data, err := os.ReadFile("testdata/golden-unicode.json")
 	if err != nil {
@@ -27,6 +27,9 @@ func TestGoldenUnicode(t *testing.T) {
 		NFKC         map[string]string `json:"nfkc"`
 		Punct        [][2]rune         `json:"punct"`
 		BertSpace    [][2]rune         `json:"bert_space"`
+		GPT2Letter   [][2]rune         `json:"gpt2_letter"`
+		GPT2Number   [][2]rune         `json:"gpt2_number"`
+		GPT2Space    [][2]rune         `json:"gpt2_space"`
 	}
 	if err := json.Unmarshal(data, &g); err != nil {
 		t.Fatal(err)
@@ -88,6 +91,20 @@ func TestGoldenUnicode(t *testing.T) {
 		}
 		if pieces != wantPieces {
 			report("bert_pre", c, pieces, wantPieces)
+		}
+		if c != ' ' {
+			want := clsOther
+			switch {
+			case in(g.GPT2Letter, c):
+				want = clsLetter
+			case in(g.GPT2Number, c):
+				want = clsNumber
+			case in(g.GPT2Space, c):
+				want = clsSpace
+			}
+			if got := gpt2Class(c); got != want {
+				report("gpt2_class", c, got, want)
+			}
 		}
 	}
 	for k, n := range bad {

@@ -11,6 +11,8 @@
 //   nfkc       NFKC normalizer: code point -> output
 //   punct      BertPreTokenizer: code points split off as punctuation, and
 //              code points treated as whitespace
+//   gpt2_*     ByteLevel pre-tokenizer regex classes \p{L}, \p{N} and \s,
+//              told apart by how "a<c>1" and "a<c><c>1" are split
 //
 // Run from the repository root:  node text/testdata/make_golden_unicode.js
 'use strict';
@@ -27,8 +29,9 @@ const lower = tk.lowercase();
 const strip = tk.bertNormalizer({ cleanText: false, handleChineseChars: false, stripAccents: true, lowercase: false });
 const nfkc = tk.nfkcNormalizer();
 const bertPre = tk.bertPreTokenizer();
+const byteLevel = tk.byteLevelPreTokenizer(false, true);
 
-const out = { clean_removed: [], clean_space: [], lower: {}, bert_strip: {}, nfkc: {}, punct: [], bert_space: [] };
+const out = { clean_removed: [], clean_space: [], lower: {}, bert_strip: {}, nfkc: {}, punct: [], bert_space: [], gpt2_letter: [], gpt2_number: [], gpt2_space: [] };
 for (const c of cps) {
   const s = String.fromCodePoint(c);
   const cl = clean.normalizeString('a' + s + 'a');
@@ -43,6 +46,14 @@ for (const c of cps) {
   const pieces = bertPre.preTokenizeString('a' + s + 'a').map((x) => x[0]);
   if (pieces.length === 3) out.punct.push(c);
   else if (pieces.length === 2) out.bert_space.push(c);
+  const p1 = byteLevel.preTokenizeString('a' + s + '1').length;
+  const p2 = byteLevel.preTokenizeString('a' + s + s + '1').length;
+  if (p1 === 2 && c !== 0x20) {
+    // "a<c>" + "1" (letter) or "a" + "<c>1" (number)
+    const first = byteLevel.preTokenizeString('a' + s + '1')[0][0];
+    if (first === 'a') out.gpt2_number.push(c);
+    else out.gpt2_letter.push(c);
+  } else if (p1 === 3 && p2 === 4) out.gpt2_space.push(c);
 }
 // Compress lists to [start, end] ranges.
 const ranges = (l) => {
@@ -53,6 +64,6 @@ const ranges = (l) => {
   }
   return r;
 };
-for (const k of ['clean_removed', 'clean_space', 'punct', 'bert_space']) out[k] = ranges(out[k]);
+for (const k of ['clean_removed', 'clean_space', 'punct', 'bert_space', 'gpt2_letter', 'gpt2_number', 'gpt2_space']) out[k] = ranges(out[k]);
 fs.writeFileSync(path.join(__dirname, 'golden-unicode.json'), JSON.stringify(out));
 console.log(Object.fromEntries(Object.entries(out).map(([k, v]) => [k, Array.isArray(v) ? v.length + ' ranges' : Object.keys(v).length + ' code points'])));

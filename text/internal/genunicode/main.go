@@ -31,6 +31,9 @@ type golden struct {
 	NFKC         map[string]string `json:"nfkc"`
 	Punct        [][2]rune         `json:"punct"`
 	BertSpace    [][2]rune         `json:"bert_space"`
+	GPT2Letter   [][2]rune         `json:"gpt2_letter"`
+	GPT2Number   [][2]rune         `json:"gpt2_number"`
+	GPT2Space    [][2]rune         `json:"gpt2_space"`
 }
 
 func in(rs [][2]rune, c rune) bool {
@@ -155,6 +158,18 @@ func main() {
 	table(&b, "hfOther", "holds the code points HF's clean_text removes that Go does not class\n// Cc/Cf/Co/Cs.", ranges(other))
 	table(&b, "hfNFKCKeep", "holds the code points HF's NFKC leaves unchanged but Go's\n// x/text NFKC changes (compatibility mappings newer than HF's tables).", ranges(nfkcKeep))
 	table(&b, "hfNFDKeep", "holds the code points HF's NFD (in BertNormalizer strip_accents)\n// leaves whole but Go's NFD decomposes.", ranges(nfdKeep))
+	nonASCII := func(rs [][2]rune) [][2]rune {
+		var out [][2]rune
+		for _, r := range rs {
+			if r[1] >= 0x80 {
+				out = append(out, [2]rune{max(r[0], 0x80), r[1]})
+			}
+		}
+		return out
+	}
+	table(&b, "hfGPT2Letter", "is \\p{L} of the GPT-2 pre-tokenizer regex in HF (Oniguruma,\n// a newer Unicode than Go's), non-ASCII part.", nonASCII(g.GPT2Letter))
+	table(&b, "hfGPT2Number", "is \\p{N} of the GPT-2 regex in HF, non-ASCII part.", nonASCII(g.GPT2Number))
+	table(&b, "hfGPT2Space", "is \\s of the GPT-2 regex in HF, non-ASCII part.", nonASCII(g.GPT2Space))
 	keys := make([]int, 0, len(lower))
 	for c := range lower {
 		keys = append(keys, int(c))
