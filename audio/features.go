@@ -69,7 +69,8 @@ func ParseWindow(s string) (WindowType, error) {
 // Options are the parameters of torchaudio.compliance.kaldi.fbank and
 // .mfcc, one field per keyword argument (the field comment names it). Start
 // from DefaultOptions, which equals torchaudio's defaults: the zero value of
-// several boolean fields is not the default.
+// several boolean fields is not the default. torchaudio's channel argument is
+// Decoder.SetChannel (by default the decoder averages the channels).
 type Options struct {
 	Kind Kind
 

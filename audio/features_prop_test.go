@@ -153,6 +153,16 @@ func TestShortInputAndBadOptions(t *testing.T) {
 	if m, _ := ex.Compute(Matrix{}, make([]float32, 400), nil); m.Rows != 1 {
 		t.Fatalf("400 samples: %d frames", m.Rows)
 	}
+	// min_duration: input shorter than it gives zero frames.
+	o := DefaultOptions(Fbank)
+	o.MinDuration = 1.0
+	exd, _ := NewExtractor(o)
+	if m, _ := exd.Compute(Matrix{}, make([]float32, 15999), nil); m.Rows != 0 {
+		t.Fatalf("min_duration: %d frames", m.Rows)
+	}
+	if m, _ := exd.Compute(Matrix{}, make([]float32, 16000), nil); m.Rows != 98 {
+		t.Fatalf("1 s: %d frames", m.Rows)
+	}
 	bad := []func(*Options){
 		func(o *Options) { o.NumMelBins = 3 },
 		func(o *Options) { o.NumCeps = 30 },

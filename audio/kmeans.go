@@ -236,7 +236,10 @@ func subsampleRows(rng *rand.Rand, m Matrix, n int) Matrix {
 // PartialFit runs one mini-batch step on batch (scikit-learn's update: each
 // centroid moves to the running mean of every frame ever assigned to it,
 // i.e. a per-centroid learning rate of 1/count). It returns the batch's mean
-// squared distance before the update.
+// squared distance before the update. To fit while streaming over a dataset,
+// seed with NewKMeans on the first batch and call PartialFit on each later
+// one. The per-centroid counts are not saved: a codebook from LoadKMeans is
+// for Assign, and PartialFit on it restarts the counts.
 func (km *KMeans) PartialFit(batch Matrix) (float64, error) {
 	c := km.Centroids
 	if batch.Cols != c.Cols {

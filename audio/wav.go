@@ -70,6 +70,7 @@ type Decoder struct {
 	done   int64 // frames read
 	buf    []byte
 	frameB int
+	chSel  int // -1: average all channels; otherwise the one channel kept
 }
 
 // readBufBytes is the size of the decoder's byte buffer.
@@ -85,8 +86,19 @@ func NewDecoder(r io.Reader, size int64, name string) (*Decoder, error) {
 		return nil, fmt.Errorf("audio: %s: %w", name, err)
 	}
 	fb := info.Channels * info.BitsPerSample / 8
-	return &Decoder{info: info, name: name, r: r, left: info.Frames, frameB: fb,
+	return &Decoder{info: info, name: name, r: r, left: info.Frames, frameB: fb, chSel: -1,
 		buf: make([]byte, (readBufBytes/fb)*fb)}, nil
+}
+
+// SetChannel makes Read return channel c (0-based) alone instead of the
+// average of all channels (torchaudio's channel option); c < 0 restores the
+// average. It fails if the file has no channel c.
+func (d *Decoder) SetChannel(c int) error {
+	if c >= d.info.Channels {
+		return fmt.Errorf("audio: %s: channel %d of a %d-channel file", d.name, c, d.info.Channels)
+	}
+	d.chSel = max(c, -1)
+	return nil
 }
 
 // Info returns the header information.
@@ -122,6 +134,9 @@ func (d *Decoder) Read(dst []float32) (int, error) {
 func (d *Decoder) convert(dst []float32, b []byte) error {
 	ch := d.info.Channels
 	inv := float32(1) / float32(ch)
+	if d.chSel >= 0 {
+		return d.convertChannel(dst, b)
+	}
 	switch {
 	case d.info.Format == PCM && d.info.BitsPerSample == 16:
 		if ch == 1 {
@@ -188,6 +203,34 @@ func (d *Decoder) convert(dst []float32, b []byte) error {
 			}
 			dst[i] = float32(s / float64(ch))
 		}
+	}
+	return nil
+}
+
+// convertChannel decodes channel d.chSel of every frame.
+func (d *Decoder) convertChannel(dst []float32, b []byte) error {
+	bps := d.info.BitsPerSample / 8
+	for i := range dst {
+		k := i*d.frameB + d.chSel*bps
+		var v float64
+		switch {
+		case d.info.Format == PCM && bps == 1:
+			v = float64(int32(b[k])-128) / 128
+		case d.info.Format == PCM && bps == 2:
+			v = float64(int16(binary.LittleEndian.Uint16(b[k:]))) / 32768
+		case d.info.Format == PCM && bps == 3:
+			v = float64(int32(uint32(b[k])<<8|uint32(b[k+1])<<16|uint32(b[k+2])<<24)>>8) / 8388608
+		case d.info.Format == PCM && bps == 4:
+			v = float64(int32(binary.LittleEndian.Uint32(b[k:]))) / 2147483648
+		case bps == 4:
+			v = float64(math.Float32frombits(binary.LittleEndian.Uint32(b[k:])))
+		default:
+			v = math.Float64frombits(binary.LittleEndian.Uint64(b[k:]))
+		}
+		if math.IsNaN(v) || math.IsInf(v, 0) {
+			return fmt.Errorf("audio: %s: %w at frame %d", d.name, ErrNonFinite, d.done+int64(i))
+		}
+		dst[i] = float32(v)
 	}
 	return nil
 }

@@ -157,6 +157,35 @@ func TestDecodeMatchesGoAudio(t *testing.T) {
 	}
 }
 
+func TestDecodeSelectChannel(t *testing.T) {
+	frames := [][]float64{{0.5, -0.25, 0.125}, {-1, 0.75, 0}}
+	for _, c := range []struct{ tag, bits int }{{1, 8}, {1, 16}, {1, 24}, {1, 32}, {3, 32}, {3, 64}} {
+		b := makeWAV(c.tag, c.bits, 8000, frames, false)
+		for ch := 0; ch < 3; ch++ {
+			d, err := NewDecoder(bytes.NewReader(b), int64(len(b)), "sel.wav")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := d.SetChannel(ch); err != nil {
+				t.Fatal(err)
+			}
+			got, err := d.ReadAll(nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i := range frames {
+				if math.Abs(float64(got[i])-frames[i][ch]) > 0.02 {
+					t.Fatalf("tag %d %d-bit channel %d frame %d: %v, want %v", c.tag, c.bits, ch, i, got[i], frames[i][ch])
+				}
+			}
+		}
+		d, _ := NewDecoder(bytes.NewReader(b), int64(len(b)), "sel.wav")
+		if err := d.SetChannel(3); err == nil {
+			t.Fatal("channel 3 of 3 accepted")
+		}
+	}
+}
+
 func TestDecodeStreamingSmallReads(t *testing.T) {
 	want, _, err := ReadWAV("testdata/utt3.wav", nil)
 	if err != nil {
