@@ -1,0 +1,124 @@
+package hubert
+
+import (
+	"fmt"
+	"math"
+
+	tr "github.com/sslpipe/sslpipe/train/transformer"
+)
+
+// OptimConfig is fairseq's HuBERT optimizer: Adam with decoupled weight
+// decay (torch.optim.AdamW's update), betas (0.9, 0.98), eps 1e-6,
+// weight decay 0.01, gradient-norm clipping at 10.
+type OptimConfig struct {
+	LR          float64 `yaml:"lr" json:"lr"`
+	Beta1       float64 `yaml:"beta1" json:"beta1"`
+	Beta2       float64 `yaml:"beta2" json:"beta2"`
+	Eps         float64 `yaml:"eps" json:"eps"`
+	WeightDecay float64 `yaml:"weight_decay" json:"weight_decay"`
+	// ExcludeNoDecay exempts biases, norms and embeddings from decay
+	// (fairseq decays everything: false).
+	ExcludeNoDecay bool    `yaml:"exclude_no_decay" json:"exclude_no_decay"`
+	ClipGradNorm   float64 `yaml:"clip_grad_norm" json:"clip_grad_norm"` // 0: off
+	WarmupSteps    int64   `yaml:"warmup_steps" json:"warmup_steps"`
+}
+
+// Validate checks ranges.
+func (c OptimConfig) Validate() error {
+	if !(c.LR > 0) || c.Beta1 < 0 || c.Beta1 >= 1 || c.Beta2 < 0 || c.Beta2 >= 1 || !(c.Eps > 0) || c.WeightDecay < 0 || c.ClipGradNorm < 0 || c.WarmupSteps < 0 {
+		return fmt.Errorf("hubert: optim: lr %v > 0, betas (%v, %v) in [0, 1), eps %v > 0, weight_decay %v, clip %v, warmup %d >= 0 required",
+			c.LR, c.Beta1, c.Beta2, c.Eps, c.WeightDecay, c.ClipGradNorm, c.WarmupSteps)
+	}
+	return nil
+}
+
+// LRAt is fairseq's polynomial_decay schedule with power 1: linear warmup
+// over WarmupSteps to LR, then linear decay to 0 at total.
+func (c OptimConfig) LRAt(step, total int64) float64 {
+	if step < c.WarmupSteps {
+		return c.LR * float64(step+1) / float64(c.WarmupSteps)
+	}
+	n := total - c.WarmupSteps
+	if n <= 0 {
+		return c.LR
+	}
+	return c.LR * math.Max(0, 1-float64(step-c.WarmupSteps)/float64(n))
+}
+
+// adamW keeps the first and second moments of every parameter.
+type adamW struct {
+	cfg   OptimConfig
+	steps int64
+	m, v  map[string]tr.Tensor
+}
+
+func newAdamW(cfg OptimConfig) *adamW {
+	return &adamW{cfg: cfg, m: map[string]tr.Tensor{}, v: map[string]tr.Tensor{}}
+}
+
+func (o *adamW) free() {
+	for _, t := range o.m {
+		tr.Free(t)
+	}
+	for _, t := range o.v {
+		tr.Free(t)
+	}
+	o.m, o.v = map[string]tr.Tensor{}, map[string]tr.Tensor{}
+}
+
+// clip scales grads so that their global L2 norm is at most max (as
+// torch.nn.utils.clip_grad_norm_, factor max/(norm+1e-6)) and returns the
+// norm before clipping. Runs under NoGrad.
+func clip(tp *tr.Tape, grads []tr.Tensor, max float64) float64 {
+	var sq []tr.Tensor
+	for _, g := range grads {
+		if g != nil {
+			sq = append(sq, tp.Reshape(tp.Sum(tp.Mul(g, g)), 1))
+		}
+	}
+	if len(sq) == 0 {
+		return 0
+	}
+	norm := math.Sqrt(tr.Scalar(tp.Sum(tp.Cat(sq, 0))))
+	if max > 0 && norm > max {
+		f := max / (norm + 1e-6)
+		for _, g := range grads {
+			if g != nil {
+				tr.MulScalarInPlace(g, f)
+			}
+		}
+	}
+	return norm
+}
+
+// step applies one AdamW update with learning rate lr (torch.optim.AdamW,
+// single-tensor path). Runs under NoGrad.
+func (o *adamW) step(tp *tr.Tape, params []*tr.Param, grads []tr.Tensor, lr float64) {
+	o.steps++
+	c := o.cfg
+	t := float64(o.steps)
+	bc1 := 1 - math.Pow(c.Beta1, t)
+	bc2 := 1 - math.Pow(c.Beta2, t)
+	for i, p := range params {
+		g := grads[i]
+		if g == nil {
+			continue
+		}
+		if c.WeightDecay > 0 && !(c.ExcludeNoDecay && p.NoDecay) {
+			tr.MulScalarInPlace(p.T, 1-lr*c.WeightDecay)
+		}
+		m, ok := o.m[p.Name]
+		if !ok {
+			m = tp.Keep(tp.MulScalar(p.T, 0))
+			o.m[p.Name] = m
+			o.v[p.Name] = tp.Keep(tp.MulScalar(p.T, 0))
+		}
+		v := o.v[p.Name]
+		tr.MulScalarInPlace(m, c.Beta1)
+		tr.AddInPlace(m, tp.MulScalar(g, 1-c.Beta1))
+		tr.MulScalarInPlace(v, c.Beta2)
+		tr.AddInPlace(v, tp.MulScalar(tp.Mul(g, g), 1-c.Beta2))
+		denom := tp.AddScalar(tp.MulScalar(tp.Sqrt(v), 1/math.Sqrt(bc2)), c.Eps)
+		tr.AddInPlace(p.T, tp.MulScalar(tp.Div(m, denom), -lr/bc1))
+	}
+}

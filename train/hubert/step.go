@@ -1,0 +1,111 @@
+package hubert
+
+import (
+	"math"
+
+	tr "github.com/sslpipe/sslpipe/train/transformer"
+)
+
+// StepResult reports one optimizer step.
+type StepResult struct {
+	Loss, LossM, LossU, FeatPen float64
+	CorrectM, CountM            int
+	CorrectU, CountU            int
+	GradNorm                    float64 // before clipping
+	Skipped                     bool    // non-finite loss: no update
+}
+
+// AccM is the masked-frame accuracy of the step.
+func (r StepResult) AccM() float64 { return ratio(r.CorrectM, r.CountM) }
+
+// AccU is the unmasked-frame accuracy of the step.
+func (r StepResult) AccU() float64 { return ratio(r.CorrectU, r.CountU) }
+
+func ratio(a, b int) float64 {
+	if b == 0 {
+		return 0
+	}
+	return float64(a) / float64(b)
+}
+
+// Optimizer owns a model's AdamW state.
+type Optimizer struct {
+	m   *Model
+	opt *adamW
+}
+
+// NewOptimizer makes fairseq's HuBERT optimizer for m.
+func NewOptimizer(m *Model, cfg OptimConfig) (*Optimizer, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	return &Optimizer{m: m, opt: newAdamW(cfg)}, nil
+}
+
+// Free releases the optimizer state.
+func (o *Optimizer) Free() { o.opt.free() }
+
+// Steps is the number of updates applied.
+func (o *Optimizer) Steps() int64 { return o.opt.steps }
+
+// Step runs forward and backward on b, clips the gradient norm and applies
+// one AdamW update with learning rate lr. A non-finite loss skips the
+// update (Skipped). The caller locks the OS thread.
+func (o *Optimizer) Step(b *Batch, lr float64) (r StepResult, err error) {
+	defer tr.Catch(&err)
+	var tp tr.Tape
+	defer tp.Drop()
+	params := o.m.Params.List()
+	for _, p := range params {
+		tr.ZeroGrad(p.T)
+	}
+	out := o.m.Loss(&tp, b)
+	r.Loss = tr.Scalar(out.Loss)
+	r.FeatPen = tr.Scalar(out.FeatPen)
+	if out.LossM != nil {
+		r.LossM = tr.Scalar(out.LossM)
+	}
+	if out.LossU != nil {
+		r.LossU = tr.Scalar(out.LossU)
+	}
+	r.CorrectM, r.CountM, r.CorrectU, r.CountU = out.CorrectM, out.CountM, out.CorrectU, out.CountU
+	if math.IsNaN(r.Loss) || math.IsInf(r.Loss, 0) {
+		r.Skipped = true
+		return r, nil
+	}
+	tr.Backward(out.Loss)
+	restore := tr.NoGrad()
+	defer restore()
+	grads := make([]tr.Tensor, len(params))
+	for i, p := range params {
+		grads[i] = tp.Grad(p.T)
+	}
+	r.GradNorm = clip(&tp, grads, o.opt.cfg.ClipGradNorm)
+	if math.IsNaN(r.GradNorm) || math.IsInf(r.GradNorm, 0) {
+		r.Skipped = true
+		return r, nil
+	}
+	o.opt.step(&tp, params, grads, lr)
+	return r, nil
+}
+
+// Eval runs the model on b without updating it (no dropout unless
+// b.Train) and returns the same statistics.
+func (m *Model) Eval(b *Batch) (r StepResult, err error) {
+	defer tr.Catch(&err)
+	restore := tr.NoGrad()
+	defer restore()
+	var tp tr.Tape
+	defer tp.Drop()
+	out := m.Loss(&tp, b)
+	r.Loss = tr.Scalar(out.Loss)
+	r.FeatPen = tr.Scalar(out.FeatPen)
+	if out.LossM != nil {
+		r.LossM = tr.Scalar(out.LossM)
+	}
+	if out.LossU != nil {
+		r.LossU = tr.Scalar(out.LossU)
+	}
+	r.CorrectM, r.CountM, r.CorrectU, r.CountU = out.CorrectM, out.CountM, out.CorrectU, out.CountU
+	return r, nil
+}
