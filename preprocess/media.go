@@ -52,6 +52,7 @@ func mediaShard(ctx context.Context, r *runner, ins []input, job shardJob, fn it
 
 	var budgetErr error
 	reject := func(in *input, err error) {
+		r.done.Add(1)
 		rec.Errors = append(rec.Errors, ErrorEntry{Input: in.Index, Path: in.Name, Kind: classify(err), Reason: err.Error()})
 		if e := r.reject(1); e != nil && budgetErr == nil {
 			budgetErr = e
@@ -98,6 +99,7 @@ func mediaShard(ctx context.Context, r *runner, ins []input, job shardJob, fn it
 			return err
 		}
 		rec.Shard.Samples++
+		r.done.Add(1)
 		rec.Shard.AudioSeconds += res.Seconds
 		r.sum.AudioSeconds += res.Seconds
 		r.emitted.Add(1)

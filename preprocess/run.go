@@ -20,7 +20,6 @@ import (
 
 	"github.com/sslpipe/sslpipe/audio"
 	"github.com/sslpipe/sslpipe/augment"
-	"github.com/sslpipe/sslpipe/pipeline"
 )
 
 // Summary reports what a Run did. Counts cover the shards of this part,
@@ -323,6 +322,7 @@ func (r *runner) run(ctx context.Context) error {
 		rec := r.finished(job)
 		if rec != nil {
 			r.sum.ShardsKept++
+			r.done.Add(int64(job.N))
 			if err := r.reject(rec.Shard.Rejected); err != nil {
 				r.account(rec)
 				r.sum.Stopped = true
@@ -345,7 +345,6 @@ func (r *runner) run(ctx context.Context) error {
 			r.sum.BytesWritten += rec.Shard.Bytes
 		}
 		r.account(rec)
-		r.done.Add(int64(job.N))
 		recs = append(recs, rec)
 	}
 	return r.finish(recs, nShards, jobs)
@@ -508,7 +507,9 @@ func roundSec(s float64) float64 {
 }
 
 // startProgress reports progress on o.Progress until the returned stop is
-// called; stop waits for the reporting goroutine.
+// called; stop waits for the reporting goroutine and writes a last line.
+// On a terminal it redraws one line with a bar, otherwise it writes one
+// line per interval (for logs).
 func (r *runner) startProgress(ctx context.Context) (stop func()) {
 	if r.o.Progress == nil {
 		return func() {}
@@ -522,14 +523,41 @@ func (r *runner) startProgress(ctx context.Context) (stop func()) {
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		pipeline.ReportProgress(pctx, r.o.Progress, every, r.o.ProgressTTY, func() pipeline.Progress {
-			return pipeline.Progress{
-				Epochs: 1, Position: int(r.done.Load()), EpochLen: r.partTotal,
-				Emitted: r.emitted.Load(), Errors: int(r.rejected.Load()), Elapsed: time.Since(r.begun),
+		t := time.NewTicker(every)
+		defer t.Stop()
+		for {
+			select {
+			case <-pctx.Done():
+				r.progressLine(true)
+				return
+			case <-t.C:
+				r.progressLine(false)
 			}
-		})
+		}
 	}()
 	return func() { cancel(); wg.Wait() }
+}
+
+func (r *runner) progressLine(last bool) {
+	done, total := int(r.done.Load()), r.partTotal
+	el := time.Since(r.begun).Seconds()
+	pct := 100.0
+	if total > 0 {
+		pct = 100 * float64(done) / float64(total)
+	}
+	line := fmt.Sprintf("preprocess: %d/%d inputs (%.1f%%) | %d samples written now | %d rejected | %.1f samples/s | %s",
+		done, total, pct, r.emitted.Load(), r.rejected.Load(), float64(r.emitted.Load())/max(el, 1e-9), time.Duration(el*float64(time.Second)).Round(time.Second))
+	if r.o.ProgressTTY {
+		const width = 30
+		n := min(width, int(pct*width/100))
+		end := ""
+		if last {
+			end = "\n"
+		}
+		fmt.Fprintf(r.o.Progress, "\r[%s%s] %s%s", strings.Repeat("=", n), strings.Repeat(" ", width-n), line, end)
+		return
+	}
+	fmt.Fprintln(r.o.Progress, line)
 }
 
 // classify names the kind of a rejection for the summary.

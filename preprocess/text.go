@@ -256,6 +256,7 @@ func (p *textProducer) shard(ctx context.Context, r *runner, job shardJob, w *sh
 		return err
 	}
 	r.sum.ProcessedNow += len(items)
+	r.done.Add(int64(len(items)))
 	r.sum.TextBytes += rec.Shard.TextBytes
 	r.sum.InputBytes += rec.Shard.TextBytes
 	r.sum.Tokens += rec.Shard.Tokens
