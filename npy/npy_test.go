@@ -102,3 +102,12 @@ func ExampleWrite() {
 	fmt.Println(a.DType, a.Shape, a.F32)
 	// Output: float32 [2 3] [1 2 3 4 5 6]
 }
+
+func ExampleReadFile() {
+	a, err := ReadFile("testdata/i16_5.npy") // written by numpy.save
+	if err != nil {
+		panic(err)
+	}
+	fmt.Println(a.DType, a.Shape, a.I16)
+	// Output: int16 [5] [-32768 -1 0 1 32767]
+}

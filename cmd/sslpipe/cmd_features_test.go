@@ -12,6 +12,7 @@ import (
 
 	"github.com/sslpipe/sslpipe/audio"
 	"github.com/sslpipe/sslpipe/npy"
+	"go.uber.org/goleak"
 )
 
 const featTestdata = "../../audio/testdata"
@@ -68,6 +69,7 @@ func TestRunFeaturesTree(t *testing.T) {
 // Bad files are reported with their name and skipped up to --max-errors;
 // one more is exit code 4. A file shorter than one frame gives (0, dim).
 func TestRunFeaturesBadInputs(t *testing.T) {
+	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
 	in := t.TempDir()
 	copyFile(t, filepath.Join(featTestdata, "utt3.wav"), filepath.Join(in, "good.wav"))
 	good, _ := os.ReadFile(filepath.Join(in, "good.wav"))
@@ -101,6 +103,13 @@ func TestRunFeaturesBadInputs(t *testing.T) {
 	_, err = runFeatures(context.Background(), &stderr, o)
 	if !errors.Is(err, errTooManyDataErrors) || exitCode(err) != exitDataErrors {
 		t.Fatalf("err = %v, want errTooManyDataErrors", err)
+	}
+	// A cancelled context stops the run with context.Canceled (exit 130).
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	o.MaxErrors, o.Out = 10, t.TempDir()
+	if _, err := runFeatures(ctx, &stderr, o); !errors.Is(err, context.Canceled) {
+		t.Fatalf("cancelled run: err = %v", err)
 	}
 }
 
