@@ -5,7 +5,7 @@ package eval
 // dotTileAVX2 is dotTileGo with AVX2 and FMA (gemm_amd64.s).
 //
 //go:noescape
-func dotTileAVX2(a, b *float32, ld int, out *float32, ldo int)
+func dotTileAVX2(a, b *float32, ld, n int, out *float32, ldo int)
 
 func cpuid(eaxArg, ecxArg uint32) (eax, ebx, ecx, edx uint32)
 func xgetbv() (eax, edx uint32)
@@ -32,11 +32,14 @@ var useAVX2 = hasAVX2FMA()
 
 func init() {
 	if useAVX2 {
-		dotTile = func(a, b []float32, ld int, out []float32, ldo int) {
-			_ = a[3*ld-1]
-			_ = b[4*ld-1]
+		dotTile = func(a, b []float32, ld, n int, out []float32, ldo int) {
+			if n <= 0 || n%8 != 0 || n > ld {
+				panic("eval: dotTile: bad length")
+			}
+			_ = a[2*ld+n-1]
+			_ = b[3*ld+n-1]
 			_ = out[2*ldo+3]
-			dotTileAVX2(&a[0], &b[0], ld, &out[0], ldo)
+			dotTileAVX2(&a[0], &b[0], ld, n, &out[0], ldo)
 		}
 	}
 }

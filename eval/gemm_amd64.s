@@ -2,16 +2,17 @@
 
 #include "textflag.h"
 
-// func dotTileAVX2(a, b *float32, ld int, out *float32, ldo int)
-// out[i*ldo+j] = sum_k a[i*ld+k]*b[j*ld+k] for i<3, j<4; ld % 8 == 0, ld > 0.
-TEXT ·dotTileAVX2(SB), NOSPLIT, $0-40
+// func dotTileAVX2(a, b *float32, ld, n int, out *float32, ldo int)
+// out[i*ldo+j] = sum_{k<n} a[i*ld+k]*b[j*ld+k] for i<3, j<4;
+// n % 8 == 0, n > 0, ld >= n.
+TEXT ·dotTileAVX2(SB), NOSPLIT, $0-48
 	MOVQ a+0(FP), SI
 	MOVQ b+8(FP), DI
-	MOVQ ld+16(FP), CX
-	MOVQ out+24(FP), DX
-	MOVQ ldo+32(FP), R8
+	MOVQ ld+16(FP), R9
+	MOVQ n+24(FP), CX
+	MOVQ out+32(FP), DX
+	MOVQ ldo+40(FP), R8
 	SHLQ $2, R8
-	MOVQ CX, R9
 	SHLQ $2, R9
 	LEAQ (SI)(R9*1), R10
 	LEAQ (R10)(R9*1), R11

@@ -20,7 +20,7 @@ func randPanel(r *rand.Rand, rows, cols, mult int) *panel {
 // products, for widths that exercise one and many vector steps.
 func TestDotTileKernels(t *testing.T) {
 	r := rand.New(rand.NewPCG(1, 2))
-	kernels := map[string]func(a, b []float32, ld int, out []float32, ldo int){"go": dotTileGo}
+	kernels := map[string]func(a, b []float32, ld, n int, out []float32, ldo int){"go": dotTileGo}
 	if useAVX2 {
 		kernels["avx2"] = dotTile
 	} else {
@@ -35,7 +35,7 @@ func TestDotTileKernels(t *testing.T) {
 			for i := range out {
 				out[i] = -99
 			}
-			k(a.data, b.data, a.ld, out, ldo)
+			k(a.data, b.data, a.ld, a.ld, out, ldo)
 			for i := range 3 {
 				for j := range ldo {
 					got := out[i*ldo+j]
@@ -53,6 +53,46 @@ func TestDotTileKernels(t *testing.T) {
 						t.Errorf("%s cols=%d (%d,%d): got %v want %v", name, cols, i, j, got, want)
 					}
 				}
+			}
+		}
+	}
+}
+
+// TestABTLong checks the chunked product (with a partial last chunk and a
+// length shorter than the stride) against float64 sums.
+func TestABTLong(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 6))
+	a := randPanel(r, 6, 2*kBlock+40, 3)
+	b := randPanel(r, 8, 2*kBlock+40, 4)
+	out := make([]float32, 6*8)
+	for i := range out {
+		out[i] = 7 // overwritten, not accumulated
+	}
+	abtLong(a, 0, 6, b, 0, 8, out, 8)
+	small := make([]float32, 6*8)
+	abt(a, 0, 6, b, 0, 8, small, 8)
+	for i := range 6 {
+		for j := range 8 {
+			var want float64
+			for c := range a.cols {
+				want += float64(a.row(i)[c]) * float64(b.row(j)[c])
+			}
+			if math.Abs(float64(out[i*8+j])-want) > 1e-3 || math.Abs(float64(small[i*8+j])-want) > 1e-3 {
+				t.Fatalf("(%d,%d): %v and %v, want %v", i, j, out[i*8+j], small[i*8+j], want)
+			}
+		}
+	}
+	// Stride larger than the summed length.
+	tile := make([]float32, 12)
+	dotTile(a.data, b.data, a.ld, 16, tile, 4)
+	for i := range 3 {
+		for j := range 4 {
+			var want float64
+			for c := range 16 {
+				want += float64(a.row(i)[c]) * float64(b.row(j)[c])
+			}
+			if math.Abs(float64(tile[i*4+j])-want) > 1e-4 {
+				t.Fatalf("n=16 (%d,%d): %v want %v", i, j, tile[i*4+j], want)
 			}
 		}
 	}
@@ -77,7 +117,7 @@ func TestABT(t *testing.T) {
 	}
 }
 
-func benchKernel(b *testing.B, k func(a, b []float32, ld int, out []float32, ldo int)) {
+func benchKernel(b *testing.B, k func(a, b []float32, ld, n int, out []float32, ldo int)) {
 	r := rand.New(rand.NewPCG(5, 6))
 	const d = 512
 	pa := randPanel(r, 48, d, 3)
@@ -88,7 +128,7 @@ func benchKernel(b *testing.B, k func(a, b []float32, ld int, out []float32, ldo
 	for b.Loop() {
 		for j := 0; j < 64; j += 4 {
 			for i := 0; i < 48; i += 3 {
-				k(pa.data[i*d:], pb.data[j*d:], d, out[i*64+j:], 64)
+				k(pa.data[i*d:], pb.data[j*d:], d, d, out[i*64+j:], 64)
 			}
 		}
 	}

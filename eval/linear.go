@@ -332,7 +332,7 @@ func (lr *logreg) eval(params, grad []float64) float64 {
 	loss /= float64(lr.n)
 	// Gradient: G[j][c] = sum_i X[i][j] R[i][c], rows of X^T against rows of R^T.
 	parallel(lr.xt.prow, tileA, lr.workers, func(lo, hi int) {
-		abt(lr.xt, lo, hi-lo, lr.rt, 0, ldw, lr.gbuf[lo*ldw:], ldw)
+		abtLong(lr.xt, lo, hi-lo, lr.rt, 0, ldw, lr.gbuf[lo*ldw:], ldw)
 	})
 	var pen float64
 	for c := range C {
