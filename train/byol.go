@@ -80,6 +80,7 @@ type stepResult struct {
 // and the EMA update (tau) on one batch already on the device. With
 // wantFeat it also returns the online backbone features of view 1.
 func (b *byol) step(v1, v2 tensor, lr, tau, clip float64, wantFeat bool) (r stepResult, err error) {
+	defer lockThread()()
 	defer catch(&err)
 	var tp tape
 	tp.bf16 = b.bf16
@@ -134,6 +135,7 @@ func (b *byol) step(v1, v2 tensor, lr, tau, clip float64, wantFeat bool) (r step
 
 // toDevice copies a batch view to the model's device (caller frees).
 func (b *byol) toDevice(data []float32, sh [4]int) (t tensor, err error) {
+	defer lockThread()()
 	defer catch(&err)
 	c, err := fromFloat32(data, int64(sh[0]), int64(sh[1]), int64(sh[2]), int64(sh[3]))
 	if err != nil {

@@ -252,6 +252,7 @@ func (st *State) checkCompatible(path string, c *Config) error {
 // loadInto copies tensors named prefix+var name into m, checking that
 // every var is present with the same shape.
 func loadInto(path string, m *Module, prefix string, tensors map[string]STensor, only func(*Var) bool) (err error) {
+	defer lockThread()()
 	defer catch(&err)
 	restore := noGrad()
 	defer restore()

@@ -160,6 +160,7 @@ type net struct {
 // newNet builds the network; the seed fixes the initial weights, so an
 // online and a target network built with the same seed start equal.
 func newNet(a Arch, h Heads, withPredictor bool, seed uint64, dev gotch.Device) (n *net, err error) {
+	defer lockThread()()
 	defer catch(&err)
 	m := newModule(seed, dev)
 	n = &net{mod: m}

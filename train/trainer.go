@@ -308,6 +308,7 @@ func (t *trainer) builtinHooks(o RunOptions) []Hook {
 
 // save writes a checkpoint of the current step and prunes old ones.
 func (t *trainer) save() (path string, err error) {
+	defer lockThread()()
 	defer catch(&err)
 	tensors := map[string]STensor{}
 	snapshot(tensors, "online.", t.model.online.mod)
@@ -339,6 +340,7 @@ func (t *trainer) save() (path string, err error) {
 
 // load restores model, teacher, optimizer, step and data position.
 func (t *trainer) load(path string) (err error) {
+	defer lockThread()()
 	tensors, st, err := ReadCheckpoint(path)
 	if err != nil {
 		return err
