@@ -29,6 +29,9 @@ type LinearOptions struct {
 	Classes int
 	// Workers is the number of goroutines; <= 0 means GOMAXPROCS.
 	Workers int
+	// Progress, if set, is called after each sweep fit and after the
+	// final refit (with ValAccuracy -1), from the calling goroutine.
+	Progress func(SweepPoint)
 }
 
 // DefaultL2Grid is the default sweep of L2 strengths.
@@ -121,7 +124,11 @@ func LinearProbe(train *Matrix, labels []int, opt LinearOptions) (*LinearResult,
 			return nil, err
 		}
 		acc := Accuracy(pred, valY)
-		res.Sweep = append(res.Sweep, SweepPoint{L2: l2, ValAccuracy: acc, TrainLoss: info.Loss, Iterations: info.Iterations})
+		sp := SweepPoint{L2: l2, ValAccuracy: acc, TrainLoss: info.Loss, Iterations: info.Iterations}
+		res.Sweep = append(res.Sweep, sp)
+		if opt.Progress != nil {
+			opt.Progress(sp)
+		}
 		if acc > best {
 			best, res.L2, bestModel = acc, l2, m
 		}
@@ -130,6 +137,9 @@ func LinearProbe(train *Matrix, labels []int, opt LinearOptions) (*LinearResult,
 	o := opt
 	o.L2 = []float64{res.L2}
 	res.Model, res.Fit, err = fitLogistic(train, labels, o, bestModel)
+	if err == nil && opt.Progress != nil {
+		opt.Progress(SweepPoint{L2: res.L2, ValAccuracy: -1, TrainLoss: res.Fit.Loss, Iterations: res.Fit.Iterations})
+	}
 	return res, err
 }
 

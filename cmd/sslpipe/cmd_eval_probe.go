@@ -382,7 +382,14 @@ func probe(env *cmdEnv, o *evalOptions, settings []eval.KNNSetting, fs featureSe
 		}
 	case "linear":
 		o.progress(env, "linear probe on %s features (%d x %d train, %d test)", fs.Label, fs.Train.Rows, fs.Train.Cols, fs.Test.Rows)
-		res, err := eval.LinearProbe(fs.Train, train.Labels, eval.LinearOptions{L2: o.L2, Seed: o.Seed, Classes: classes, Workers: o.Workers})
+		res, err := eval.LinearProbe(fs.Train, train.Labels, eval.LinearOptions{L2: o.L2, Seed: o.Seed, Classes: classes, Workers: o.Workers,
+			Progress: func(p eval.SweepPoint) {
+				if p.ValAccuracy < 0 {
+					o.progress(env, "  %s: refit on all %d examples with L2 %g: loss %.4f (%d iterations, %.0f s)", fs.Label, fs.Train.Rows, p.L2, p.TrainLoss, p.Iterations, time.Since(t0).Seconds())
+					return
+				}
+				o.progress(env, "  %s: L2 %g: validation top-1 %.2f%% (%d iterations, %.0f s)", fs.Label, p.L2, 100*p.ValAccuracy, p.Iterations, time.Since(t0).Seconds())
+			}})
 		if err != nil {
 			return nil, fmt.Errorf("eval: %s: %w", fs.Label, err)
 		}
@@ -392,7 +399,6 @@ func probe(env *cmdEnv, o *evalOptions, settings []eval.KNNSetting, fs featureSe
 		}
 		var val float64
 		for _, p := range res.Sweep {
-			o.progress(env, "  %s: L2 %g: validation top-1 %.2f%% (%d iterations)", fs.Label, p.L2, 100*p.ValAccuracy, p.Iterations)
 			if p.L2 == res.L2 {
 				val = p.ValAccuracy
 			}
