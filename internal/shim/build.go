@@ -152,7 +152,7 @@ func Build(ctx context.Context, lt *Libtorch, opt Options) (*Result, error) {
 		return nil, err
 	}
 	fmt.Fprintf(opt.Log, "shim: compiling gotch %s C API against %s: %d chunks, %d jobs, %s %s\n",
-		opt.GotchVersion, lt.Describe(), len(b.units)-1, opt.Jobs, opt.CXX, opt.OptLevel)
+		opt.GotchVersion, lt.Describe(), len(b.units)-2, opt.Jobs, opt.CXX, opt.OptLevel)
 	if err := b.compileAll(ctx); err != nil {
 		return nil, err
 	}
@@ -169,7 +169,7 @@ func Build(ctx context.Context, lt *Libtorch, opt Options) (*Result, error) {
 		GotchVersion:    opt.GotchVersion,
 		BuilderVersion:  BuilderVersion,
 		Compiler:        compiler,
-		Chunks:          len(b.units) - 1,
+		Chunks:          len(b.units) - 2,
 		Jobs:            opt.Jobs,
 		BuildSeconds:    time.Since(start).Seconds(),
 		StubbedOps:      b.stubbed,
@@ -211,6 +211,7 @@ type unit struct {
 	funcs  []cppFunc
 	stub   map[int]bool // indexes into funcs
 	stubOK bool         // whether failing functions may be stubbed
+	silent bool         // stubs return zero values without recording an error
 }
 
 type builder struct {
@@ -265,8 +266,13 @@ func (b *builder) writeSources() error {
 		return fmt.Errorf("shim: torch_api.cpp has no %s", genInclude)
 	}
 	core = strings.Replace(core, genInclude, "", 1)
-	core = tlsDef + "\n" + core + "\n" + extrasCpp
+	core = tlsDef + "\n" + core
 	b.units = append(b.units, &unit{name: "core.cpp", lines: strings.Split(core, "\n"), stub: map[int]bool{}})
+	// sslpipe's introspection functions: stubbed silently (zero result, no
+	// error) where a libtorch lacks an API they use.
+	ex := &unit{name: "extras.cpp", lines: strings.Split(extrasCpp, "\n"), stub: map[int]bool{}, stubOK: true, silent: true}
+	ex.funcs = parseFuncs(ex.lines)
+	b.units = append(b.units, ex)
 
 	gen, err := read("torch_api_generated.cpp.h")
 	if err != nil {
@@ -311,9 +317,13 @@ func (u *unit) text(version string) string {
 		}
 		sb.WriteString(strings.Join(u.lines[next:f.Start], "\n"))
 		sb.WriteString("\n")
-		sb.WriteString(stubBody(f, version))
+		body := stubBody(f, version)
+		if u.silent {
+			body = silentStubBody(f)
+		}
+		sb.WriteString(body)
 		// Keep line numbers stable so later error lines map back.
-		for k := strings.Count(stubBody(f, version), "\n"); k < f.End-f.Start; k++ {
+		for k := strings.Count(body, "\n"); k < f.End-f.Start; k++ {
 			sb.WriteString("\n")
 		}
 		sb.WriteString("\n")
@@ -358,7 +368,7 @@ func (b *builder) compileAll(ctx context.Context) error {
 	return nil
 }
 
-var errLineRE = regexp.MustCompile(`(?m)(gen_\d{3}\.cpp|core\.cpp):(\d+):(\d+:)? (error|required from here|note)`)
+var errLineRE = regexp.MustCompile(`(?m)(gen_\d{3}\.cpp|core\.cpp|extras\.cpp):(\d+):(\d+:)? (error|required from here|note)`)
 
 // compile compiles one unit, stubbing the functions that fail, until it
 // compiles or a failure cannot be attributed to a stubbable function.
@@ -403,6 +413,10 @@ func (b *builder) compile(ctx context.Context, u *unit) error {
 		b.mu.Lock()
 		for idx := range failing {
 			u.stub[idx] = true
+			if u.silent {
+				fmt.Fprintf(b.opt.Log, "shim: %s unavailable with libtorch %s (reports nothing)\n", u.funcs[idx].Name, b.lt.Version)
+				continue
+			}
 			b.stubbed = append(b.stubbed, u.funcs[idx].Name)
 			fmt.Fprintf(b.opt.Log, "shim: stubbed %s (does not compile against libtorch %s)\n", u.funcs[idx].Name, b.lt.Version)
 		}

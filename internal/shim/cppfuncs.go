@@ -109,3 +109,12 @@ func funcAtLine(funcs []cppFunc, line int) int {
 	}
 	return -1
 }
+
+// silentStubBody returns a definition of f that returns a zero value
+// without recording an error.
+func silentStubBody(f cppFunc) string {
+	if f.ReturnType == "void" {
+		return f.Signature + " {}"
+	}
+	return f.Signature + " { return {}; }"
+}

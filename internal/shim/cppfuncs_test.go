@@ -84,3 +84,19 @@ func TestStubBody(t *testing.T) {
 		t.Errorf("pointer stub lacks a return: %q", v)
 	}
 }
+
+func TestExtrasParse(t *testing.T) {
+	fs := parseFuncs(strings.Split(extrasCpp, "\n"))
+	names := map[string]bool{}
+	for _, f := range fs {
+		names[f.Name] = true
+	}
+	for _, want := range []string{"sslpipe_show_config", "sslpipe_parallel_info", "sslpipe_cudnn_version", "sslpipe_cuda_device_name"} {
+		if !names[want] {
+			t.Errorf("extras: %s not found by the parser (stubbing would fail): %v", want, names)
+		}
+	}
+	if v := silentStubBody(fs[0]); strings.Contains(v, "torch_last_err") || !strings.Contains(v, "return {};") {
+		t.Errorf("silent stub = %q", v)
+	}
+}

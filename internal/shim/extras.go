@@ -3,12 +3,12 @@ package shim
 // extrasCpp is appended to the core unit: introspection that gotch's C API
 // lacks, used by `sslpipe doctor`. Each returned string is malloc'ed; the
 // caller frees it.
-const extrasCpp = `
-// ---- sslpipe additions ----
+const extrasCpp = `#include "torch_api.h"
 #include <ATen/Parallel.h>
 #include <ATen/Version.h>
 #include <ATen/detail/CUDAHooksInterface.h>
 #include <dlfcn.h>
+using namespace std;
 
 extern "C" {
 
@@ -29,7 +29,7 @@ char *sslpipe_parallel_info() {
 }
 
 // sslpipe_cudnn_version returns cuDNN's version number, or -1 when CUDA or
-// cuDNN is unavailable.
+// cuDNN is unavailable (0 when this libtorch cannot tell).
 long sslpipe_cudnn_version() {
   try {
     auto &hooks = at::detail::getCUDAHooks();
@@ -104,7 +104,7 @@ func SslpipeShowConfig() string { return takeCString(C.sslpipe_show_config()) }
 // SslpipeParallelInfo returns at::get_parallel_info().
 func SslpipeParallelInfo() string { return takeCString(C.sslpipe_parallel_info()) }
 
-// SslpipeCudnnVersion returns cuDNN's version, or -1 when unavailable.
+// SslpipeCudnnVersion returns cuDNN's version, -1 when unavailable, 0 when unknown.
 func SslpipeCudnnVersion() int64 { return int64(C.sslpipe_cudnn_version()) }
 
 // SslpipeCudaDeviceName returns CUDA device i's name, or "" when unknown.
