@@ -248,7 +248,16 @@ func (p *audioProc) prepare(ctx context.Context, r *runner, ins []input) error {
 			p.km = km
 		}
 	}
-	if err := p.km.Save(model); err != nil {
+	// audio.KMeans.Save renames from a fixed temporary name: save under a
+	// name unique to this process, then rename, so that parts sharing the
+	// folder never interleave.
+	tmp := tmpName(model)
+	if err := p.km.Save(tmp); err != nil {
+		os.Remove(tmp)
+		return writeErr(model, err)
+	}
+	if err := os.Rename(tmp, model); err != nil {
+		os.Remove(tmp)
 		return writeErr(model, err)
 	}
 	sum, _, err := fileSHA256(model)

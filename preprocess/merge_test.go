@@ -131,3 +131,33 @@ func FuzzParseManifest(f *testing.F) {
 		}
 	})
 }
+
+// Parts running at the same time in one folder all write the shared
+// tokenizer.json; the merged dataset still equals a single run.
+func TestConcurrentTextPartsShareFolder(t *testing.T) {
+	dir, _ := textCorpus(t, 300)
+	ref := t.TempDir()
+	if _, err := Run(context.Background(), textOpts(dir, ref)); err != nil {
+		t.Fatal(err)
+	}
+	shared := t.TempDir()
+	const n = 3
+	errs := make(chan error, n)
+	for i := 0; i < n; i++ {
+		go func(i int) {
+			o := textOpts(dir, shared)
+			o.Part, o.Parts, o.Workers = i, n, 1
+			_, err := Run(context.Background(), o)
+			errs <- err
+		}(i)
+	}
+	for i := 0; i < n; i++ {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := Merge(context.Background(), MergeOptions{Dirs: []string{shared}, Verify: true}); err != nil {
+		t.Fatal(err)
+	}
+	sameTree(t, ref, shared)
+}

@@ -55,7 +55,7 @@ func killMidway(t *testing.T, o Options, minDone int) {
 	deadline := time.Now().Add(60 * time.Second)
 	for {
 		recs, _ := filepath.Glob(filepath.Join(o.Out, stateDir, "shard-*.json"))
-		tmps, _ := filepath.Glob(filepath.Join(o.Out, ".shard-*.tar.tmp"))
+		tmps, _ := filepath.Glob(filepath.Join(o.Out, ".shard-*.tar.*.tmp"))
 		if len(recs) >= minDone && len(tmps) > 0 {
 			break
 		}

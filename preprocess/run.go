@@ -382,6 +382,7 @@ func (r *runner) makeShard(ctx context.Context, job shardJob) (*shardRecord, *sh
 		return nil, rec, err
 	}
 	rec.Shard.SHA256, rec.Shard.Bytes = sum, n
+	removeStale(recordPath(r.o.Out, job.Index))
 	if _, err := writeFileAtomic(recordPath(r.o.Out, job.Index), marshal(rec)); err != nil {
 		return nil, rec, err
 	}

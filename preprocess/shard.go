@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -58,10 +59,25 @@ type atomicWriter struct {
 	err        error
 }
 
-// tmpName is the temporary name of final: hidden, in the same folder, never
-// matching shard-*.tar or manifest.json.
+// tmpSeq makes temporary names unique within the process.
+var tmpSeq atomic.Int64
+
+// tmpName is a temporary name for final: hidden, in the same folder (so the
+// rename is atomic), never matching shard-*.tar or manifest.json, and unique
+// to this process and call, so that parts sharing a folder never write the
+// same temporary file (they all write tokenizer.json or kmeans.model).
 func tmpName(final string) string {
-	return filepath.Join(filepath.Dir(final), "."+filepath.Base(final)+".tmp")
+	return filepath.Join(filepath.Dir(final), fmt.Sprintf(".%s.%d-%d.tmp", filepath.Base(final), os.Getpid(), tmpSeq.Add(1)))
+}
+
+// removeStale deletes the temporary files a killed run left for final.
+// Only for files with a single writer (a shard and its record belong to
+// one part).
+func removeStale(final string) {
+	old, _ := filepath.Glob(filepath.Join(filepath.Dir(final), "."+filepath.Base(final)+".*.tmp"))
+	for _, p := range old {
+		os.Remove(p)
+	}
 }
 
 func newAtomicWriter(final string) (*atomicWriter, error) {
@@ -158,6 +174,7 @@ type shardWriter struct {
 }
 
 func newShardWriter(final string) (*shardWriter, error) {
+	removeStale(final)
 	aw, err := newAtomicWriter(final)
 	if err != nil {
 		return nil, err
