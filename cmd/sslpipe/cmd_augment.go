@@ -38,6 +38,7 @@ type augmentOpts struct {
 	Size       int
 	In, Out    string
 	Preview    string
+	PreviewH   int // row height of the preview in pixels
 	Seed       uint64
 	Epoch      int
 	Workers    int
@@ -62,6 +63,7 @@ func runAugmentCmd(ctx context.Context, env *cmdEnv, args []string) error {
 	fs := augmentFlags("augment", env, &o)
 	fs.StringVar(&o.Out, "out", "", "output folder: <name>_v<i>.png per view (and <name>_mask.png for masking recipes)")
 	fs.StringVar(&o.Preview, "preview", "", "write a contact sheet PNG (each original beside its views) instead of/besides --out")
+	fs.IntVar(&o.PreviewH, "preview-height", 128, "row height of the preview in pixels")
 	fs.IntVar(&o.Epoch, "epoch", 0, "epoch number (changes every view)")
 	fs.IntVar(&o.Limit, "limit", 0, "process only the first K images (sorted by path); --preview alone defaults to 8")
 	fs.IntVar(&o.MaxErrors, "max-errors", 0, "unreadable or undecodable images tolerated (reported on stderr) before giving up")
@@ -249,7 +251,7 @@ func runAugment(ctx context.Context, stderr io.Writer, o augmentOpts) (augmentRe
 		return res, fmt.Errorf("augment: %d bad inputs (--max-errors %d): %w", len(bad), o.MaxErrors, errTooManyDataErrors)
 	}
 	if keepForPreview {
-		if err := augWritePreview(o.Preview, preview); err != nil {
+		if err := augWritePreview(o.Preview, preview, o.PreviewH); err != nil {
 			return res, err
 		}
 	}
@@ -279,11 +281,14 @@ func augMaskImage(m augment.Mask) image.Image {
 // augWritePreview draws one row per image: the original scaled to the row
 // height, a gap, then every view at the row height (masked patches of a
 // masking recipe darkened).
-func augWritePreview(path string, rows []augmented) error {
+func augWritePreview(path string, rows []augmented, h int) error {
 	if len(rows) == 0 {
 		return fmt.Errorf("augment: no images for the preview")
 	}
-	const h, gap = 128, 6
+	if h <= 0 {
+		h = 128
+	}
+	const gap = 6
 	width := 0
 	for _, r := range rows {
 		w := r.orig.W * h / max(r.orig.H, 1)
