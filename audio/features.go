@@ -524,12 +524,22 @@ func (e *Extractor) computeFrame(dst []float32, in []float32, rng *rand.Rand) {
 	W := e.winSize
 	x = x[:len(e.frame)]
 	in = in[:W]
-	var sum float64
-	for i, v := range in {
-		f := float64(v)
-		x[i] = f
-		sum += f
+	// Four accumulators: a single running sum is bound by the add latency.
+	var s0, s1, s2, s3 float64
+	i := 0
+	for ; i+4 <= W; i += 4 {
+		a, b, c, d := float64(in[i]), float64(in[i+1]), float64(in[i+2]), float64(in[i+3])
+		x[i], x[i+1], x[i+2], x[i+3] = a, b, c, d
+		s0 += a
+		s1 += b
+		s2 += c
+		s3 += d
 	}
+	for ; i < W; i++ {
+		x[i] = float64(in[i])
+		s0 += x[i]
+	}
+	sum := (s0 + s1) + (s2 + s3)
 	if o.Dither != 0 {
 		sum = 0
 		for i := 0; i < W; i++ {
@@ -570,11 +580,7 @@ func (e *Extractor) computeFrame(dst []float32, in []float32, rng *rand.Rand) {
 	useLog := o.Kind == MFCC || o.UseLogFbank
 	melE := e.melE
 	for b, mb := range e.mel {
-		var s float64
-		sp := spec[mb.first : mb.first+len(mb.w)]
-		for k, w := range mb.w {
-			s += w * sp[k]
-		}
+		s := dot64(mb.w, spec[mb.first:mb.first+len(mb.w)])
 		if useLog {
 			if s < epsilon {
 				s = epsilon
@@ -601,12 +607,7 @@ func (e *Extractor) computeFrame(dst []float32, in []float32, rng *rand.Rand) {
 	nc := o.NumCeps
 	var c0 float64
 	for k := 0; k < nc; k++ {
-		row := e.dct[k*nb : (k+1)*nb]
-		var s float64
-		for n, v := range melE {
-			s += row[n] * v
-		}
-		s *= e.lifter[k]
+		s := dot64(e.dct[k*nb:(k+1)*nb], melE) * e.lifter[k]
 		if k == 0 {
 			c0 = s
 			if o.UseEnergy {
@@ -737,4 +738,21 @@ func Deltas(dst, m Matrix, order, window int) Matrix {
 		}
 	}
 	return out
+}
+
+// dot64 is the inner product of equal-length slices with four accumulators.
+func dot64(a, b []float64) float64 {
+	b = b[:len(a)]
+	var s0, s1, s2, s3 float64
+	k := 0
+	for ; k+4 <= len(a); k += 4 {
+		s0 += a[k] * b[k]
+		s1 += a[k+1] * b[k+1]
+		s2 += a[k+2] * b[k+2]
+		s3 += a[k+3] * b[k+3]
+	}
+	for ; k < len(a); k++ {
+		s0 += a[k] * b[k]
+	}
+	return (s0 + s1) + (s2 + s3)
 }

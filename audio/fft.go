@@ -95,17 +95,15 @@ func (f *realFFT) power(out, x []float64, magnitude bool) {
 	re, im := f.re[:m], f.im[:m]
 	x = x[:2*m]
 	rev := f.rev[:m]
-	for i, r := range rev {
-		re[r] = x[2*i]
-		im[r] = x[2*i+1]
-	}
-	// Radix-2 decimation in time; the first two stages are special-cased.
+	// Bit reversal is an involution, so the permuted input can be gathered
+	// straight into the first two (radix-4) stages: one pass over memory.
 	if m >= 4 {
 		for i := 0; i+3 < m; i += 4 {
-			ar, ai := re[i], im[i]
-			br, bi := re[i+1], im[i+1]
-			cr, ci := re[i+2], im[i+2]
-			dr, di := re[i+3], im[i+3]
+			ra, rb, rc, rd := 2*int(rev[i]), 2*int(rev[i+1]), 2*int(rev[i+2]), 2*int(rev[i+3])
+			ar, ai := x[ra], x[ra+1]
+			br, bi := x[rb], x[rb+1]
+			cr, ci := x[rc], x[rc+1]
+			dr, di := x[rd], x[rd+1]
 			// stage 1
 			t0r, t0i := ar+br, ai+bi
 			t1r, t1i := ar-br, ai-bi
@@ -118,8 +116,8 @@ func (f *realFFT) power(out, x []float64, magnitude bool) {
 			re[i+3], im[i+3] = t1r-t3i, t1i+t3r
 		}
 	} else if m == 2 {
-		re[0], re[1] = re[0]+re[1], re[0]-re[1]
-		im[0], im[1] = im[0]+im[1], im[0]-im[1]
+		re[0], re[1] = x[0]+x[2], x[0]-x[2]
+		im[0], im[1] = x[1]+x[3], x[1]-x[3]
 	}
 	if m >= 4 {
 		B := 4

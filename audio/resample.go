@@ -100,10 +100,7 @@ func (r *Resampler) Resample(x []float32) []float32 {
 		start := i0 - r.half + 1
 		var s float32
 		if start >= 0 && start+taps <= len(x) {
-			xs := x[start : start+taps]
-			for k, w := range h {
-				s += w * xs[k]
-			}
+			s = dot(h, x[start:start+taps])
 		} else {
 			for k, w := range h {
 				if i := start + k; i >= 0 && i < len(x) {
@@ -152,4 +149,22 @@ func besselI0(x float64) float64 {
 		}
 	}
 	return sum
+}
+
+// dot is the inner product of two equal-length slices with four
+// independent accumulators (the loop is latency-bound otherwise).
+func dot(h, x []float32) float32 {
+	x = x[:len(h)]
+	var s0, s1, s2, s3 float32
+	k := 0
+	for ; k+4 <= len(h); k += 4 {
+		s0 += h[k] * x[k]
+		s1 += h[k+1] * x[k+1]
+		s2 += h[k+2] * x[k+2]
+		s3 += h[k+3] * x[k+3]
+	}
+	for ; k < len(h); k++ {
+		s0 += h[k] * x[k]
+	}
+	return (s0 + s1) + (s2 + s3)
 }
