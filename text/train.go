@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"iter"
 	"os"
 	"path/filepath"
 	"slices"
@@ -415,7 +416,7 @@ func (t *Tokenizer) Save(path string) (err error) {
 // TrainFromDocuments feeds docs to a new Trainer and returns the tokenizer.
 // Document errors are passed to onErr; if it returns an error, training
 // stops with it. A nil onErr stops at the first error.
-func TrainFromDocuments(ctx context.Context, docs func(yield func(Document, error) bool), opts TrainOptions, onErr func(error) error) (*Tokenizer, error) {
+func TrainFromDocuments(ctx context.Context, docs iter.Seq2[Document, error], opts TrainOptions, onErr func(error) error) (*Tokenizer, error) {
 	tr, err := NewTrainer(opts)
 	if err != nil {
 		return nil, err
