@@ -2,6 +2,7 @@ package text_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -100,4 +101,42 @@ func ExampleNewTrainer() {
 	// tok.Save("tokenizer.json") writes a file Hugging Face tokenizers loads.
 	// Output:
 	// "lowest" "Ġnewest"
+}
+
+// ReadFortunes gives (text, category) documents, e.g. for a linear probe on
+// fortune categories. (Not run as a test: it needs Debian's fortunes.)
+func ExampleReadFortunes() {
+	docs, err := text.ReadFortunes(text.FortunesDir)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	perCategory := map[string]int{}
+	for _, d := range docs {
+		perCategory[d.Category]++
+	}
+	fmt.Println(len(docs), "fortunes in", len(perCategory), "categories; first:", docs[0].Category, docs[0].Text)
+}
+
+func ExampleNewCorpusSource() {
+	tok, _ := text.LoadTokenizer("testdata/wordpiece-fortunes.json")
+	dir, _ := os.MkdirTemp("", "corpus")
+	defer os.RemoveAll(dir)
+	os.WriteFile(filepath.Join(dir, "a.txt"), []byte("A day for firm decisions!\nbad \xff line\nOr is it?\n"), 0o644)
+
+	src := text.NewCorpusSource([]string{dir}, text.CorpusOptions{})
+	enc := pipeline.Map(pipeline.From[text.Document](src, pipeline.Order{}), text.EncodeFunc(tok, true),
+		pipeline.MapOptions{Name: "tokenize", Workers: 2})
+	run := pipeline.RunOptions{Errors: pipeline.ErrorPolicy{Skip: true, OnError: func(err *pipeline.SampleError) { fmt.Println("skipped:", filepath.Base(err.Origin), errors.Is(err, text.ErrInvalidUTF8)) }}}
+	for s, err := range pipeline.All(context.Background(), enc, run) {
+		if err != nil {
+			fmt.Println(err)
+			return
+		}
+		fmt.Println(s.Index, s.Value.IDs)
+	}
+	// Output:
+	// 0 [2 43 547 160 3319 5609 5 3]
+	// skipped: a.txt:2 true
+	// 2 [2 228 140 148 35 3]
 }
