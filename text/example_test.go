@@ -127,7 +127,9 @@ func ExampleNewCorpusSource() {
 	src := text.NewCorpusSource([]string{dir}, text.CorpusOptions{})
 	enc := pipeline.Map(pipeline.From[text.Document](src, pipeline.Order{}), text.EncodeFunc(tok, true),
 		pipeline.MapOptions{Name: "tokenize", Workers: 2})
-	run := pipeline.RunOptions{Errors: pipeline.ErrorPolicy{Skip: true, OnError: func(err *pipeline.SampleError) { fmt.Println("skipped:", filepath.Base(err.Origin), errors.Is(err, text.ErrInvalidUTF8)) }}}
+	run := pipeline.RunOptions{Errors: pipeline.ErrorPolicy{Skip: true, OnError: func(err *pipeline.SampleError) {
+		fmt.Println("skipped:", filepath.Base(err.Origin), errors.Is(err, text.ErrInvalidUTF8))
+	}}}
 	for s, err := range pipeline.All(context.Background(), enc, run) {
 		if err != nil {
 			fmt.Println(err)
