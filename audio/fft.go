@@ -19,9 +19,9 @@ type realFFT struct {
 	rev []int32
 	// post-processing twiddles W_n^k = exp(-2πik/n), k <= m
 	wr, wi []float64
-	// passes holds, for each fused pass (two radix-2 stages) over blocks
-	// of 4B points, the twiddles W_2B^j and W_4B^j for j < B, interleaved
-	// as (w2r, w2i, w4r, w4i) per j.
+	// passes holds, for each radix-4 pass over blocks of 4B points, the
+	// twiddles W_4B^j, W_4B^2j, W_4B^3j for j < B, interleaved as
+	// (re, im) x 3 per j.
 	passes [][]float64
 	final  []float64 // last single radix-2 stage, if any: (wr, wi) per j
 	re, im []float64
@@ -58,12 +58,12 @@ func newRealFFT(n int) (*realFFT, error) {
 	f.im = make([]float64, m)
 	B := 4
 	for ; 4*B <= m; B *= 4 {
-		t := make([]float64, 4*B)
+		t := make([]float64, 6*B)
 		for j := 0; j < B; j++ {
-			a2 := -2 * math.Pi * float64(j) / float64(2*B)
-			a4 := -2 * math.Pi * float64(j) / float64(4*B)
-			t[4*j], t[4*j+1] = math.Cos(a2), math.Sin(a2)
-			t[4*j+2], t[4*j+3] = math.Cos(a4), math.Sin(a4)
+			for r := 1; r <= 3; r++ {
+				a := -2 * math.Pi * float64(r*j) / float64(4*B)
+				t[6*j+2*(r-1)], t[6*j+2*(r-1)+1] = math.Cos(a), math.Sin(a)
+			}
 		}
 		f.passes = append(f.passes, t)
 	}
@@ -165,38 +165,37 @@ func (f *realFFT) power(out, x []float64, magnitude bool) {
 	}
 }
 
-// fusedPass runs two radix-2 decimation-in-time stages (block sizes 2B and
-// 4B) in one sweep over the data: for each j < B the four points j, j+B,
-// j+2B, j+3B of every 4B block are combined with twiddles W_2B^j, W_4B^j and
-// W_4B^(j+B) = -i·W_4B^j.
+// fusedPass is one radix-4 decimation-in-time pass, equivalent to two
+// radix-2 stages (block sizes 2B and 4B). With bit-reversed input, the four
+// quarter blocks of each 4B block hold the DFTs of the subsequences
+// congruent to 0, 2, 1, 3 (mod 4); X[j + qB] = Σ_r W_4B^(r(j+qB)) Y_r[j]
+// needs three twiddle products per four points instead of four.
 func fusedPass(re, im, tw []float64, B int) {
 	n := len(re)
 	im = im[:n]
 	for s := 0; s+4*B <= n; s += 4 * B {
-		ar, ai := re[s:s+B], im[s:s+B]
-		br, bi := re[s+B:s+2*B], im[s+B:s+2*B]
+		ar, ai := re[s:s+B], im[s:s+B]         // Y0
+		br, bi := re[s+B:s+2*B], im[s+B:s+2*B] // Y2
 		cr, ci := re[s+2*B:s+3*B], im[s+2*B:s+3*B]
-		dr, di := re[s+3*B:s+4*B], im[s+3*B:s+4*B]
-		t := tw[:4*B]
+		dr, di := re[s+3*B:s+4*B], im[s+3*B:s+4*B] // Y3
+		t := tw[:6*B]
 		for j := 0; j < B; j++ {
-			w2r, w2i, w4r, w4i := t[4*j], t[4*j+1], t[4*j+2], t[4*j+3]
-			// stage 2B: (a, b) and (c, d) with W_2B^j
-			x, y := br[j], bi[j]
-			t1r, t1i := x*w2r-y*w2i, x*w2i+y*w2r
-			x, y = dr[j], di[j]
-			t3r, t3i := x*w2r-y*w2i, x*w2i+y*w2r
-			a0r, a0i := ar[j]+t1r, ai[j]+t1i
-			b0r, b0i := ar[j]-t1r, ai[j]-t1i
-			c0r, c0i := cr[j]+t3r, ci[j]+t3i
-			d0r, d0i := cr[j]-t3r, ci[j]-t3i
-			// stage 4B: (a, c) with W_4B^j, (b, d) with -i·W_4B^j
-			ur, ui := c0r*w4r-c0i*w4i, c0r*w4i+c0i*w4r
-			vr, vi := d0r*w4r-d0i*w4i, d0r*w4i+d0i*w4r
-			vr, vi = vi, -vr
-			ar[j], ai[j] = a0r+ur, a0i+ui
-			cr[j], ci[j] = a0r-ur, a0i-ui
-			br[j], bi[j] = b0r+vr, b0i+vi
-			dr[j], di[j] = b0r-vr, b0i-vi
+			w1r, w1i, w2r, w2i, w3r, w3i := t[6*j], t[6*j+1], t[6*j+2], t[6*j+3], t[6*j+4], t[6*j+5]
+			y0r, y0i := ar[j], ai[j]
+			x, y := cr[j], ci[j] // Y1 (block 2) · W^j
+			y1r, y1i := x*w1r-y*w1i, x*w1i+y*w1r
+			x, y = br[j], bi[j] // Y2 (block 1) · W^2j
+			y2r, y2i := x*w2r-y*w2i, x*w2i+y*w2r
+			x, y = dr[j], di[j] // Y3 · W^3j
+			y3r, y3i := x*w3r-y*w3i, x*w3i+y*w3r
+			t0r, t0i := y0r+y2r, y0i+y2i
+			t1r, t1i := y0r-y2r, y0i-y2i
+			t2r, t2i := y1r+y3r, y1i+y3i
+			t3r, t3i := y1r-y3r, y1i-y3i
+			ar[j], ai[j] = t0r+t2r, t0i+t2i
+			cr[j], ci[j] = t0r-t2r, t0i-t2i
+			br[j], bi[j] = t1r+t3i, t1i-t3r
+			dr[j], di[j] = t1r-t3i, t1i+t3r
 		}
 	}
 }
