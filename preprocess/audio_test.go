@@ -241,3 +241,58 @@ func TestAudioKillThenRerun(t *testing.T) {
 	}
 	sameTree(t, ref, o.Out)
 }
+
+// The same recordings given as a JSONL manifest with string labels and as
+// WebDataset tar shards give the same waveforms; labels follow the manifest
+// column and the tar cls members.
+func TestAudioManifestAndTarInputs(t *testing.T) {
+	dir, _ := speechCorpus(t, 5)
+	var jl strings.Builder
+	var items []tarItem
+	names := []string{"spk0/utt000.wav", "spk1/utt001.wav", "spk2/utt002.wav", "spk0/utt003.wav", "spk1/bad-text.wav"}
+	for i, n := range names {
+		spk := strings.Split(n, "/")[0]
+		jl.WriteString(`{"path": "` + n + `", "speaker": "` + spk + `"}` + "\n")
+		data, err := os.ReadFile(filepath.Join(dir, n))
+		if err != nil {
+			t.Fatal(err)
+		}
+		key := "s" + itoa3(i)
+		items = append(items, tarItem{name: key + ".wav", typ: '0', data: data}, tarItem{name: key + ".cls", typ: '0', data: []byte(spk[3:])})
+	}
+	writeFile(t, filepath.Join(dir, "train.jsonl"), []byte(jl.String()))
+	writeFile(t, filepath.Join(dir, "shards", "a.tar"), makeTar(t, items[:6]))
+	writeFile(t, filepath.Join(dir, "shards", "b.tar"), makeTar(t, items[6:]))
+
+	base := Options{Modality: Audio, ShardSize: 2, MaxErrors: -1}
+	o1 := base
+	o1.In, o1.Out, o1.LabelColumn = filepath.Join(dir, "train.jsonl"), t.TempDir(), "speaker"
+	if _, err := Run(context.Background(), o1); err != nil {
+		t.Fatal(err)
+	}
+	o2 := base
+	o2.In, o2.Out = filepath.Join(dir, "shards", "*.tar"), t.TempDir()
+	if _, err := Run(context.Background(), o2); err != nil {
+		t.Fatal(err)
+	}
+	m1, _ := ReadManifest(o1.Out)
+	if strings.Join(m1.Classes, ",") != "spk0,spk1,spk2" {
+		t.Errorf("classes %v", m1.Classes)
+	}
+	a, b := readBack(t, o1.Out), readBack(t, o2.Out)
+	if len(a) != 4 || len(b) != 4 {
+		t.Fatalf("%d and %d samples, want 4 (the text file is rejected)", len(a), len(b))
+	}
+	for i := range a {
+		if !bytes.Equal(a[i].Files["wav.npy"], b[i].Files["wav.npy"]) || !bytes.Equal(a[i].Files["cls"], b[i].Files["cls"]) {
+			t.Errorf("sample %d differs between manifest and tar input", i)
+		}
+		if want := strconv.Itoa(int(names[i][3] - '0')); string(a[i].Files["cls"]) != want {
+			t.Errorf("sample %d: cls %q, want %s", i, a[i].Files["cls"], want)
+		}
+	}
+	e1, e2 := readErrors(t, o1.Out), readErrors(t, o2.Out)
+	if len(e1) != 1 || e1[0].Input != 4 || !strings.Contains(e1[0].Path, "train.jsonl:5") || len(e2) != 1 || e2[0].Path != "b.tar:s004.wav" {
+		t.Errorf("errors %+v / %+v", e1, e2)
+	}
+}

@@ -3,6 +3,7 @@ package preprocess
 import (
 	"context"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"testing"
@@ -46,4 +47,65 @@ func BenchmarkImage(b *testing.B) {
 			b.ReportMetric(float64(32*b.N)/b.Elapsed().Seconds(), "images/s")
 		})
 	}
+}
+
+// BenchmarkAudio reports audio seconds processed per second (decode,
+// resample 22.05 -> 16 kHz, int16 .npy, optional MFCC + deltas) with one
+// worker, on synthetic 10 s chirps.
+func BenchmarkAudio(b *testing.B) {
+	dir := b.TempDir()
+	const files, secs = 8, 10
+	for i := 0; i < files; i++ {
+		x := make([]float64, 22050*secs)
+		for j := range x {
+			tt := float64(j) / 22050
+			x[j] = 0.5 * math.Sin(2*math.Pi*(200+50*float64(i))*tt*(1+tt))
+		}
+		writeFile(b, filepath.Join(dir, fmt.Sprintf("u%d.wav", i)), wavPCM16(22050, 1, x))
+	}
+	for _, c := range []struct {
+		name string
+		o    Options
+	}{
+		{"wave", Options{}},
+		{"mfcc-deltas", Options{Features: "mfcc", Deltas: true}},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for i := 0; i < b.N; i++ {
+				o := c.o
+				o.Modality, o.In, o.Out, o.ShardSize, o.MaxErrors, o.Workers = Audio, dir, b.TempDir(), 4, -1, 1
+				if _, err := Run(context.Background(), o); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(files*secs*b.N)/b.Elapsed().Seconds(), "audio-s/s")
+		})
+	}
+}
+
+// BenchmarkText reports MB of text and tokens per second (listing pass,
+// tokenize with a given WordPiece tokenizer, pack 128, write) with one
+// worker, on the text package's fortunes tokenizer and generated lines.
+func BenchmarkText(b *testing.B) {
+	dir, _ := textCorpus(b, 20000)
+	tok, err := filepath.Abs("../text/testdata/wordpiece-fortunes.json")
+	if err != nil {
+		b.Fatal(err)
+	}
+	if _, err := os.Stat(tok); err != nil {
+		b.Skip("text testdata tokenizer missing")
+	}
+	var bytesIn, tokens int64
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		sum, err := Run(context.Background(), Options{Modality: Text, In: dir, Out: b.TempDir(), Tokenizer: tok, SeqLen: 128, ShardSize: 5000, MaxErrors: -1, Workers: 1})
+		if err != nil {
+			b.Fatal(err)
+		}
+		bytesIn += sum.TextBytes
+		tokens += sum.Tokens
+	}
+	b.ReportMetric(float64(bytesIn)/1e6/b.Elapsed().Seconds(), "MB/s")
+	b.ReportMetric(float64(tokens)/b.Elapsed().Seconds(), "tokens/s")
 }
