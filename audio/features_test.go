@@ -116,7 +116,7 @@ func loadGolden(t testing.TB) []goldenCase {
 // torchaudio on float64 input and use Float32Window false.
 func TestGoldenTorchaudio(t *testing.T) {
 	cases := loadGolden(t)
-	if len(cases) < 30 {
+	if len(cases) < 31 {
 		t.Fatalf("only %d golden cases", len(cases))
 	}
 	worst, worst32 := 0.0, 0.0
