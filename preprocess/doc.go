@@ -11,7 +11,7 @@
 //	DIR/manifest.json        written last: counts and sha256 per shard, options, versions, artifacts
 //	DIR/tokenizer.json       text: the trained tokenizer (with --train-tokenizer)
 //	DIR/kmeans.npy/.json     audio: k-means centroids and their metadata (with --kmeans)
-//	DIR/.sslpipe/            per-shard completion records used by resume (safe to delete after the run)
+//	DIR/.sslpipe/            per-shard completion records used by resume (a rerun without them redoes every shard)
 //
 // Members of one sample are consecutive and share a key (WebDataset layout),
 // so pipeline.Tar reads the shards back directly; Shards lists them in order

@@ -42,7 +42,8 @@ type Options struct {
 	// Out is the output folder (created if needed).
 	Out string `json:"-"`
 
-	// ShardSize is the number of inputs per shard (default 1000). Shard j
+	// ShardSize is the number of inputs per shard (default 1000; text
+	// 100000 documents). Shard j
 	// holds the samples of inputs [j*ShardSize, (j+1)*ShardSize); rejected
 	// inputs leave a shard short. For text an input is a document and a
 	// shard holds the sequences packed from its documents.
@@ -109,6 +110,9 @@ func (o *Options) defaults() {
 	o.Modality = strings.ToLower(o.Modality)
 	if o.ShardSize == 0 {
 		o.ShardSize = 1000
+		if o.Modality == Text {
+			o.ShardSize = 100000 // documents are often single lines
+		}
 	}
 	if o.Parts == 0 {
 		o.Parts = 1

@@ -150,7 +150,8 @@ type runner struct {
 	sum Summary
 }
 
-// errBudget stops a shard when --max-errors is exceeded.
+// reject counts n rejected inputs and returns an ErrTooManyErrors error
+// once more than MaxErrors have been rejected.
 func (r *runner) reject(n int) error {
 	v := r.rejected.Add(int64(n))
 	if r.o.MaxErrors >= 0 && v > int64(r.o.MaxErrors) {
@@ -336,6 +337,7 @@ func (r *runner) run(ctx context.Context) error {
 			if err != nil {
 				if errors.Is(err, ErrTooManyErrors) {
 					r.sum.Stopped = true
+					partial.Shard.Samples = 0 // the shard was abandoned
 					r.account(partial)
 					r.writeStoppedErrors(append(recs, partial))
 				}

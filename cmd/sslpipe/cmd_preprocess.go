@@ -37,7 +37,7 @@ func runPreprocessCmd(ctx context.Context, env *cmdEnv, args []string) error {
 	fs.StringVar(&o.Modality, "modality", "", "image, audio or text")
 	fs.StringVar(&o.In, "in", "", "folder, file list (.txt/.lst), manifest (.csv/.tsv/.jsonl), tar shard or glob of shards; text: corpus file or folder")
 	fs.StringVar(&o.Out, "out", "", "output folder")
-	fs.IntVar(&o.ShardSize, "shard-size", 1000, "inputs per shard (text: documents per shard)")
+	fs.IntVar(&o.ShardSize, "shard-size", 0, "inputs per shard (default 1000; text: documents per shard, default 100000)")
 	fs.IntVar(&o.Part, "part", 0, "this part's index, 0 <= part < parts (e.g. $JOB_COMPLETION_INDEX or $SLURM_ARRAY_TASK_ID)")
 	fs.IntVar(&o.Parts, "parts", 1, "number of parts the shards are split into; combine with 'preprocess merge'")
 	fs.IntVar(&o.MaxErrors, "max-errors", -1, "stop with exit code 4 once more inputs than this are rejected (-1: no limit)")
