@@ -85,6 +85,7 @@ func runTokenize(ctx context.Context, stderr, out io.Writer, o tokenizeOpts) (in
 	bw := bufio.NewWriterSize(out, 1<<16)
 	written, bad := 0, 0
 	var block []string
+	blockBytes := 0
 	flush := func() error {
 		ids, err := tok.EncodeAll(ctx, block, o.Special, o.Workers)
 		if err != nil {
@@ -95,7 +96,7 @@ func runTokenize(ctx context.Context, stderr, out io.Writer, o tokenizeOpts) (in
 			bw.WriteByte('\n')
 		}
 		written += len(block)
-		block = block[:0]
+		block, blockBytes = block[:0], 0
 		return nil
 	}
 	st, err := os.Stat(o.In)
@@ -126,7 +127,8 @@ func runTokenize(ctx context.Context, stderr, out io.Writer, o tokenizeOpts) (in
 			continue
 		}
 		block = append(block, d.Text)
-		if len(block) == 8192 {
+		blockBytes += len(d.Text)
+		if len(block) == 8192 || blockBytes >= 16<<20 { // bounded memory whatever the line lengths
 			if err := flush(); err != nil {
 				return written, err
 			}
