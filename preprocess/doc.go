@@ -14,8 +14,8 @@
 //	DIR/.sslpipe/            per-shard completion records used by resume (a rerun without them redoes every shard)
 //
 // Members of one sample are consecutive and share a key (WebDataset layout),
-// so pipeline.Tar reads the shards back directly; Shards lists them in order
-// from a finished manifest.
+// so pipeline.Tar reads the shards back directly: Open returns the manifest
+// and a pipeline source over the shards, Shards lists their paths in order.
 //
 // # Determinism, atomicity and resume
 //

@@ -152,10 +152,14 @@ func TestImageEndToEnd(t *testing.T) {
 	if len(samples) != 20 {
 		t.Fatalf("read back %d samples", len(samples))
 	}
-	m, err := ReadManifest(out)
+	m, src, err := Open(out, true)
 	if err != nil {
 		t.Fatal(err)
 	}
+	if src.Len() != m.Samples {
+		t.Fatalf("Open: %d samples in the shards, manifest says %d", src.Len(), m.Samples)
+	}
+	src.Close()
 	if !slices.Equal(m.Classes, []string{"cat", "dog", "eel"}) || !slices.Equal(m.Fields, []string{"jpg", "cls"}) {
 		t.Fatalf("manifest classes %v fields %v", m.Classes, m.Fields)
 	}

@@ -11,6 +11,7 @@ import (
 	"runtime"
 
 	"github.com/sslpipe/sslpipe/internal/buildinfo"
+	"github.com/sslpipe/sslpipe/pipeline"
 )
 
 // FormatVersion names the layout of manifest.json and the shards.
@@ -245,4 +246,24 @@ func Shards(dir string, verify bool) ([]string, error) {
 		out[i] = p
 	}
 	return out, nil
+}
+
+// Open reads DIR/manifest.json and returns it with a pipeline source over
+// the dataset's shards, in order (verify also checks every shard's sha256
+// first). The trainer streams it like any pipeline.Source; Close the source
+// when done. Each sample's Files are keyed by the manifest's Fields.
+func Open(dir string, verify bool) (*Manifest, *pipeline.TarSource, error) {
+	m, err := ReadManifest(dir)
+	if err != nil {
+		return nil, nil, err
+	}
+	paths, err := Shards(dir, verify)
+	if err != nil {
+		return nil, nil, err
+	}
+	src, err := pipeline.Tar(paths...)
+	if err != nil {
+		return nil, nil, err
+	}
+	return m, src, nil
 }
