@@ -291,6 +291,18 @@ func TestAudioManifestAndTarInputs(t *testing.T) {
 			t.Errorf("sample %d: cls %q, want %s", i, a[i].Files["cls"], want)
 		}
 	}
+	// fbank features: 23 mel bins at 100 frames/s.
+	o3 := o1
+	o3.Out, o3.Features = t.TempDir(), "fbank"
+	if _, err := Run(context.Background(), o3); err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range readBack(t, o3.Out) {
+		n := readNpy(t, s.Files["wav.npy"]).Shape[0]
+		if f := readNpy(t, s.Files["fbank.npy"]); f.Shape[0] != 1+(n-400)/160 || f.Shape[1] != 23 {
+			t.Errorf("%s: fbank %v for %d samples", s.Key, f.Shape, n)
+		}
+	}
 	e1, e2 := readErrors(t, o1.Out), readErrors(t, o2.Out)
 	if len(e1) != 1 || e1[0].Input != 4 || !strings.Contains(e1[0].Path, "train.jsonl:5") || len(e2) != 1 || e2[0].Path != "b.tar:s004.wav" {
 		t.Errorf("errors %+v / %+v", e1, e2)

@@ -204,3 +204,33 @@ func TestTextGivenTokenizerAndKill(t *testing.T) {
 	}
 	sameTree(t, ref, o.Out)
 }
+
+func TestTextPackOnePerSequence(t *testing.T) {
+	dir, ndocs := textCorpus(t, 150)
+	o := textOpts(dir, t.TempDir())
+	o.Pack, o.SeqLen = "one", 64
+	sum, err := Run(context.Background(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.Samples != ndocs-2 {
+		t.Fatalf("%d sequences from %d good documents", sum.Samples, ndocs-2)
+	}
+	tok, err := text.LoadTokenizer(filepath.Join(o.Out, "tokenizer.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sp := tok.Specials()
+	for _, s := range readBack(t, o.Out)[:20] {
+		ids := readNpy(t, s.Files["ids.npy"]).I32
+		if ids[0] != sp.Begin || !slices.Contains(ids, sp.End) {
+			t.Fatalf("%s: %v lacks [CLS] ... [SEP]", s.Key, ids)
+		}
+		end := slices.Index(ids, sp.End)
+		for _, v := range ids[end+1:] {
+			if v != sp.Pad {
+				t.Fatalf("%s: token %d after [SEP] in one-document-per-sequence mode", s.Key, v)
+			}
+		}
+	}
+}
