@@ -46,10 +46,11 @@
 //
 // # Concurrency, backpressure and cancellation
 //
-// A Map stage runs Workers goroutines that take chunks of input (adaptive,
-// 1 to 64 samples) and may have at most Window chunks in flight (default
-// 2 x Workers): a slow consumer stops the workers, so memory stays bounded
-// whatever the dataset size. Every goroutine belongs to the run: Close (or
+// A Map stage runs Workers goroutines that take chunks of input (adaptive:
+// 1 to 256 samples, about 1ms of work each) and may have at most Window
+// chunks in flight (default 2 x Workers): a slow consumer stops the
+// workers, so memory stays bounded whatever the dataset size. Every
+// goroutine belongs to the run: Close (or
 // the end of a range loop over All, including break) cancels the run and
 // waits for all of them; cancelling the context passed to Start does the
 // same.

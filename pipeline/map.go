@@ -31,9 +31,10 @@ type MapOptions struct {
 	// consumer does not care about order (e.g. writing shards).
 	Unordered bool
 	// Chunk is the number of samples a worker takes at once. 0 adapts it per
-	// worker between 1 and 64, aiming at about 50µs of work per chunk, which
-	// amortizes the hand-off for cheap functions and keeps one sample per
-	// hand-off for expensive ones.
+	// worker between 1 and 256, aiming at about 1ms of work per chunk: a
+	// hand-off between goroutines costs some microseconds (a wake-up), so
+	// cheap functions need many samples per hand-off to scale, while
+	// expensive ones (a decode) go one sample at a time.
 	Chunk int
 	// Window bounds the chunks in flight (taken, not yet consumed downstream):
 	// default 2 x Workers. This is the stage's backpressure: when the consumer
@@ -42,8 +43,10 @@ type MapOptions struct {
 }
 
 const (
-	maxChunk    = 64
-	chunkTarget = 50 * time.Microsecond
+	maxChunk    = 256
+	chunkTarget = time.Millisecond
+	warmChunks  = 16 // chunks timed one by one at the start of a worker
+	timeEvery   = 8  // afterwards, one chunk in timeEvery is timed
 )
 
 // Map applies fn to every sample of s on o.Workers goroutines. Per-sample
@@ -161,15 +164,30 @@ func (m *mapNode[T, U]) worker() {
 	if m.o.Chunk > maxChunk {
 		in = make([]item[T], m.o.Chunk)
 	}
-	for {
-		t0 := time.Now()
+	for iter := 0; ; iter++ {
+		// The clock is read on a sample of chunks only (every chunk while
+		// warming up): on some VMs a clock read costs a microsecond.
+		timed, weight := iter < warmChunks || iter%timeEvery == 0, int64(1)
+		if iter >= warmChunks {
+			weight = timeEvery
+		}
 		select {
 		case <-m.tokens:
-		case <-ctx.Done():
-			return
+		default:
+			// Blocked on output (the window is full): time it, the worker
+			// is idle anyway.
+			t := time.Now()
+			select {
+			case <-m.tokens:
+			case <-ctx.Done():
+				return
+			}
+			m.stats.wait.Add(int64(time.Since(t)))
 		}
-		t1 := time.Now()
-		m.stats.wait.Add(int64(t1.Sub(t0)))
+		var t1 time.Time
+		if timed {
+			t1 = time.Now()
+		}
 		if !m.lock() {
 			return
 		}
@@ -193,8 +211,11 @@ func (m *mapNode[T, U]) worker() {
 			return
 		}
 		m.unlock()
-		t2 := time.Now()
-		m.stats.waitIn.Add(int64(t2.Sub(t1)))
+		var t2 time.Time
+		if timed {
+			t2 = time.Now()
+			m.stats.waitIn.Add(weight * int64(t2.Sub(t1)))
+		}
 		m.stats.in.Add(int64(n))
 		c := m.getChunk()
 		c.seq = seq
@@ -219,18 +240,17 @@ func (m *mapNode[T, U]) worker() {
 			c.items = append(c.items, item[U]{s: With(x.s, u)})
 		}
 		clear(in[:n])
-		t3 := time.Now()
-		d := t3.Sub(t2)
-		m.stats.busy.Add(int64(d))
 		m.stats.out.Add(int64(len(c.items)))
 		m.stats.errs.Add(errs)
-		if m.o.Chunk <= 0 {
-			per := d / time.Duration(n)
-			switch {
-			case per <= 0:
-				size = maxChunk
-			default:
-				size = min(max(int(chunkTarget/per), 1), maxChunk)
+		if timed {
+			d := time.Since(t2)
+			m.stats.busy.Add(weight * int64(d))
+			if m.o.Chunk <= 0 {
+				if per := d / time.Duration(n); per <= 0 {
+					size = maxChunk
+				} else {
+					size = min(max(int(chunkTarget/per), 1), maxChunk)
+				}
 			}
 		}
 		m.results <- c
@@ -411,12 +431,20 @@ type prefetchNode[T any] struct {
 
 func (p *prefetchNode[T]) run(up node[T], per int) {
 	defer p.rc.wg.Done()
-	for {
+	for iter := 0; ; iter++ {
+		timed, weight := iter < warmChunks || iter%timeEvery == 0, int64(1)
+		if iter >= warmChunks {
+			weight = timeEvery
+		}
 		c := &chunk[T]{items: make([]item[T], per)}
-		t0 := time.Now()
+		var t0 time.Time
+		if timed {
+			t0 = time.Now()
+		}
 		n, err := up.read(c.items)
-		t1 := time.Now()
-		p.stats.waitIn.Add(int64(t1.Sub(t0)))
+		if timed {
+			p.stats.waitIn.Add(weight * int64(time.Since(t0)))
+		}
 		c.items = c.items[:n]
 		if n == 0 {
 			c.err = err
@@ -424,10 +452,15 @@ func (p *prefetchNode[T]) run(up node[T], per int) {
 		p.stats.in.Add(int64(n))
 		select {
 		case p.ch <- c:
-		case <-p.rc.ctx.Done():
-			return
+		default:
+			t := time.Now()
+			select {
+			case p.ch <- c:
+			case <-p.rc.ctx.Done():
+				return
+			}
+			p.stats.wait.Add(int64(time.Since(t)))
 		}
-		p.stats.wait.Add(int64(time.Since(t1)))
 		p.stats.queued.Store(int64(len(p.ch)))
 		if n == 0 {
 			return

@@ -22,7 +22,10 @@ type stageStats struct {
 // are summed over the stage's workers: a stage whose Busy approaches
 // Workers x wall time is the bottleneck; one that mostly waits on input is
 // starved by the stage before it; one that mostly waits on output is held
-// back by the stage after it (backpressure).
+// back by the stage after it (backpressure). Times are estimates: after the
+// first chunks, a worker reads the clock on one chunk in 8 and scales, except
+// for time blocked on output, which is always measured. The source has no
+// times of its own: reading it counts as WaitIn of the stage after it.
 type StageMetrics struct {
 	Name     string        `json:"name"`
 	Workers  int           `json:"workers"`

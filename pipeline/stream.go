@@ -7,7 +7,6 @@ import (
 	"io"
 	"math/rand/v2"
 	"sync"
-	"time"
 )
 
 // Stream is a recipe for a sequence of samples of type T: a source with an
@@ -160,8 +159,6 @@ func (p *planNode[T]) read(dst []item[T]) (int, error) {
 	if err := p.rc.ctx.Err(); err != nil {
 		return 0, err
 	}
-	t0 := time.Now()
-	defer func() { p.stats.busy.Add(int64(time.Since(t0))) }()
 	n := 0
 	for n < len(dst) {
 		if p.done {
