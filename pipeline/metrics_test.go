@@ -1,0 +1,73 @@
+package pipeline_test
+
+import (
+	"bytes"
+	"context"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/sslpipe/sslpipe/pipeline"
+)
+
+func TestProgressAndMetrics(t *testing.T) {
+	src := pipeline.Slice(ints(200))
+	slow := pipeline.Map(pipeline.From(src, pipeline.Order{Epochs: 2}), func(_ context.Context, s pipeline.Sample[int]) (int, error) {
+		time.Sleep(50 * time.Microsecond)
+		return s.Value, nil
+	}, pipeline.MapOptions{Name: "slow", Workers: 2})
+	it, err := pipeline.Start(context.Background(), slow, pipeline.RunOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer it.Close()
+	for range 250 {
+		if _, err := it.Next(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	p := it.Progress()
+	if p.Epoch != 1 || p.Position != 50 || p.EpochLen != 200 || p.Epochs != 2 || p.Emitted != 250 {
+		t.Fatalf("progress %+v", p)
+	}
+	line := p.String()
+	if !strings.HasPrefix(line, "epoch 2/2 50/200 (25.0%)") || !strings.Contains(line, "busiest: slow") {
+		t.Fatalf("line %q", line)
+	}
+	if bar := p.Bar(20); !strings.HasPrefix(bar, "[=====               ] epoch 2/2") {
+		t.Fatalf("bar %q", bar)
+	}
+	ms := it.Metrics()
+	if len(ms) != 2 || ms[1].Name != "slow" || ms[1].Workers != 2 || ms[1].In < 250 || ms[1].Busy < 250*50*time.Microsecond/2 {
+		t.Fatalf("metrics %+v", ms)
+	}
+
+	// ReportProgress: periodic lines (no TTY) and a final line at cancel.
+	ctx, cancel := context.WithCancel(context.Background())
+	var buf bytes.Buffer
+	var mu sync.Mutex
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		pipeline.ReportProgress(ctx, &lockedWriter{w: &buf, mu: &mu}, time.Millisecond, false, it.Progress)
+	}()
+	time.Sleep(20 * time.Millisecond)
+	cancel()
+	<-done
+	lines := strings.Split(strings.TrimSpace(buf.String()), "\n")
+	if len(lines) < 2 || !strings.HasPrefix(lines[len(lines)-1], "epoch 2/2 50/200") || strings.Contains(buf.String(), "\r") {
+		t.Fatalf("report %q", buf.String())
+	}
+}
+
+type lockedWriter struct {
+	w  *bytes.Buffer
+	mu *sync.Mutex
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
+}
