@@ -19,11 +19,18 @@ func BlurKernelSize(size int) int {
 // x = linspace(-(k-1)/2, (k-1)/2, k), exp(-x^2/(2 sigma^2)), normalized to
 // sum 1. ksize must be odd and positive, sigma > 0.
 func GaussianKernel(ksize int, sigma float64) []float32 {
+	return gaussianKernel(nil, ksize, sigma)
+}
+
+func gaussianKernel(k []float32, ksize int, sigma float64) []float32 {
 	if ksize <= 0 || ksize%2 == 0 || !(sigma > 0) {
 		panic(fmt.Sprintf("augment: gaussian kernel size %d (odd > 0) sigma %v (> 0)", ksize, sigma))
 	}
 	half := float32(ksize-1) * 0.5
-	k := make([]float32, ksize)
+	if cap(k) < ksize {
+		k = make([]float32, ksize)
+	}
+	k = k[:ksize]
 	var sum float32
 	s := float32(sigma)
 	for i := range k {
@@ -83,7 +90,8 @@ func GaussianBlur(m *Image, ksize int, sigma float64, s *Scratch) {
 	if s == nil {
 		s = new(Scratch)
 	}
-	k := GaussianKernel(ksize, sigma)
+	s.kern = gaussianKernel(s.kern, ksize, sigma)
+	k := s.kern
 	r := tapsNeeded(k)
 	if r == 0 {
 		// The kernel is a unit impulse to float32 precision: blur is the
@@ -109,9 +117,7 @@ func GaussianBlur(m *Image, ksize int, sigma float64, s *Scratch) {
 	for y := 0; y < h; y++ {
 		src := m.Pix[y*wc : (y+1)*wc]
 		mid := pad[r*c : r*c+wc]
-		for i, v := range src {
-			mid[i] = float32(v)
-		}
+		toFloat(mid, src)
 		for x := 1; x <= r; x++ {
 			l, rr := reflect(-x, w), reflect(w-1+x, w)
 			for ch := 0; ch < c; ch++ {
@@ -136,8 +142,8 @@ func GaussianBlur(m *Image, ksize int, sigma float64, s *Scratch) {
 	}
 }
 
-// scale sets out[i] = k*a[i].
-func scale(out, a []float32, k float32) {
+// scaleGeneric sets out[i] = k*a[i].
+func scaleGeneric(out, a []float32, k float32) {
 	a = a[:len(out)]
 	for i := range out {
 		out[i] = k * a[i]
@@ -153,11 +159,11 @@ func addSymGeneric(out, a, b []float32, k float32) {
 	}
 }
 
-// roundRow stores round-half-even(a[i]) as bytes. Adding and subtracting
+// roundRowGeneric stores round-half-even(a[i]) as bytes. Adding and subtracting
 // 1.5*2^23 rounds a float32 in [-2^22, 2^22] to an integer with the
 // current (nearest-even) rounding; blurred values lie in [0, 255] up to
 // float error, so the clamps only catch -0 and 255+eps.
-func roundRow(out []uint8, a []float32) {
+func roundRowGeneric(out []uint8, a []float32) {
 	a = a[:len(out)]
 	for i, v := range a {
 		f := (v + 0x1.8p23) - 0x1.8p23

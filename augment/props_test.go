@@ -398,3 +398,34 @@ func TestResampleSIMDMatchesPortable(t *testing.T) {
 		}
 	}
 }
+
+func TestBlurRowKernelsMatchGeneric(t *testing.T) {
+	r := newRand(15)
+	for _, n := range []int{0, 1, 4, 15, 16, 17, 33, 672} {
+		a := make([]float32, n)
+		in := make([]uint8, n)
+		for i := range a {
+			a[i] = float32(r.Float64()*300 - 20)
+			if i%5 == 0 {
+				a[i] = float32(r.IntN(256)) + 0.5 // exact ties round to even
+			}
+			in[i] = uint8(r.IntN(256))
+		}
+		o1, o2 := make([]uint8, n), make([]uint8, n)
+		roundRow(o1, a)
+		roundRowGeneric(o2, a)
+		if !bytes.Equal(o1, o2) {
+			t.Fatalf("roundRow n %d: %v vs %v", n, o1, o2)
+		}
+		s1, s2 := make([]float32, n), make([]float32, n)
+		scale(s1, a, 0.37)
+		scaleGeneric(s2, a, 0.37)
+		f := make([]float32, n)
+		toFloat(f, in)
+		for i := range s1 {
+			if s1[i] != s2[i] || f[i] != float32(in[i]) {
+				t.Fatalf("scale/toFloat n %d i %d", n, i)
+			}
+		}
+	}
+}

@@ -170,7 +170,7 @@ type Scratch struct {
 	hc, vc coeffs
 	tmp    Image
 	blur   []float32
-	views  []Image
+	kern   []float32
 }
 
 // Resize writes src resized to w x h into dst with Pillow's antialiased
