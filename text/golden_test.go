@@ -47,19 +47,28 @@ func readGolden(t testing.TB, path string) []goldenRow {
 // TestGoldenIDs compares with ids from HF tokenizers 0.23.2 (see
 // testdata/make_golden.js and make_golden_extra.js). Tolerance: none.
 func TestGoldenIDs(t *testing.T) {
-	lines := readLines(t, "testdata/mixed.txt")
-	for _, tc := range []struct{ tok, golden string }{
-		{"testdata/wordpiece-fortunes.json", "testdata/golden-wordpiece.jsonl"},
-		{"testdata/bpe-fortunes.json", "testdata/golden-bpe.jsonl"},
+	mixed := readLines(t, "testdata/mixed.txt")
+	withAdded := append(readLines(t, "testdata/added-lines.txt"), mixed...)
+	for _, tc := range []struct {
+		tok, golden string
+		lines       []string
+	}{
+		{"testdata/wordpiece-fortunes.json", "testdata/golden-wordpiece.jsonl", mixed},
+		{"testdata/bpe-fortunes.json", "testdata/golden-bpe.jsonl", mixed},
 		// NFKC+Lowercase Sequence, Whitespace pre-tokenizer, char-level BPE
 		// with ## prefix and [UNK], TemplateProcessing (make_golden_extra.js).
-		{"testdata/bpe-nfkc-whitespace.json", "testdata/golden-bpe-nfkc-whitespace.jsonl"},
+		{"testdata/bpe-nfkc-whitespace.json", "testdata/golden-bpe-nfkc-whitespace.jsonl", mixed},
+		// Added tokens with single_word, lstrip, rstrip, normalized
+		// (make_golden_added.js).
+		{"testdata/added-wordpiece.json", "testdata/golden-added-wordpiece.jsonl", withAdded},
+		{"testdata/added-bpe.json", "testdata/golden-added-bpe.jsonl", withAdded},
 	} {
 		t.Run(tc.tok, func(t *testing.T) {
 			tok, err := LoadTokenizer(tc.tok)
 			if err != nil {
 				t.Fatal(err)
 			}
+			lines := tc.lines
 			rows := readGolden(t, tc.golden)
 			if len(rows) != len(lines) || len(rows) < 300 {
 				t.Fatalf("%d golden rows for %d lines", len(rows), len(lines))
