@@ -43,14 +43,18 @@ type Manifest struct {
 	Errors    []ErrorEntry `json:"errors,omitempty"` // part manifests only; manifest.json has errors.jsonl
 }
 
-// Versions are the versions of the code that made a dataset.
+// Versions are the versions of the code that made a dataset. Arch is part
+// of it because floating-point features may round differently where the
+// compiler fuses multiply-adds (arm64, not amd64): parts made on different
+// architectures are not mixed.
 type Versions struct {
 	Sslpipe string `json:"sslpipe"`
 	Go      string `json:"go"`
+	Arch    string `json:"arch"`
 }
 
 func currentVersions() Versions {
-	return Versions{Sslpipe: buildinfo.Version, Go: runtime.Version()}
+	return Versions{Sslpipe: buildinfo.Version, Go: runtime.Version(), Arch: runtime.GOARCH}
 }
 
 // Meta describes the arrays in the samples.
