@@ -58,7 +58,11 @@ func TestGoldenUnicode(t *testing.T) {
 			t.Errorf("%s U+%04X: got %q, HF %q", what, c, got, want)
 		}
 	}
-	for c := rune(0); c <= 0xE0FFF; c++ {
+	step := rune(1)
+	if testing.Short() {
+		step = 7 // a sample of the code points
+	}
+	for c := rune(0); c <= 0xE0FFF; c += step {
 		if (c > 0x3FFFF && c < 0xE0000) || (c >= 0xD800 && c <= 0xDFFF) {
 			continue
 		}
