@@ -174,6 +174,27 @@ func ycbcrToRGB(dst *Image, s *image.YCbCr) {
 		yrow := s.Y[(sy-b.Min.Y)*s.YStride : (sy-b.Min.Y)*s.YStride+w]
 		crow := ((sy >> vs) - (b.Min.Y >> vs)) * s.CStride
 		out := dst.Pix[y*3*w : (y+1)*3*w]
+		if hs == 1 && b.Min.X&1 == 0 {
+			// 4:2:0 and 4:2:2 (what cameras and PIL write): one chroma
+			// sample per pixel pair, its terms computed once.
+			cw := (w + 1) / 2
+			cb, cr := s.Cb[crow:crow+cw], s.Cr[crow:crow+cw]
+			for cx := range cb {
+				cb1 := int32(cb[cx]) - 128
+				cr1 := int32(cr[cx]) - 128
+				rc, gc, bc := 91881*cr1, -22554*cb1-46802*cr1, 116130*cb1
+				x := 2 * cx
+				yy1 := int32(yrow[x]) * 0x10101
+				o := out[3*x : 3*x+3 : 3*x+3]
+				o[0], o[1], o[2] = clampShift16(yy1+rc), clampShift16(yy1+gc), clampShift16(yy1+bc)
+				if x+1 < w {
+					yy1 = int32(yrow[x+1]) * 0x10101
+					o = out[3*x+3 : 3*x+6 : 3*x+6]
+					o[0], o[1], o[2] = clampShift16(yy1+rc), clampShift16(yy1+gc), clampShift16(yy1+bc)
+				}
+			}
+			continue
+		}
 		for x := 0; x < w; x++ {
 			ci := crow + ((b.Min.X + x) >> hs) - x0c
 			yy1 := int32(yrow[x]) * 0x10101

@@ -429,3 +429,31 @@ func TestBlurRowKernelsMatchGeneric(t *testing.T) {
 		}
 	}
 }
+
+func TestYCbCrConversionAllRatios(t *testing.T) {
+	r := newRand(16)
+	for _, ratio := range []image.YCbCrSubsampleRatio{image.YCbCrSubsampleRatio444, image.YCbCrSubsampleRatio422,
+		image.YCbCrSubsampleRatio420, image.YCbCrSubsampleRatio440, image.YCbCrSubsampleRatio411, image.YCbCrSubsampleRatio410} {
+		for _, rect := range []image.Rectangle{image.Rect(0, 0, 17, 9), image.Rect(0, 0, 16, 8), image.Rect(3, 1, 14, 8), image.Rect(2, 2, 9, 9)} {
+			full := image.NewYCbCr(image.Rect(0, 0, 20, 12), ratio)
+			for i := range full.Y {
+				full.Y[i] = uint8(r.IntN(256))
+			}
+			for i := range full.Cb {
+				full.Cb[i], full.Cr[i] = uint8(r.IntN(256)), uint8(r.IntN(256))
+			}
+			sub := full.SubImage(rect).(*image.YCbCr)
+			m := FromImage(sub, 3)
+			for y := 0; y < rect.Dy(); y++ {
+				for x := 0; x < rect.Dx(); x++ {
+					c := sub.YCbCrAt(rect.Min.X+x, rect.Min.Y+y)
+					rr, gg, bb := color.YCbCrToRGB(c.Y, c.Cb, c.Cr)
+					p := m.Pix[(y*rect.Dx()+x)*3:]
+					if p[0] != rr || p[1] != gg || p[2] != bb {
+						t.Fatalf("%v %v (%d,%d): %v, want %d %d %d", ratio, rect, x, y, p[:3], rr, gg, bb)
+					}
+				}
+			}
+		}
+	}
+}
