@@ -23,7 +23,7 @@ func FuzzExtractor(f *testing.F) {
 			kind = MFCC
 		}
 		o := DefaultOptions(kind)
-		o.Window = WindowType(win%6 + 0)
+		o.Window = WindowType(win % 6) // 0 is invalid on purpose
 		o.FrameLengthMs, o.FrameShiftMs = length, shift
 		o.NumMelBins, o.NumCeps = int(bins), int(ceps)
 		o.LowFreq, o.HighFreq, o.Preemphasis = low, high, pre

@@ -66,6 +66,26 @@ func TestResampleTonePreserved(t *testing.T) {
 	}
 }
 
+// The pass band is flat within ±0.01 dB from 100 Hz to 0.8 x the output
+// Nyquist (44.1 -> 16 kHz, tones every 100 Hz).
+func TestResamplePassBand(t *testing.T) {
+	step := 100.0
+	if testing.Short() {
+		step = 700
+	}
+	worst := 0.0
+	r, _ := NewResampler(44100, 16000)
+	for f := 100.0; f <= 6400; f += step {
+		y := r.Resample(tone(44100, f, 0.5, 44100))
+		amp, _ := fitTone(y, 16000, f, 1600, len(y)-1600)
+		worst = math.Max(worst, math.Abs(20*math.Log10(amp/0.5)))
+	}
+	t.Logf("largest pass-band gain error to 6.4 kHz: %.4f dB", worst)
+	if worst > 0.01 {
+		t.Fatalf("pass-band gain error %.4f dB", worst)
+	}
+}
+
 // Tones at and above the output Nyquist (which would alias) are attenuated
 // by at least 90 dB; upsampling images are removed likewise.
 func TestResampleStopBand(t *testing.T) {
