@@ -1,7 +1,6 @@
 package train
 
 import (
-	"fmt"
 	"math"
 
 	"github.com/sugarme/gotch"
@@ -185,5 +184,3 @@ func embStd(feat []float32, d int) float64 {
 	}
 	return tot / float64(d)
 }
-
-var _ = fmt.Sprintf

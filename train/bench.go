@@ -1,0 +1,95 @@
+package train
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"sort"
+	"time"
+
+	"github.com/sugarme/gotch"
+)
+
+// BenchResult is the timing of BenchStep.
+type BenchResult struct {
+	Device    string    `json:"device"`
+	Arch      string    `json:"arch"`
+	Batch     int       `json:"batch"`
+	Size      int       `json:"size"`
+	Optim     string    `json:"optim"`
+	BF16      bool      `json:"bf16"`
+	Steps     int       `json:"steps"`
+	MeanMS    float64   `json:"mean_ms"`
+	MedianMS  float64   `json:"median_ms"`
+	ImagesSec float64   `json:"images_per_sec"` // images (not views) per second
+	StepMS    []float64 `json:"step_ms"`
+	LastLoss  float64   `json:"last_loss"`
+}
+
+// BenchStep times the full BYOL training step of cfg (two views, forward,
+// backward, optimizer, EMA update; the loss is read back each step, which
+// synchronizes the device) on a fixed random batch already on the device,
+// after warmup untimed steps. No data pipeline is involved: this is the
+// number to compare with PyTorch eager (benchmarks/train/byol_step.py).
+func BenchStep(ctx context.Context, cfg Config, warmup, steps int) (res *BenchResult, err error) {
+	defer lockThread()()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	dev, err := ParseDevice(cfg.Device)
+	if err != nil {
+		return nil, err
+	}
+	SetNumThreads(cfg.Threads)
+	m, err := newBYOL(&cfg, dev)
+	if err != nil {
+		return nil, err
+	}
+	defer m.free()
+	size := cfg.Data.Augment.Views[0].Size
+	ch := cfg.Arch.InChannels
+	r := rand.New(rand.NewPCG(cfg.Seed, 1))
+	data := make([]float32, cfg.Batch*ch*size*size)
+	var vs [2]tensor
+	for i := range vs {
+		for j := range data {
+			data[j] = float32(r.NormFloat64())
+		}
+		if vs[i], err = m.toDevice(data, [4]int{cfg.Batch, ch, size, size}); err != nil {
+			return nil, err
+		}
+		defer free(vs[i])
+	}
+	res = &BenchResult{Device: DeviceName(dev), Arch: cfg.Arch.Name, Batch: cfg.Batch, Size: size, Optim: cfg.Optim.Name, BF16: m.bf16, Steps: steps}
+	lr := cfg.LR()
+	for i := 0; i < warmup+steps; i++ {
+		if err := ctx.Err(); err != nil {
+			return res, err
+		}
+		t0 := time.Now()
+		sr, err := m.step(vs[0], vs[1], lr, 0.99, cfg.Optim.ClipGradNorm, false)
+		if err != nil {
+			return res, err
+		}
+		if i >= warmup {
+			res.StepMS = append(res.StepMS, float64(time.Since(t0).Microseconds())/1000)
+		}
+		res.LastLoss = sr.loss
+	}
+	if len(res.StepMS) == 0 {
+		return res, fmt.Errorf("train: bench: no timed steps")
+	}
+	var sum float64
+	for _, v := range res.StepMS {
+		sum += v
+	}
+	res.MeanMS = sum / float64(len(res.StepMS))
+	s := append([]float64(nil), res.StepMS...)
+	sort.Float64s(s)
+	res.MedianMS = s[len(s)/2]
+	res.ImagesSec = float64(cfg.Batch) / (res.MedianMS / 1000)
+	return res, nil
+}
+
+// deviceIsCPU reports whether d is the CPU.
+func deviceIsCPU(d gotch.Device) bool { return d == gotch.CPU }
