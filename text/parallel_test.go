@@ -32,6 +32,9 @@ func TestEncodeAllMatchesSequential(t *testing.T) {
 			}
 		}
 	}
+	if got, err := tok.EncodeAll(context.Background(), nil, true, 2); err != nil || len(got) != 0 {
+		t.Errorf("no texts: %v, %v", got, err)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	if _, err := tok.EncodeAll(ctx, lines, false, 4); !errors.Is(err, context.Canceled) {
