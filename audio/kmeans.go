@@ -15,6 +15,8 @@ import (
 	"slices"
 
 	"github.com/sslpipe/sslpipe/npy"
+	"gonum.org/v1/gonum/blas"
+	"gonum.org/v1/gonum/blas/gonum"
 )
 
 // KMeansConfig holds mini-batch k-means parameters; the zero values of the
@@ -83,23 +85,100 @@ type KMeans struct {
 // ErrKMeans is wrapped by k-means and label validation errors.
 var ErrKMeans = errors.New("audio: k-means")
 
-// nearest returns the index of the closest centroid to x and the squared
-// distance.
-func (km *KMeans) nearest(x []float32) (int, float32) {
+// assignBlock is the number of frames whose distances to all centroids are
+// computed by one matrix product.
+const assignBlock = 512
+
+// gemmMinDim is the feature dimension from which distances go through a
+// matrix product; below it (39-dim MFCCs) a direct loop is faster
+// (BenchmarkAssign).
+const gemmMinDim = 64
+
+// nearestDirect returns the closest centroid to x and the squared distance,
+// computed directly.
+func (km *KMeans) nearestDirect(x []float32) (int, float32) {
 	c := km.Centroids
 	best, bd := 0, float32(math.MaxFloat32)
+	x = x[:c.Cols]
 	for k := 0; k < c.Rows; k++ {
 		row := c.Data[k*c.Cols : (k+1)*c.Cols]
-		var d float32
-		for j, v := range row {
-			t := x[j] - v
-			d += t * t
+		var d0, d1 float32
+		j := 0
+		for ; j+2 <= len(row); j += 2 {
+			t0 := x[j] - row[j]
+			t1 := x[j+1] - row[j+1]
+			d0 += t0 * t0
+			d1 += t1 * t1
 		}
-		if d < bd {
+		for ; j < len(row); j++ {
+			t0 := x[j] - row[j]
+			d0 += t0 * t0
+		}
+		if d := d0 + d1; d < bd {
 			best, bd = k, d
 		}
 	}
 	return best, bd
+}
+
+// rowNorms returns the squared L2 norm of every row of m.
+func rowNorms(m Matrix) []float32 {
+	out := make([]float32, m.Rows)
+	for i := range out {
+		var s float32
+		for _, v := range m.Row(i) {
+			s += v * v
+		}
+		out[i] = s
+	}
+	return out
+}
+
+// nearestAll writes, for every row of x, the index of the nearest centroid
+// and the squared distance to it. Distances are computed as
+// |x|² - 2x·c + |c|² with the cross terms from one float32 matrix product
+// per block of frames (gonum's Sgemm), as scikit-learn does; they are
+// clamped at zero.
+func (km *KMeans) nearestAll(x Matrix, labels []int32, dists []float32) {
+	c := km.Centroids
+	if c.Cols < gemmMinDim {
+		for i := 0; i < x.Rows; i++ {
+			k, d := km.nearestDirect(x.Row(i))
+			if labels != nil {
+				labels[i] = int32(k)
+			}
+			if dists != nil {
+				dists[i] = d
+			}
+		}
+		return
+	}
+	cn := rowNorms(c)
+	g := make([]float32, min(assignBlock, max(x.Rows, 1))*c.Rows)
+	for r0 := 0; r0 < x.Rows; r0 += assignBlock {
+		n := min(assignBlock, x.Rows-r0)
+		xb := x.Data[r0*x.Cols : (r0+n)*x.Cols]
+		gonum.Implementation{}.Sgemm(blas.NoTrans, blas.Trans, n, c.Rows, c.Cols, 1, xb, x.Cols, c.Data, c.Cols, 0, g, c.Rows)
+		for i := 0; i < n; i++ {
+			row := g[i*c.Rows : (i+1)*c.Rows]
+			best, bd := 0, float32(math.MaxFloat32)
+			for k, v := range row {
+				if d := cn[k] - 2*v; d < bd {
+					best, bd = k, d
+				}
+			}
+			var xn float32
+			for _, v := range x.Row(r0 + i) {
+				xn += v * v
+			}
+			if labels != nil {
+				labels[r0+i] = int32(best)
+			}
+			if dists != nil {
+				dists[r0+i] = max(bd+xn, 0)
+			}
+		}
+	}
 }
 
 // Assign writes the nearest centroid of every frame of m into dst (reused
@@ -112,10 +191,7 @@ func (km *KMeans) Assign(m Matrix, dst []int32) ([]int32, error) {
 		dst = make([]int32, m.Rows)
 	}
 	dst = dst[:m.Rows]
-	for i := range dst {
-		k, _ := km.nearest(m.Row(i))
-		dst[i] = int32(k)
-	}
+	km.nearestAll(m, dst, nil)
 	return dst, nil
 }
 
@@ -125,10 +201,11 @@ func (km *KMeans) Inertia(m Matrix) float64 {
 	if m.Rows == 0 {
 		return 0
 	}
+	d := make([]float32, m.Rows)
+	km.nearestAll(m, nil, d)
 	var s float64
-	for i := 0; i < m.Rows; i++ {
-		_, d := km.nearest(m.Row(i))
-		s += float64(d)
+	for _, v := range d {
+		s += float64(v)
 	}
 	return s / float64(m.Rows)
 }
@@ -140,31 +217,34 @@ func kmeansPP(rng *rand.Rand, data Matrix, k int) Matrix {
 	n, d := data.Rows, data.Cols
 	cent := Matrix{Data: make([]float32, k*d), Rows: k, Cols: d}
 	trials := 2 + int(math.Log(float64(k)))
+	xn := rowNorms(data)
+	// distTo fills out[t*n+i] with the squared distance from data row i to
+	// candidate t (rows of cand), through one matrix product.
+	g := make([]float32, n*trials)
+	distTo := func(cand Matrix, out []float64) {
+		gonum.Implementation{}.Sgemm(blas.NoTrans, blas.Trans, n, cand.Rows, d, 1, data.Data, d, cand.Data, d, 0, g[:n*cand.Rows], cand.Rows)
+		cn := rowNorms(cand)
+		for i := 0; i < n; i++ {
+			for t := 0; t < cand.Rows; t++ {
+				out[t*n+i] = math.Max(float64(xn[i]+cn[t]-2*g[i*cand.Rows+t]), 0)
+			}
+		}
+	}
 	closest := make([]float64, n)
 	first := rng.IntN(n)
 	copy(cent.Row(0), data.Row(first))
-	dist := func(a, b []float32) float64 {
-		var s float32
-		for j := range a {
-			t := a[j] - b[j]
-			s += t * t
-		}
-		return float64(s)
-	}
+	distTo(Matrix{Data: cent.Row(0), Rows: 1, Cols: d}, closest)
 	pot := 0.0
-	for i := 0; i < n; i++ {
-		closest[i] = dist(data.Row(i), cent.Row(0))
-		pot += closest[i]
+	for _, v := range closest {
+		pot += v
 	}
-	cand := make([]float64, n)
-	bestD := make([]float64, n)
+	cand := Matrix{Data: make([]float32, trials*d), Rows: trials, Cols: d}
+	candIdx := make([]int, trials)
+	cd := make([]float64, trials*n)
 	for c := 1; c < k; c++ {
-		bestIdx, bestPot := -1, math.Inf(1)
 		for t := 0; t < trials; t++ {
-			var idx int
-			if pot <= 0 {
-				idx = rng.IntN(n)
-			} else {
+			idx := rng.IntN(n)
+			if pot > 0 {
 				r := rng.Float64() * pot
 				idx = n - 1
 				for i, v := range closest {
@@ -175,20 +255,26 @@ func kmeansPP(rng *rand.Rand, data Matrix, k int) Matrix {
 					r -= v
 				}
 			}
+			candIdx[t] = idx
+			copy(cand.Row(t), data.Row(idx))
+		}
+		distTo(cand, cd)
+		bestT, bestPot := 0, math.Inf(1)
+		for t := 0; t < trials; t++ {
 			p := 0.0
-			x := data.Row(idx)
-			for i := 0; i < n; i++ {
-				v := math.Min(closest[i], dist(data.Row(i), x))
-				cand[i] = v
-				p += v
+			row := cd[t*n : (t+1)*n]
+			for i, v := range row {
+				p += math.Min(closest[i], v)
 			}
 			if p < bestPot {
-				bestIdx, bestPot = idx, p
-				copy(bestD, cand)
+				bestT, bestPot = t, p
 			}
 		}
-		copy(cent.Row(c), data.Row(bestIdx))
-		copy(closest, bestD)
+		copy(cent.Row(c), data.Row(candIdx[bestT]))
+		row := cd[bestT*n : (bestT+1)*n]
+		for i, v := range row {
+			closest[i] = math.Min(closest[i], v)
+		}
 		pot = bestPot
 	}
 	return cent
@@ -250,13 +336,16 @@ func (km *KMeans) PartialFit(batch Matrix) (float64, error) {
 	}
 	sums := make([]float64, c.Rows*c.Cols)
 	n := make([]float64, c.Rows)
+	labels := make([]int32, batch.Rows)
+	dists := make([]float32, batch.Rows)
+	km.nearestAll(batch, labels, dists)
 	var inertia float64
 	for i := 0; i < batch.Rows; i++ {
 		x := batch.Row(i)
-		k, d := km.nearest(x)
-		inertia += float64(d)
+		k := labels[i]
+		inertia += float64(dists[i])
 		n[k]++
-		s := sums[k*c.Cols : (k+1)*c.Cols]
+		s := sums[int(k)*c.Cols : (int(k)+1)*c.Cols]
 		for j, v := range x {
 			s[j] += float64(v)
 		}

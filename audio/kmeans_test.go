@@ -230,3 +230,72 @@ func mustJSON(m KMeansMeta) []byte {
 	b, _ := json.Marshal(m)
 	return b
 }
+
+// Assign (distances through a float32 matrix product) picks the same
+// centroid as an exact float64 search, except for near-ties.
+func TestAssignMatchesBruteForce(t *testing.T) {
+	rng := rand.New(rand.NewPCG(8, 9))
+	data, _, _ := blobs(rng, 30, 3000, 39)
+	km := &KMeans{Centroids: kmeansPP(rng, data, 50)}
+	got, err := km.Assign(data, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < data.Rows; i++ {
+		x := data.Row(i)
+		best, bd, second := -1, math.Inf(1), math.Inf(1)
+		for k := 0; k < km.Centroids.Rows; k++ {
+			var d float64
+			for j, v := range km.Centroids.Row(k) {
+				e := float64(x[j]) - float64(v)
+				d += e * e
+			}
+			if d < bd {
+				best, bd, second = k, d, bd
+			} else if d < second {
+				second = d
+			}
+		}
+		if int(got[i]) != best && second-bd > 1e-3*(1+bd) {
+			t.Fatalf("frame %d: label %d, exact nearest %d (d %.4f vs next %.4f)", i, got[i], best, bd, second)
+		}
+	}
+	// Inertia agrees with the exact mean distance.
+	var exact float64
+	for i := 0; i < data.Rows; i++ {
+		var d float64
+		for j, v := range km.Centroids.Row(int(got[i])) {
+			e := float64(data.Row(i)[j]) - float64(v)
+			d += e * e
+		}
+		exact += d
+	}
+	exact /= float64(data.Rows)
+	if in := km.Inertia(data); math.Abs(in-exact) > 1e-3*exact {
+		t.Fatalf("inertia %.4f, exact %.4f", in, exact)
+	}
+}
+
+// BenchmarkAssign measures label assignment in frames per second at the
+// HuBERT scales: 39-dim MFCC with k=100 (iteration 1) and 768-dim layer-6
+// features with k=500 (iteration 2).
+func BenchmarkAssign(b *testing.B) {
+	for _, c := range []struct{ k, d int }{{100, 39}, {500, 768}} {
+		b.Run(fmt.Sprintf("k%d_d%d", c.k, c.d), func(b *testing.B) {
+			rng := rand.New(rand.NewPCG(1, 2))
+			n := 4096
+			data := Matrix{Data: make([]float32, n*c.d), Rows: n, Cols: c.d}
+			for i := range data.Data {
+				data.Data[i] = float32(rng.NormFloat64())
+			}
+			cent := Matrix{Data: append([]float32(nil), data.Data[:c.k*c.d]...), Rows: c.k, Cols: c.d}
+			km := &KMeans{Centroids: cent}
+			labels := make([]int32, n)
+			b.ReportAllocs()
+			for b.Loop() {
+				km.Assign(data, labels)
+			}
+			b.ReportMetric(float64(n)*float64(b.N)/b.Elapsed().Seconds(), "frames/s")
+		})
+	}
+}
