@@ -213,7 +213,7 @@ func dropout(rng *rand.Rand, idx []int, p float64) []int {
 	if p <= 0 || len(idx) == 0 {
 		return idx
 	}
-	keep := len(idx) - int(float64(len(idx))*p)
+	keep := len(idx) - int(math.RoundToEven(float64(len(idx))*p)) // fairseq: np.rint
 	sel := sampleWithoutReplacement(rng, len(idx), keep)
 	out := make([]int, len(sel))
 	for i, j := range sel {

@@ -165,7 +165,7 @@ func TestSpanMaskBatch(t *testing.T) {
 	// Dropout removes about that fraction.
 	c.Dropout = 0.5
 	d, _ := SpanMaskBatch(rngs(), lengths, 400, c)
-	if got, full := count(d[0]), count(x[0]); got != full-int(float64(full)*0.5) {
+	if got, full := count(d[0]), count(x[0]); got != full-int(math.RoundToEven(float64(full)*0.5)) {
 		t.Fatalf("dropout kept %d of %d", got, full)
 	}
 }
