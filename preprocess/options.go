@@ -189,7 +189,7 @@ func (o *Options) validate() error {
 		return nil
 	}
 	imageSet := o.MaxSide != 0 || o.Format != "" || o.Quality != 0 || o.Interp != "" || o.MaxPixels != 0
-	audioSet := o.Features != "" || o.Deltas || o.KMeans != 0 || o.KMeansFrom != "" || o.KMeansFraction != 0 || o.DType != "" || o.Rate != 0 || o.LabelRate != 0
+	audioSet := o.Features != "" || o.Deltas || o.KMeans != 0 || o.KMeansFrom != "" || o.KMeansFraction != 0 || o.DType != "" || o.Rate != 0 || o.LabelRate != 0 || o.MaxSeconds != 0
 	textSet := o.Tokenizer != "" || o.TrainTokenizer != "" || o.Vocab != 0 || o.SeqLen != 0 || o.Pack != "" || o.Split != "" || o.UTF8 != ""
 	switch o.Modality {
 	case Image:
