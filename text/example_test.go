@@ -25,9 +25,11 @@ func ExampleLoadTokenizer() {
 	}
 	fmt.Println(strings.Join(toks, " "))
 	fmt.Println(e.Words)
+	fmt.Println(tok.Decode(e.IDs, true))
 	// Output:
 	// 2:[CLS] 1257:ca 307:##fe 1850:cre 1306:##me 16:, 6571:na 299:##ive 3655:fac 567:##ade 5:! 3:[SEP]
 	// [-1 0 0 1 1 2 3 3 4 4 5 -1]
+	// cafe creme, naive facade!
 }
 
 func ExampleMasker_MLM() {

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"unicode/utf8"
 )
 
 func TestLoadTokenizerErrors(t *testing.T) {
@@ -140,6 +141,9 @@ func FuzzParseTokenizer(f *testing.F) {
 		}
 		if len(e.Words) != len(e.IDs) {
 			t.Fatalf("%d words for %d ids", len(e.Words), len(e.IDs))
+		}
+		if d := tok.Decode(e.IDs, false); !utf8.ValidString(d) {
+			t.Fatalf("Decode gave invalid UTF-8 %q", d)
 		}
 	})
 }
