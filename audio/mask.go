@@ -131,6 +131,8 @@ func spanIndices(rng *rand.Rand, sz int, c *MaskConfig) []int {
 			if start-p.s-c.MinSpace >= minLen {
 				parts = append(parts, part{p.s, start - c.MinSpace + 1})
 			}
+			// Current fairseq tests the right part with the span length;
+			// releases before 2022 used the shortest length there.
 			if p.e-start-length-c.MinSpace > minLen {
 				parts = append(parts, part{start + length + c.MinSpace, p.e})
 			}
