@@ -208,3 +208,26 @@ func TestBenchKNN(t *testing.T) {
 		t.Errorf("bad data: %v", err)
 	}
 }
+
+func TestSummaryCommand(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "summary.json")
+	row := summary.Result{Modality: "image", Method: "byol", Probe: "knn", Trained: 0.87, RandomInit: 0.8, Baseline: 0.8459, BaselineKind: "raw pixels", TrainSeconds: 200, Device: "cpu"}
+	if _, err := summary.Update(path, row); err != nil {
+		t.Fatal(err)
+	}
+	out, _, err := runArgs(t, "summary", "--markdown", path)
+	if err != nil || !strings.Contains(out, "| image | byol | knn | 87.00% | 80.00% | 84.59% | raw pixels | 3.3 min | cpu |") {
+		t.Errorf("markdown: %v\n%s", err, out)
+	}
+	out, _, err = runArgs(t, "summary", path)
+	if err != nil || !strings.Contains(out, "84.59%") || strings.Contains(out, "|") {
+		t.Errorf("text: %v\n%s", err, out)
+	}
+	if _, _, err := runArgs(t, "summary"); exitCode(err) != exitUsage {
+		t.Errorf("no file: %v", err)
+	}
+	os.WriteFile(path, []byte("{"), 0o644)
+	if _, _, err := runArgs(t, "summary", path); !errors.Is(err, summary.ErrFormat) {
+		t.Errorf("bad file: %v", err)
+	}
+}
