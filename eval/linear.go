@@ -35,7 +35,7 @@ type LinearOptions struct {
 }
 
 // DefaultL2Grid is the default sweep of L2 strengths.
-var DefaultL2Grid = []float64{1e-1, 1e-2, 1e-3, 1e-4, 1e-5}
+var DefaultL2Grid = []float64{1e-1, 1e-2, 1e-3, 1e-4}
 
 func (o *LinearOptions) defaults() {
 	if len(o.L2) == 0 {

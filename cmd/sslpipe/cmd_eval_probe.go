@@ -105,7 +105,7 @@ func evalFlags(fs *flag.FlagSet, o *evalOptions, ks, ts, l2 *string) {
 	fs.StringVar(&o.Probe, "probe", "knn", "knn or linear")
 	fs.StringVar(ks, "k", "200", "kNN neighbours; a comma list evaluates several settings (pairs with --t)")
 	fs.StringVar(ts, "t", "0.1", "kNN temperature(s); one value or one per --k")
-	fs.StringVar(l2, "l2", "", "linear probe: comma list of L2 strengths to sweep (default 0.1,0.01,0.001,1e-4,1e-5)")
+	fs.StringVar(l2, "l2", "", "linear probe: comma list of L2 strengths to sweep (default 0.1,0.01,0.001,1e-4)")
 	fs.StringVar(&o.Network, "which", "teacher", "network of the run: teacher (EMA target) or student (online)")
 	fs.StringVar(&o.Device, "device", "cpu", "device for the encoder: cpu, cuda, cuda:N or auto")
 	fs.IntVar(&o.Batch, "batch", 256, "images per encoder forward pass")
