@@ -194,13 +194,12 @@ func (r *Recipe) apply(dst []*Image, dec []Decisions, src *Image, key Key, s *Sc
 		s = new(Scratch)
 	}
 	if r.Channels != 0 && src.C != r.Channels {
-		conv := &Image{}
 		if r.Channels == 3 {
-			GrayToRGB(conv, src)
+			GrayToRGB(&s.conv, src)
 		} else {
-			ToGray(conv, src)
+			ToGray(&s.conv, src)
 		}
-		src = conv
+		src = &s.conv
 	}
 	n := r.NumViews()
 	for len(dst) < n {
@@ -210,13 +209,15 @@ func (r *Recipe) apply(dst []*Image, dec []Decisions, src *Image, key Key, s *Sc
 	if dec != nil {
 		dec = dec[:0]
 	}
-	var pcg rand.PCG
-	rng := rand.New(&pcg)
+	if s.rng == nil {
+		s.rng = rand.New(&s.pcg)
+	}
+	rng := s.rng
 	i := 0
 	for k := range r.Views {
 		v := &r.Views[k]
 		for range max(v.Count, 1) {
-			pcg.Seed(pipeline.SampleSeed(key.Seed, key.Epoch, key.Index, uint64(i)))
+			s.pcg.Seed(pipeline.SampleSeed(key.Seed, key.Epoch, key.Index, uint64(i)))
 			if dst[i] == nil {
 				dst[i] = &Image{}
 			}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"image"
 	"math"
+	"math/rand/v2"
 )
 
 // Interp is a resampling filter.
@@ -164,13 +165,17 @@ func clip8(v int32) uint8 {
 	return uint8(v)
 }
 
-// Scratch holds one goroutine's temporary buffers. The zero value is ready
-// to use. A Scratch must not be used by two goroutines at once.
+// Scratch holds one goroutine's temporary buffers and random stream. The
+// zero value is ready to use. A Scratch must not be used by two goroutines
+// at once, nor copied after first use.
 type Scratch struct {
 	hc, vc coeffs
 	tmp    Image
 	blur   []float32
 	kern   []float32
+	conv   Image      // channel-converted source
+	pcg    rand.PCG   // the current view's stream
+	rng    *rand.Rand // reads pcg
 }
 
 // Resize writes src resized to w x h into dst with Pillow's antialiased
