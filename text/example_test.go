@@ -96,13 +96,13 @@ func ExampleNewTrainer() {
 	}
 	tok, _ := tr.Tokenizer(context.Background())
 	var toks []string
-	for _, id := range tok.Encode("lowest newest", false).IDs {
+	for _, id := range tok.Encode("low lowest newest", false).IDs {
 		toks = append(toks, fmt.Sprintf("%q", tok.Token(id)))
 	}
-	fmt.Println(strings.Join(toks, " "))
 	// tok.Save("tokenizer.json") writes a file Hugging Face tokenizers loads.
+	fmt.Println(strings.Join(toks, " "))
 	// Output:
-	// "lowest" "Ġnewest"
+	// "low" "Ġlowest" "Ġnewest"
 }
 
 // ReadFortunes gives (text, category) documents, e.g. for a linear probe on
