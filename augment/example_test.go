@@ -80,3 +80,37 @@ func ExampleDecode() {
 	fmt.Println(err)
 	// Output: augment: empty.jpg: invalid or unsupported image: empty file
 }
+
+// Fashion-MNIST style input: 28x28 gray images, 32 px views, no blur, one
+// channel kept (Channels 3 would replicate the gray to RGB instead).
+func ExampleRecipe_Batch_gray() {
+	rec := augment.BYOL(32, false)
+	rec.Channels = 1
+	for i := range rec.Views {
+		rec.Views[i].Normalize = augment.Normalize{Mean: []float64{0.2860}, Std: []float64{0.3530}}
+	}
+	img := augment.NewImage(28, 28, 1)
+	for i := range img.Pix {
+		img.Pix[i] = uint8(i % 251)
+	}
+	var s augment.Scratch
+	var batch [][]*augment.Image
+	for i := range 8 {
+		batch = append(batch, rec.Apply(nil, img, augment.Key{Seed: 1, Index: uint64(i)}, &s))
+	}
+	x, shape, _ := rec.Batch(nil, batch, 1)
+	fmt.Println(shape, len(x))
+	// Output: [8 1 32 32] 8192
+}
+
+func ExampleRecipe_MaskFor() {
+	rec := augment.MaskedImage(224, "block", 0.6)
+	var masks []augment.Mask
+	for i := range 4 {
+		m, _ := rec.MaskFor(augment.Key{Seed: 1, Index: uint64(i)})
+		masks = append(masks, m)
+	}
+	bits, shape, _ := augment.PackMasks(nil, masks)
+	fmt.Println(shape, len(bits))
+	// Output: [4 14 14] 784
+}

@@ -131,3 +131,24 @@ func (s MaskSpec) block(r *rand.Rand, m Mask, maxMask, minP int, la0, la1 float6
 	}
 	return delta
 }
+
+// PackMasks copies the masks (all the same grid) into one contiguous
+// row-major []bool of shape {N, Rows, Cols}, reusing dst when large enough.
+func PackMasks(dst []bool, masks []Mask) ([]bool, [3]int, error) {
+	if len(masks) == 0 {
+		return dst[:0], [3]int{}, nil
+	}
+	r, c := masks[0].Rows, masks[0].Cols
+	n := r * c
+	if cap(dst) < n*len(masks) {
+		dst = make([]bool, n*len(masks))
+	}
+	dst = dst[:n*len(masks)]
+	for i, m := range masks {
+		if m.Rows != r || m.Cols != c || len(m.Bits) != n {
+			return dst, [3]int{}, fmt.Errorf("augment: PackMasks: mask %d is %dx%d, mask 0 is %dx%d", i, m.Rows, m.Cols, r, c)
+		}
+		copy(dst[i*n:], m.Bits)
+	}
+	return dst, [3]int{len(masks), r, c}, nil
+}
