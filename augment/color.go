@@ -126,17 +126,16 @@ func AdjustSaturation(m *Image, factor float64) {
 	}
 }
 
-// AdjustHue rotates the hue of m in place by factor (in [-0.5, 0.5]) turns,
-// as torchvision's F.adjust_hue on a PIL image: PIL's 8-bit HSV, the hue
-// byte shifted by uint8(factor*255) with wrap-around. Gray images are
+// AdjustHue rotates the hue of m in place by factor turns, as
+// torchvision's F.adjust_hue on a PIL image: PIL's 8-bit HSV, the hue byte
+// shifted by uint8(factor*255) with wrap-around. factor is clamped to
+// [-0.5, 0.5] (torchvision rejects values outside). Gray images are
 // unchanged.
 func AdjustHue(m *Image, factor float64) {
 	if m.C == 1 {
 		return
 	}
-	if factor < -0.5 || factor > 0.5 {
-		panic(fmt.Sprintf("augment: hue factor %v outside [-0.5, 0.5]", factor))
-	}
+	factor = min(max(factor, -0.5), 0.5)
 	shift := uint8(int64(factor * 255)) // C cast: truncate, then wrap mod 256
 	// Even a zero shift goes through PIL's HSV round trip, which is not
 	// the identity for every pixel, so it is always applied.

@@ -62,7 +62,7 @@ func runAugmentCmd(ctx context.Context, env *cmdEnv, args []string) error {
 	var o augmentOpts
 	fs := augmentFlags("augment", env, &o)
 	fs.StringVar(&o.Out, "out", "", "output folder: <name>_v<i>.png per view (and <name>_mask.png for masking recipes)")
-	fs.StringVar(&o.Preview, "preview", "", "write a contact sheet PNG (each original beside its views) instead of/besides --out")
+	fs.StringVar(&o.Preview, "preview", "", "write a contact sheet PNG (each original beside its views; at most 32 rows) instead of/besides --out")
 	fs.IntVar(&o.PreviewH, "preview-height", 128, "row height of the preview in pixels")
 	fs.IntVar(&o.Epoch, "epoch", 0, "epoch number (changes every view)")
 	fs.IntVar(&o.Limit, "limit", 0, "process only the first K images (sorted by path); --preview alone defaults to 8")
@@ -125,6 +125,9 @@ type augmented struct {
 	mask  *augment.Mask
 }
 
+// augPreviewMaxRows bounds the contact sheet (and the images kept for it).
+const augPreviewMaxRows = 32
+
 var augScratchPool = sync.Pool{New: func() any { return new(augment.Scratch) }}
 
 // runAugment makes the views of every image under o.In with pipeline.Map
@@ -184,7 +187,7 @@ func runAugment(ctx context.Context, stderr io.Writer, o augmentOpts) (augmentRe
 				a.pngs = append(a.pngs, b)
 			}
 		}
-		if keepForPreview {
+		if keepForPreview && sm.Pos < augPreviewMaxRows {
 			a.orig = img
 		} else {
 			a.views = nil
@@ -238,7 +241,7 @@ func runAugment(ctx context.Context, stderr io.Writer, o augmentOpts) (augmentRe
 		}
 		res.Images++
 		res.Views += rec.NumViews()
-		if keepForPreview {
+		if a.orig != nil {
 			preview = append(preview, a)
 		}
 		if !o.Quiet && time.Since(lastProgress) > 2*time.Second {
