@@ -194,5 +194,9 @@ func (m *Module) newMLP(prefix string, in, hidden, out int64) *mlp {
 }
 
 func (h *mlp) forward(tp *tape, x tensor, train bool) tensor {
-	return h.l2.forward(tp, tp.relu(h.bn.forward(tp, h.l1.forward(tp, x), train)))
+	y := h.l2.forward(tp, tp.relu(h.bn.forward(tp, h.l1.forward(tp, x), train)))
+	if tp.bf16 {
+		y = tp.toDtype(y, gotch.Float)
+	}
+	return y
 }

@@ -64,7 +64,13 @@ func lockThread() func() {
 // torchError on failure; public entry points recover with catch.
 type tape struct {
 	held []tensor
-	bf16 bool // run convolutions and linear layers in bfloat16 (autocast)
+	// bf16 is autocast to bfloat16 as torch.autocast does it on CUDA:
+	// convolutions and linear layers take bfloat16 copies of their inputs
+	// and weights and return bfloat16; BatchNorm, ReLU, pooling and adds
+	// run on what they get (BatchNorm keeps float32 parameters and
+	// statistics); backbone features (the global average pool) and head
+	// outputs come back as float32 for the loss.
+	bf16 bool
 }
 
 func (tp *tape) own(t tensor) tensor {
@@ -104,7 +110,7 @@ func (tp *tape) conv2d(x, w, b tensor, stride, pad int64) tensor {
 			bb = tp.toDtype(b, gotch.BFloat16)
 		}
 		lib.AtgConv2d(&out, xb, wb, bb, i64s(stride, stride), 2, i64s(pad, pad), 2, i64s(1, 1), 2, 1)
-		return tp.toDtype(tp.own(out), gotch.Float)
+		return tp.own(out)
 	}
 	lib.AtgConv2d(&out, x, w, b, i64s(stride, stride), 2, i64s(pad, pad), 2, i64s(1, 1), 2, 1)
 	return tp.own(out)
@@ -119,7 +125,7 @@ func (tp *tape) linear(x, w, b tensor) tensor {
 			bb = tp.toDtype(b, gotch.BFloat16)
 		}
 		lib.AtgLinear(&out, xb, wb, bb)
-		return tp.toDtype(tp.own(out), gotch.Float)
+		return tp.own(out)
 	}
 	lib.AtgLinear(&out, x, w, b)
 	return tp.own(out)

@@ -33,6 +33,20 @@ type Metrics struct {
 	EmbStd        float64  `json:"emb_std"`
 	KNNTop1       *float64 `json:"knn_top1,omitempty"`
 	ElapsedSec    float64  `json:"elapsed_sec"`
+	RSSMB         float64  `json:"rss_mb"` // resident set size of the process (Linux; 0 elsewhere)
+}
+
+// rssMB reads the process's resident set size from /proc/self/statm.
+func rssMB() float64 {
+	b, err := os.ReadFile("/proc/self/statm")
+	if err != nil {
+		return 0
+	}
+	var size, res int64
+	if _, err := fmt.Sscan(string(b), &size, &res); err != nil {
+		return 0
+	}
+	return float64(res*int64(os.Getpagesize())) / (1 << 20)
 }
 
 // Status is what a hook sees: the step just completed and the latest
@@ -264,7 +278,7 @@ func (t *trainer) run(ctx context.Context, o RunOptions) (res *Result, err error
 			m := &Metrics{Step: t.step, Epoch: s.Epoch, Loss: lossSum / math.Max(float64(lossN), 1), LR: lr, Tau: tau,
 				SamplesPerSec: float64(winSteps*cfg.Batch) / el.Seconds(), StepMS: el.Seconds() * 1000 / float64(winSteps),
 				DataWaitFrac: winWait.Seconds() / el.Seconds(), NaNSkipped: t.skipped, EmbStd: embStd(r.feat, r.featDim),
-				ElapsedSec: time.Since(start).Seconds()}
+				ElapsedSec: time.Since(start).Seconds(), RSSMB: rssMB()}
 			status.Metrics = m
 			res.Last = *m
 			winStart, winWait, winSteps, lossSum, lossN = time.Now(), 0, 0, 0, 0
