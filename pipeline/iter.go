@@ -20,9 +20,9 @@ type ErrorPolicy struct {
 	// MaxErrors, if > 0, stops the run (with ErrTooManyErrors) when more than
 	// MaxErrors samples have been skipped.
 	MaxErrors int
-	// MaxFraction, if > 0, stops the run when the skipped samples exceed this
-	// fraction of the epoch (of the positions read so far when the epoch
-	// length is unknown).
+	// MaxFraction, if > 0, stops the run when the samples skipped by this run
+	// exceed this fraction of the positions it has read (counted as at least
+	// one epoch when the epoch length is known).
 	MaxFraction float64
 	// OnError, if set, is called with every skipped error, on the goroutine
 	// that calls Next.
@@ -173,12 +173,15 @@ func (it *Iter[T]) skip(se *SampleError) error {
 		return fmt.Errorf("%w: %d > %d; last: %w", ErrTooManyErrors, count, it.policy.MaxErrors, se)
 	}
 	if f := it.policy.MaxFraction; f > 0 {
-		denom := it.rc.epochLen
-		if denom <= 0 {
-			denom = int(it.rc.stats[0].out.Load())
-		}
-		if float64(count) > f*float64(denom) {
-			return fmt.Errorf("%w: %d of %d samples; last: %w", ErrTooManyErrors, count, denom, se)
+		// Errors of this run over the positions it has read, and never over
+		// less than one epoch, so that early errors do not trip it.
+		read := int(it.rc.stats[0].out.Load())
+		denom := max(it.rc.epochLen, read)
+		it.mu.Lock()
+		runErrs := it.report.Count
+		it.mu.Unlock()
+		if float64(runErrs) > f*float64(denom) {
+			return fmt.Errorf("%w: %d of %d samples; last: %w", ErrTooManyErrors, runErrs, denom, se)
 		}
 	}
 	return nil

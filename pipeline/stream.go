@@ -212,7 +212,9 @@ func (p *planNode[T]) beginEpoch() error {
 	p.blockJ, p.rawPos, p.rawEOF, p.strideG = 0, 0, false, 0
 	p.buf = p.buf[:0]
 	if p.o.ShuffleBuffer > 1 {
-		a, b := SampleSeed(p.o.Seed, uint64(p.epoch), ^uint64(0), uint64(p.o.Rank))
+		// The same stream on every rank: with an unknown length the ranks
+		// stride over this one shuffled order.
+		a, b := SampleSeed(p.o.Seed, uint64(p.epoch), ^uint64(0), 0)
 		p.rng = rand.New(rand.NewPCG(a, b))
 	}
 	skip := p.pos
