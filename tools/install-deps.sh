@@ -7,7 +7,8 @@
 #   tools/install-deps.sh --build    # only what building needs
 set -euo pipefail
 
-build_pkgs=(g++ libtorch-dev libopenblas0-pthread)
+# libturbojpeg0-dev: the cgo JPEG decoder in augment/ (bit-identical to PIL).
+build_pkgs=(g++ libtorch-dev libopenblas0-pthread libturbojpeg0-dev)
 # espeak-ng: speech for audio tests and the HuBERT/data2vec demo;
 # fortunes: the text corpus; dataset-fashion-mnist: the image demo.
 data_pkgs=(espeak-ng fortunes dataset-fashion-mnist)
