@@ -6,9 +6,14 @@ import (
 )
 
 // Batch is a group of consecutive samples. Samples[:Valid] are real;
-// Samples[Valid:] are padding that repeats real samples (sharing their
-// Values, which must therefore be treated as read-only) so that the batch
-// has the full size. A trainer masks padding out of the loss, or ignores it.
+// Samples[Valid:] are padding that repeats real samples so that the batch
+// has the full size: samples of the same batch, or, in a batch with Valid
+// == 0 (added to keep the per-epoch batch count), samples of the most recent
+// batch with real samples. Padding shares Values with those samples, so
+// Values must be treated as read-only; a consumer that recycles Value
+// buffers (e.g. into a sync.Pool) must recycle only Samples[:Valid], and
+// must keep the last real batch of an epoch until the epoch's batches are
+// all delivered. A trainer masks padding out of the loss, or ignores it.
 type Batch[T any] struct {
 	Samples []Sample[T]
 	Valid   int
