@@ -134,3 +134,76 @@ func ExampleTar() {
 	// shard-001.tar 000006: "sample 6 text" class 0
 	// shard-001.tar 000007: "sample 7 text" class 1
 }
+
+// An image folder read by path order, files loaded on the map's workers;
+// the label is the first directory below the root.
+func ExampleFolder() {
+	src, err := pipeline.Folder("testdata/folder", ".jpg", ".png")
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	files := pipeline.Map(pipeline.From[pipeline.File](src, pipeline.Order{}), pipeline.ReadFile, pipeline.MapOptions{Name: "read", Workers: 4})
+	for x, err := range pipeline.All(context.Background(), files, pipeline.RunOptions{}) {
+		if err != nil {
+			fmt.Println(err)
+			return
+		}
+		fmt.Printf("%d %-10s label=%q class=%d %q\n", x.Index, x.Key, x.Value.Label, x.Value.Class, x.Value.Data)
+	}
+	// Output:
+	// 0 cat/a.jpg  label="cat" class=0 "cat-a"
+	// 1 cat/b.JPG  label="cat" class=0 "cat-b"
+	// 2 dog/c.png  label="dog" class=1 "dog-c"
+	// 3 top.jpg    label="" class=-1 "top"
+}
+
+// A CSV manifest with integer labels: the bad lines and the missing file
+// are skipped and reported with the manifest line.
+func ExampleManifest() {
+	src, err := pipeline.Manifest("testdata/manifest.csv", pipeline.ManifestOptions{IntLabels: true})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	files := pipeline.Map(pipeline.From[pipeline.File](src, pipeline.Order{}), pipeline.ReadFile, pipeline.MapOptions{Name: "read", Workers: 2})
+	it, err := pipeline.Start(context.Background(), files, pipeline.RunOptions{Errors: pipeline.ErrorPolicy{Skip: true}})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer it.Close()
+	for x, err := range it.All() {
+		if err != nil {
+			fmt.Println(err)
+			return
+		}
+		fmt.Println(x.Origin, x.Key, x.Value.Class, string(x.Value.Data))
+	}
+	for _, e := range it.Report().Errors {
+		fmt.Println("skipped", e.Origin, "-", e.Err)
+	}
+	// Output:
+	// manifest.csv:2 folder/cat/a.jpg 0 cat-a
+	// manifest.csv:3 folder/dog/c.png 1 dog-c
+	// manifest.csv:6 folder/cat/b.JPG 0 cat-b
+	// skipped manifest.csv:4 - open testdata/folder/missing.jpg: no such file or directory
+	// skipped manifest.csv:5 - label "banana" is not an integer
+	// skipped manifest.csv:7 - extraneous or missing " in quoted-field
+}
+
+// Interleave alternates between sources; one that runs out drops out.
+func ExampleInterleave() {
+	a := pipeline.Slice([]string{"a0", "a1", "a2", "a3"})
+	b := pipeline.Slice([]string{"b0", "b1"})
+	s := pipeline.From[string](pipeline.Interleave[string](a, b), pipeline.Order{})
+	for x, err := range pipeline.All(context.Background(), s, pipeline.RunOptions{}) {
+		if err != nil {
+			fmt.Println(err)
+			return
+		}
+		fmt.Print(x.Value, " ")
+	}
+	fmt.Println()
+	// Output: a0 b0 a1 b1 a2 a3
+}
