@@ -104,7 +104,7 @@ func DecodeInto(dst *Image, name string, data []byte, opt DecodeOptions) (err er
 	var src image.Image
 	switch format {
 	case "jpeg":
-		handled, ferr := decodeJPEGFast(dst, data, opt.Channels)
+		handled, ferr := decodeJPEGFast(dst, data, opt.Channels, maxPix)
 		if ferr != nil {
 			return &DecodeError{name, ferr}
 		}

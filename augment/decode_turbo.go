@@ -11,12 +11,14 @@ var JPEGDecoder = map[bool]string{true: "libjpeg-turbo", false: "image/jpeg"}[tu
 // when image/jpeg should decide instead: pure-Go builds, CMYK/YCCK files,
 // and any libjpeg warning (truncated or slightly corrupt data), which
 // image/jpeg then accepts or rejects.
-func decodeJPEGFast(dst *Image, data []byte, channels int) (handled bool, err error) {
+func decodeJPEGFast(dst *Image, data []byte, channels, maxPixels int) (handled bool, err error) {
 	if !turbo.Available {
 		return false, nil
 	}
 	w, h, gray, ok := turbo.Header(data)
-	if !ok || w <= 0 || h <= 0 {
+	if !ok || w <= 0 || h <= 0 || int64(w)*int64(h) > int64(maxPixels) {
+		// Also when libjpeg reads another size than image/jpeg's header
+		// check did: image/jpeg decides.
 		return false, nil
 	}
 	c := 3

@@ -45,7 +45,9 @@ func Header(data []byte) (w, h int, gray, ok bool) {
 // Decode decodes data into dst, which must hold w*h*channels bytes
 // (channels 1: gray, 3: RGB), with the accurate integer DCT and fancy
 // upsampling (Pillow's defaults). It returns false on any error or
-// warning, including truncated data.
+// warning, including truncated data, and on progressive files with an
+// unreasonable number of scans (TJFLAG_LIMITSCANS: a known way to make a
+// small file take minutes to decode).
 func Decode(dst []byte, data []byte, w, h, channels int) bool {
 	hd := pool.Get().(C.tjhandle)
 	if hd == nil {
@@ -57,5 +59,5 @@ func Decode(dst []byte, data []byte, w, h, channels int) bool {
 		pf = C.TJPF_GRAY
 	}
 	return C.tjDecompress2(hd, (*C.uchar)(unsafe.Pointer(&data[0])), C.ulong(len(data)),
-		(*C.uchar)(unsafe.Pointer(&dst[0])), C.int(w), 0, C.int(h), pf, C.TJFLAG_STOPONWARNING) == 0
+		(*C.uchar)(unsafe.Pointer(&dst[0])), C.int(w), 0, C.int(h), pf, C.TJFLAG_STOPONWARNING|C.TJFLAG_LIMITSCANS) == 0
 }
