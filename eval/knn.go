@@ -142,6 +142,12 @@ const (
 // neighbours) once per query row. fn is called from the worker goroutines,
 // concurrently for different q, and must not retain the slice.
 func Neighbors(train, query *Matrix, k, workers int, fn func(q int, nb []Neighbor)) error {
+	if err := train.check("neighbours train"); err != nil {
+		return err
+	}
+	if err := query.check("neighbours query"); err != nil {
+		return err
+	}
 	if train.Cols != query.Cols {
 		return fmt.Errorf("%w: train has %d features, query %d", ErrInput, train.Cols, query.Cols)
 	}

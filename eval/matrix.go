@@ -22,10 +22,10 @@ func (m *Matrix) Row(i int) []float32 { return m.Data[i*m.Cols : (i+1)*m.Cols : 
 
 func (m *Matrix) check(name string) error {
 	if m == nil {
-		return fmt.Errorf("eval: %s: nil matrix", name)
+		return fmt.Errorf("%w: %s: nil matrix", ErrInput, name)
 	}
 	if m.Rows < 0 || m.Cols <= 0 || len(m.Data) != m.Rows*m.Cols {
-		return fmt.Errorf("eval: %s: matrix %dx%d has %d values", name, m.Rows, m.Cols, len(m.Data))
+		return fmt.Errorf("%w: %s: matrix %dx%d has %d values", ErrInput, name, m.Rows, m.Cols, len(m.Data))
 	}
 	return nil
 }
@@ -40,7 +40,7 @@ func (m *Matrix) checkFinite(name string) error {
 	return nil
 }
 
-// Rows returns a new matrix holding rows idx of m, in that order.
+// SelectRows returns a new matrix holding rows idx of m, in that order.
 func (m *Matrix) SelectRows(idx []int) *Matrix {
 	out := NewMatrix(len(idx), m.Cols)
 	for j, i := range idx {
