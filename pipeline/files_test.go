@@ -288,3 +288,46 @@ func FuzzManifest(f *testing.F) {
 		}
 	})
 }
+
+// Refs + ReadTar on workers gives what reading the TarSource gives.
+func TestTarRefs(t *testing.T) {
+	src, err := pipeline.Tar("testdata/shard-000.tar", "testdata/truncated.tar", "testdata/shard-001.tar")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	o := pipeline.Order{Seed: 3, Shuffle: true, Epochs: 2}
+	skip := pipeline.RunOptions{Errors: pipeline.ErrorPolicy{Skip: true}}
+	type got struct {
+		Index, Epoch int
+		Key, Origin  string
+		Files        string
+	}
+	collect := func(s *pipeline.Stream[pipeline.TarSample]) ([]got, []string) {
+		it, err := pipeline.Start(context.Background(), s, skip)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer it.Close()
+		var out []got
+		for x, err := range it.All() {
+			if err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, got{x.Index, x.Epoch, x.Key, x.Origin, string(x.Value.Files["txt"]) + "|" + string(x.Value.Files["cls"])})
+		}
+		var errs []string
+		for _, e := range it.Report().Errors {
+			errs = append(errs, e.Error())
+		}
+		return out, errs
+	}
+	direct, derrs := collect(pipeline.From[pipeline.TarSample](src, o))
+	viaRefs, rerrs := collect(pipeline.Map(pipeline.From[pipeline.TarRef](src.Refs(), o), pipeline.ReadTar, pipeline.MapOptions{Name: "source", Workers: 4}))
+	if len(direct) != 2*(src.Len()-1) || !slices.Equal(direct, viaRefs) {
+		t.Fatalf("direct %v\nrefs %v", direct, viaRefs)
+	}
+	if len(derrs) != 2 || !slices.Equal(derrs, rerrs) {
+		t.Fatalf("errors: %q vs %q", derrs, rerrs)
+	}
+}

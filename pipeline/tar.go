@@ -250,28 +250,87 @@ func (t *TarSource) At(_ context.Context, i int) (Sample[TarSample], error) {
 	if i < 0 || i >= len(t.entries) {
 		return Sample[TarSample]{}, fmt.Errorf("pipeline: tar index %d out of range [0,%d)", i, len(t.entries))
 	}
+	s := t.ref(i)
+	v, err := t.read(i)
+	return With(s, v), err
+}
+
+// ref returns sample i's identity without reading it.
+func (t *TarSource) ref(i int) Sample[TarRef] {
 	e := &t.entries[i]
 	shard := t.shards[e.shard]
-	s := Sample[TarSample]{Index: i, Key: e.key, Origin: filepath.Base(shard), Value: TarSample{Key: e.key, Shard: shard}}
-	fail := func(err error) (Sample[TarSample], error) {
-		return s, &SampleError{Index: i, Key: e.key, Origin: s.Origin, Stage: "source", Err: err}
+	return Sample[TarRef]{Index: i, Key: e.key, Origin: filepath.Base(shard), Value: TarRef{Key: e.key, Shard: shard, src: t, i: i}}
+}
+
+// read loads the members of sample i.
+func (t *TarSource) read(i int) (TarSample, error) {
+	e := &t.entries[i]
+	shard := t.shards[e.shard]
+	v := TarSample{Key: e.key, Shard: shard}
+	fail := func(err error) (TarSample, error) {
+		return v, &SampleError{Index: i, Key: e.key, Origin: filepath.Base(shard), Stage: "source", Err: err}
 	}
 	if e.err != nil {
 		return fail(e.err)
 	}
 	f, err := t.file(e.shard)
 	if err != nil {
-		return Sample[TarSample]{}, fmt.Errorf("pipeline: tar: %w", err)
+		return v, fmt.Errorf("pipeline: tar: %w", err)
 	}
-	s.Value.Files = make(map[string][]byte, len(e.members))
+	v.Files = make(map[string][]byte, len(e.members))
 	for _, m := range e.members {
 		buf := make([]byte, m.size)
 		if _, err := f.ReadAt(buf, m.off); err != nil {
 			return fail(fmt.Errorf("tar: read member %s.%s: %w", e.key, m.ext, err))
 		}
-		s.Value.Files[m.ext] = buf
+		v.Files[m.ext] = buf
+	}
+	return v, nil
+}
+
+// TarRef locates one sample of a TarSource without its contents.
+type TarRef struct {
+	Key, Shard string
+	src        *TarSource
+	i          int
+}
+
+// TarRefSource is a TarSource whose samples are TarRefs: reading it costs
+// nothing, and ReadTar loads the members on a Map's workers, so that shard
+// reads run in parallel (reading a TarSource directly happens serially, in
+// the stage that pulls from the source). Damaged samples found by the index
+// are per-sample errors here already.
+type TarRefSource struct{ t *TarSource }
+
+// Refs returns the TarRefSource of t.
+func (t *TarSource) Refs() *TarRefSource { return &TarRefSource{t} }
+
+// Len returns the number of samples.
+func (r *TarRefSource) Len() int { return len(r.t.entries) }
+
+// At returns the reference of sample i.
+func (r *TarRefSource) At(_ context.Context, i int) (Sample[TarRef], error) {
+	if i < 0 || i >= len(r.t.entries) {
+		return Sample[TarRef]{}, fmt.Errorf("pipeline: tar index %d out of range [0,%d)", i, len(r.t.entries))
+	}
+	s := r.t.ref(i)
+	if err := r.t.entries[i].err; err != nil {
+		return s, &SampleError{Index: i, Key: s.Key, Origin: s.Origin, Stage: "source", Err: err}
 	}
 	return s, nil
+}
+
+// Open returns a reader at sample start.
+func (r *TarRefSource) Open(ctx context.Context, start int) (Reader[TarRef], error) {
+	return OpenAt[TarRef](ctx, r, start)
+}
+
+// ReadTar is a MapFunc that loads the members of a TarRef.
+func ReadTar(_ context.Context, s Sample[TarRef]) (TarSample, error) {
+	if s.Value.src == nil {
+		return TarSample{}, errors.New("pipeline: ReadTar: TarRef not from a TarRefSource")
+	}
+	return s.Value.src.read(s.Value.i)
 }
 
 // Open returns a reader at sample start; it seeks using the index.
