@@ -1,6 +1,7 @@
 package summary
 
 import (
+	"bytes"
 	"errors"
 	"os"
 	"path/filepath"
@@ -97,4 +98,36 @@ func TestRender(t *testing.T) {
 	if strings.Index(lines[1], "87.12%") != strings.Index(lines[2], "50.00%") {
 		t.Errorf("misaligned:\n%s", txt)
 	}
+}
+
+func FuzzDecode(f *testing.F) {
+	f.Add([]byte(`{"results": [{"modality": "image", "method": "byol", "probe": "knn", "trained": 0.87, "random_init": 0.8, "baseline": 0.855, "baseline_kind": "raw pixels", "train_seconds": 420, "device": "cpu"}]}`))
+	f.Add([]byte(`{"results": []}`))
+	f.Add([]byte(`{"results": [{"modality": "a", "method": "b", "probe": "c", "trained": 1e309}]}`))
+	f.Fuzz(func(t *testing.T, in []byte) {
+		sf, err := Decode(bytes.NewReader(in), "fuzz.json")
+		if err != nil {
+			if !errors.Is(err, ErrFormat) {
+				t.Fatalf("error does not wrap ErrFormat: %v", err)
+			}
+			return
+		}
+		// A decoded summary survives Set of its own rows, rendering, and
+		// a write/read round trip.
+		for _, r := range sf.Results {
+			if err := sf.Set(r); err != nil {
+				t.Fatalf("Set of a decoded row: %v", err)
+			}
+		}
+		_ = sf.Markdown()
+		_ = sf.Text()
+		path := filepath.Join(t.TempDir(), "s.json")
+		if err := sf.Write(path); err != nil {
+			t.Fatal(err)
+		}
+		back, err := Read(path)
+		if err != nil || len(back.Results) != len(sf.Results) {
+			t.Fatalf("round trip: %v", err)
+		}
+	})
 }
