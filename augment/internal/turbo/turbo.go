@@ -49,6 +49,9 @@ func Header(data []byte) (w, h int, gray, ok bool) {
 // unreasonable number of scans (TJFLAG_LIMITSCANS: a known way to make a
 // small file take minutes to decode).
 func Decode(dst []byte, data []byte, w, h, channels int) bool {
+	if len(data) == 0 || w <= 0 || h <= 0 || len(dst) < w*h*channels {
+		return false
+	}
 	hd := pool.Get().(C.tjhandle)
 	if hd == nil {
 		return false
