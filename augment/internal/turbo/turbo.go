@@ -11,15 +11,32 @@ package turbo
 */
 import "C"
 
-import (
-	"sync"
-	"unsafe"
-)
+import "unsafe"
 
 // Available reports whether this build decodes with libjpeg-turbo.
 const Available = true
 
-var pool = sync.Pool{New: func() any { return C.tjInitDecompress() }}
+// handles is a bounded free list of decompressors. A sync.Pool would
+// drop handles at GC without freeing their C memory; here a handle that
+// does not fit back is destroyed.
+var handles = make(chan C.tjhandle, 64)
+
+func get() C.tjhandle {
+	select {
+	case h := <-handles:
+		return h
+	default:
+		return C.tjInitDecompress()
+	}
+}
+
+func put(h C.tjhandle) {
+	select {
+	case handles <- h:
+	default:
+		C.tjDestroy(h)
+	}
+}
 
 // Header returns the size and whether the JPEG is gray; ok is false when
 // TurboJPEG cannot read it or it is CMYK/YCCK (left to image/jpeg).
@@ -27,11 +44,11 @@ func Header(data []byte) (w, h int, gray, ok bool) {
 	if len(data) == 0 {
 		return 0, 0, false, false
 	}
-	hd := pool.Get().(C.tjhandle)
+	hd := get()
 	if hd == nil {
 		return 0, 0, false, false
 	}
-	defer pool.Put(hd)
+	defer put(hd)
 	var cw, ch, sub, cs C.int
 	if C.tjDecompressHeader3(hd, (*C.uchar)(unsafe.Pointer(&data[0])), C.ulong(len(data)), &cw, &ch, &sub, &cs) != 0 {
 		return 0, 0, false, false
@@ -52,11 +69,11 @@ func Decode(dst []byte, data []byte, w, h, channels int) bool {
 	if len(data) == 0 || w <= 0 || h <= 0 || len(dst) < w*h*channels {
 		return false
 	}
-	hd := pool.Get().(C.tjhandle)
+	hd := get()
 	if hd == nil {
 		return false
 	}
-	defer pool.Put(hd)
+	defer put(hd)
 	pf := C.int(C.TJPF_RGB)
 	if channels == 1 {
 		pf = C.TJPF_GRAY
