@@ -116,3 +116,10 @@ func BenchmarkNormalize224(b *testing.B) {
 	buf := make([]float32, 3*224*224)
 	benchOp(b, func(m *Image, s *Scratch) { ImageNet.ToCHW(buf, m) })
 }
+
+func BenchmarkBrightness224(b *testing.B) {
+	benchOp(b, func(m *Image, s *Scratch) { AdjustBrightness(m, 1.2) })
+}
+func BenchmarkSolarize224(b *testing.B)  { benchOp(b, func(m *Image, s *Scratch) { Solarize(m, 128) }) }
+func BenchmarkGrayscale224(b *testing.B) { benchOp(b, func(m *Image, s *Scratch) { Grayscale(m) }) }
+func BenchmarkCopy224(b *testing.B)      { benchOp(b, func(m *Image, s *Scratch) {}) }
