@@ -1,0 +1,22 @@
+package data2vec
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/sugarme/gotch"
+
+	"github.com/sslpipe/sslpipe/speechdata"
+)
+
+func tokCPU() gotch.Device { return gotch.CPU }
+
+func fmtIndex(i int) string { return fmt.Sprintf("%05d", i) }
+
+func writeWAV(path string, w []float32) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	return speechdata.WriteWAV16(path, w, SampleRate)
+}

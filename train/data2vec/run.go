@@ -1,0 +1,435 @@
+package data2vec
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/sugarme/gotch"
+
+	"github.com/sslpipe/sslpipe/text"
+	"github.com/sslpipe/sslpipe/train"
+	tr "github.com/sslpipe/sslpipe/train/transformer"
+)
+
+// ErrCollapse is returned when the collapse monitor stops a run
+// (Collapse.Stop).
+var ErrCollapse = errors.New("data2vec: representation collapse")
+
+// StepResult reports one update.
+type StepResult struct {
+	Loss               float64
+	TargetVar, PredVar float64 // Variance of the masked targets and predictions
+	GradNorm           float64 // before clipping
+	Masked             int     // masked positions in the batch
+	Skipped            bool    // non-finite loss or gradient: no update
+}
+
+// Optimizer owns a model's AdamW state.
+type Optimizer struct {
+	m   *Model
+	opt *adamW
+}
+
+// NewOptimizer makes the optimizer of cfg for m's student.
+func NewOptimizer(m *Model, cfg OptimConfig) (*Optimizer, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	return &Optimizer{m: m, opt: newAdamW(cfg)}, nil
+}
+
+// Free releases the optimizer state.
+func (o *Optimizer) Free() { o.opt.free() }
+
+// Step runs student and teacher on b, back-propagates the loss, clips the
+// gradient norm and applies one AdamW update with learning rate lr (the
+// teacher is not touched: call Model.UpdateTeacher after). A non-finite
+// loss or gradient skips the update. The caller locks the OS thread.
+func (o *Optimizer) Step(b *Batch, lr float64) (r StepResult, err error) {
+	defer tr.Catch(&err)
+	var tp tr.Tape
+	defer tp.Drop()
+	params := o.m.Params.List()
+	for _, p := range params {
+		tr.ZeroGrad(p.T)
+	}
+	out := o.m.Loss(&tp, b)
+	r.Loss = tr.Scalar(out.Loss)
+	r.Masked = out.Masked
+	r.TargetVar = Variance(&tp, out.Target)
+	r.PredVar = Variance(&tp, out.Pred)
+	if math.IsNaN(r.Loss) || math.IsInf(r.Loss, 0) {
+		r.Skipped = true
+		return r, nil
+	}
+	tr.Backward(out.Loss)
+	restore := tr.NoGrad()
+	defer restore()
+	grads := make([]tr.Tensor, len(params))
+	for i, p := range params {
+		grads[i] = tp.Grad(p.T)
+	}
+	r.GradNorm = clip(&tp, grads, o.opt.cfg.ClipGradNorm)
+	if math.IsNaN(r.GradNorm) || math.IsInf(r.GradNorm, 0) {
+		r.Skipped = true
+		return r, nil
+	}
+	o.opt.step(&tp, params, grads, lr)
+	return r, nil
+}
+
+// Metrics is one line of metrics.jsonl (averages over the steps since the
+// previous line).
+type Metrics struct {
+	Step             int64   `json:"step"`
+	Epoch            int     `json:"epoch"`
+	Loss             float64 `json:"loss"`
+	TargetVar        float64 `json:"target_var"`
+	PredVar          float64 `json:"pred_var"`
+	MinTargetVar     float64 `json:"min_target_var"` // smallest per-step target variance in the window
+	LR               float64 `json:"lr"`
+	Tau              float64 `json:"tau"`
+	GradNorm         float64 `json:"grad_norm"`
+	MaskedFrac       float64 `json:"masked_frac"`
+	StepMS           float64 `json:"step_ms"`
+	ExamplesPerSec   float64 `json:"examples_per_sec"`
+	ElapsedSec       float64 `json:"elapsed_sec"`
+	NaNSkipped       int64   `json:"nan_skipped"`
+	CollapseWarnings int64   `json:"collapse_warnings"`
+}
+
+// RunOptions are the non-config inputs of Train.
+type RunOptions struct {
+	Progress  io.Writer // one line per logged step (nil: none)
+	StopAfter int64     // if > 0, end after this many steps (tests)
+}
+
+// Result summarizes a run.
+type Result struct {
+	Dir       string
+	Steps     int64
+	Seconds   float64
+	Params    int64
+	Curve     []Metrics
+	First     Metrics // first logged line
+	Final     Metrics
+	Interrupt bool
+}
+
+// source draws training batches.
+type source struct {
+	n     int
+	batch func(idx []int, r *rand.Rand) (*Batch, error)
+}
+
+// prepare loads the data of cfg's modality (text: trains or loads the
+// tokenizer and sets cfg.Model.Vocab and cfg.Tokenizer).
+func prepare(ctx context.Context, cfg *Config, progress io.Writer) (*source, error) {
+	switch cfg.Modality {
+	case "text":
+		docs, err := ReadTextDocs(cfg.Data)
+		if err != nil {
+			return nil, err
+		}
+		if cfg.Limit > 0 && cfg.Limit < len(docs) {
+			docs = docs[:cfg.Limit]
+		}
+		var tok *text.Tokenizer
+		if cfg.Tokenizer == "" {
+			if tok, err = TrainTokenizer(ctx, docs, cfg.Model.Vocab); err != nil {
+				return nil, err
+			}
+			cfg.Tokenizer = filepath.Join(cfg.Dir, "tokenizer.json")
+			if err := tok.Save(cfg.Tokenizer); err != nil {
+				return nil, err
+			}
+		} else if tok, err = text.LoadTokenizer(cfg.Tokenizer); err != nil {
+			return nil, err
+		}
+		cfg.Model.Vocab = tok.VocabSize()
+		td, err := NewTextData(tok, docs, cfg.Model.SeqLen, cfg.Model.Mask)
+		if err != nil {
+			return nil, err
+		}
+		if progress != nil {
+			fmt.Fprintf(progress, "data2vec: %d documents, vocabulary %d, %d sequences of %d tokens\n", len(docs), cfg.Model.Vocab, len(td.Seqs), cfg.Model.SeqLen)
+		}
+		return &source{n: len(td.Seqs), batch: func(idx []int, r *rand.Rand) (*Batch, error) { return td.Batch(idx, r), nil }}, nil
+	case "image":
+		s, err := LoadImages(cfg.Data, cfg.Model, cfg.Limit)
+		if err != nil {
+			return nil, err
+		}
+		d, err := NewImageData(s.Images, cfg.Model)
+		if err != nil {
+			return nil, err
+		}
+		if progress != nil {
+			fmt.Fprintf(progress, "data2vec: %d images %dx%d, %d patches of %dx%d\n", s.Images.N, cfg.Model.ImageSize, cfg.Model.ImageSize, d.spec.Rows*d.spec.Cols, cfg.Model.Patch, cfg.Model.Patch)
+		}
+		return &source{n: s.Images.N, batch: func(idx []int, r *rand.Rand) (*Batch, error) { return d.Batch(idx, r, true), nil }}, nil
+	default:
+		waves, _, err := LoadWaves(cfg.Data, cfg.Model.CNN.ReceptiveField(), cfg.Limit)
+		if err != nil {
+			return nil, err
+		}
+		var secs float64
+		for _, w := range waves {
+			secs += float64(len(w)) / SampleRate
+		}
+		if progress != nil {
+			fmt.Fprintf(progress, "data2vec: %d utterances (%.0f s of audio)\n", len(waves), secs)
+		}
+		return &source{n: len(waves), batch: func(idx []int, r *rand.Rand) (*Batch, error) { return AudioBatch(waves, idx, cfg.Model, r) }}, nil
+	}
+}
+
+// Train pretrains data2vec as cfg says and writes the run folder:
+// config.yaml, metrics.jsonl, model.safetensors (student and teacher; the
+// config and step in the metadata) and, for text, tokenizer.json. When ctx
+// is cancelled the weights are written and ctx's error returned with the
+// Result so far. Train locks its goroutine to one OS thread.
+func Train(ctx context.Context, cfg Config, o RunOptions) (res *Result, err error) {
+	defer tr.LockThread()()
+	if cfg.Dir == "" {
+		return nil, errors.New("data2vec: config has no run folder (dir)")
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	dev, err := train.ParseDevice(cfg.Device)
+	if err != nil {
+		return nil, err
+	}
+	train.SetNumThreads(cfg.Threads)
+	train.ManualSeed(int64(cfg.Seed))
+	if err := os.MkdirAll(cfg.Dir, 0o755); err != nil {
+		return nil, fmt.Errorf("data2vec: %w", err)
+	}
+	src, err := prepare(ctx, &cfg, o.Progress)
+	if err != nil {
+		return nil, err
+	}
+	y, err := cfg.YAML()
+	if err != nil {
+		return nil, err
+	}
+	if err := os.WriteFile(filepath.Join(cfg.Dir, "config.yaml"), y, 0o644); err != nil {
+		return nil, fmt.Errorf("data2vec: %w", err)
+	}
+	m, err := NewModel(cfg.Modality, cfg.Model, cfg.Seed, dev)
+	if err != nil {
+		return nil, err
+	}
+	defer m.Free()
+	m.BF16 = cfg.BF16 && dev.IsCuda()
+	opt, err := NewOptimizer(m, cfg.Optim)
+	if err != nil {
+		return nil, err
+	}
+	defer opt.Free()
+	mf, err := os.Create(filepath.Join(cfg.Dir, "metrics.jsonl"))
+	if err != nil {
+		return nil, fmt.Errorf("data2vec: %w", err)
+	}
+	defer mf.Close()
+	mw := bufio.NewWriter(mf)
+	defer mw.Flush()
+
+	res = &Result{Dir: cfg.Dir, Params: m.Params.Count()}
+	if o.Progress != nil {
+		fmt.Fprintf(o.Progress, "data2vec %s: %d student parameters, top-%d %s-normalized targets, device %s\n",
+			cfg.Modality, res.Params, cfg.Model.TopK, cfg.Model.TargetNorm, train.DeviceName(dev))
+	}
+	start := time.Now()
+	batch := min(cfg.Batch, src.n)
+	var acc struct {
+		n                           int
+		loss, tv, pv, gn, mfrac, ex float64
+		minTV                       float64
+		t0                          time.Time
+		skipped                     int64
+	}
+	reset := func() {
+		acc.n, acc.loss, acc.tv, acc.pv, acc.gn, acc.mfrac, acc.ex = 0, 0, 0, 0, 0, 0, 0
+		acc.minTV, acc.t0 = math.Inf(1), time.Now()
+	}
+	reset()
+	var step, warnings int64
+	epoch, pos := -1, src.n
+	var perm []int
+	finish := func(interrupted bool) (*Result, error) {
+		res.Steps, res.Seconds, res.Interrupt = step, time.Since(start).Seconds(), interrupted
+		return res, SaveWeights(filepath.Join(cfg.Dir, "model.safetensors"), m, cfg, step)
+	}
+	for step < cfg.Steps {
+		if err := ctx.Err(); err != nil {
+			r, serr := finish(true)
+			return r, errors.Join(fmt.Errorf("data2vec: interrupted at step %d: %w", step, err), serr)
+		}
+		if o.StopAfter > 0 && step >= o.StopAfter {
+			return finish(true)
+		}
+		if pos+batch > src.n {
+			epoch++
+			perm = rand.New(rand.NewPCG(cfg.Seed, uint64(epoch)+0x9e37)).Perm(src.n)
+			pos = 0
+		}
+		idx := perm[pos : pos+batch]
+		pos += batch
+		b, err := src.batch(idx, rand.New(rand.NewPCG(cfg.Seed^0xd2f, uint64(step))))
+		if err != nil {
+			return res, err
+		}
+		lr := cfg.Optim.LRAt(step, cfg.Steps)
+		r, err := opt.Step(b, lr)
+		if err != nil {
+			return res, err
+		}
+		step++
+		tau := cfg.EMA.TauAt(step)
+		if err := m.UpdateTeacher(tau); err != nil {
+			return res, err
+		}
+		if r.Skipped {
+			acc.skipped++
+		} else {
+			acc.n++
+			acc.loss += r.Loss
+			acc.tv += r.TargetVar
+			acc.pv += r.PredVar
+			acc.gn += r.GradNorm
+			acc.minTV = math.Min(acc.minTV, r.TargetVar)
+		}
+		acc.mfrac += float64(r.Masked) / float64(b.B*b.T)
+		acc.ex += float64(b.B)
+		if step > cfg.Collapse.After && (r.TargetVar < cfg.Collapse.MinTargetVar || r.PredVar < cfg.Collapse.MinPredVar) {
+			warnings++
+			if o.Progress != nil && (warnings == 1 || cfg.Collapse.Stop) {
+				fmt.Fprintf(o.Progress, "data2vec: WARNING step %d: target variance %.4f (min %.3g), prediction variance %.4f (min %.3g): collapse?\n",
+					step, r.TargetVar, cfg.Collapse.MinTargetVar, r.PredVar, cfg.Collapse.MinPredVar)
+			}
+			if cfg.Collapse.Stop {
+				r2, serr := finish(true)
+				return r2, errors.Join(fmt.Errorf("%w at step %d: target variance %.4f, prediction variance %.4f", ErrCollapse, step, r.TargetVar, r.PredVar), serr)
+			}
+		}
+		if !(cfg.LogEvery > 0 && step%cfg.LogEvery == 0 || step == cfg.Steps || step == 1) {
+			continue
+		}
+		n := math.Max(float64(acc.n), 1)
+		el := time.Since(acc.t0).Seconds()
+		steps := math.Max(float64(acc.n)+float64(acc.skipped), 1)
+		met := Metrics{Step: step, Epoch: epoch, Loss: acc.loss / n, TargetVar: acc.tv / n, PredVar: acc.pv / n, MinTargetVar: acc.minTV,
+			LR: lr, Tau: tau, GradNorm: acc.gn / n, MaskedFrac: acc.mfrac / steps, StepMS: 1000 * el / steps, ExamplesPerSec: acc.ex / el,
+			ElapsedSec: time.Since(start).Seconds(), NaNSkipped: acc.skipped, CollapseWarnings: warnings}
+		if math.IsInf(met.MinTargetVar, 0) {
+			met.MinTargetVar = 0
+		}
+		if len(res.Curve) == 0 {
+			res.First = met
+		}
+		res.Curve = append(res.Curve, met)
+		res.Final = met
+		j, _ := json.Marshal(met)
+		mw.Write(append(j, '\n'))
+		mw.Flush()
+		if o.Progress != nil {
+			fmt.Fprintf(o.Progress, "step %d/%d loss %.4f target_var %.3f pred_var %.3f tau %.5f lr %.2g masked %.2f %.0f ms/step\n",
+				step, cfg.Steps, met.Loss, met.TargetVar, met.PredVar, tau, lr, met.MaskedFrac, met.StepMS)
+		}
+		reset()
+	}
+	return finish(false)
+}
+
+// SaveWeights writes the student's and the teacher's parameters as
+// safetensors with metadata "sslpipe" = {"method":"data2vec",
+// "modality":..., "step":N, "config":<YAML>}, atomically.
+func SaveWeights(path string, m *Model, cfg Config, step int64) error {
+	ts, err := m.Params.Tensors("")
+	if err != nil {
+		return err
+	}
+	tt, err := m.Teacher.Tensors("")
+	if err != nil {
+		return err
+	}
+	for k, v := range tt {
+		ts[k] = v
+	}
+	y, err := cfg.YAML()
+	if err != nil {
+		return err
+	}
+	meta, _ := json.Marshal(map[string]any{"method": "data2vec", "modality": cfg.Modality, "step": step, "config": string(y)})
+	tmp := path + ".tmp"
+	f, err := os.Create(tmp)
+	if err != nil {
+		return fmt.Errorf("data2vec: %w", err)
+	}
+	bw := bufio.NewWriter(f)
+	err = train.WriteSafetensors(bw, ts, map[string]string{"sslpipe": string(meta)})
+	if err == nil {
+		err = bw.Flush()
+	}
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("data2vec: %s: %w", path, err)
+	}
+	return os.Rename(tmp, path)
+}
+
+// OpenRun loads a run's config and weights on dev (random: a freshly
+// initialized model of the same config and seed instead of the weights,
+// the random-init baseline). For text the run's tokenizer is returned.
+func OpenRun(dir string, dev gotch.Device, random bool) (*Model, Config, *text.Tokenizer, error) {
+	defer tr.LockThread()()
+	cfg, err := LoadConfig(filepath.Join(dir, "config.yaml"))
+	if err != nil {
+		return nil, cfg, nil, err
+	}
+	var tok *text.Tokenizer
+	if cfg.Modality == "text" {
+		if tok, err = text.LoadTokenizer(cfg.Tokenizer); err != nil {
+			return nil, cfg, nil, err
+		}
+	}
+	m, err := NewModel(cfg.Modality, cfg.Model, cfg.Seed, dev)
+	if err != nil {
+		return nil, cfg, nil, err
+	}
+	if random {
+		return m, cfg, tok, nil
+	}
+	p := filepath.Join(dir, "model.safetensors")
+	data, err := os.ReadFile(p)
+	if err == nil {
+		var ts map[string]train.STensor
+		if ts, _, err = train.ParseSafetensors(data); err == nil {
+			if err = m.Params.Load(p, ts, ""); err == nil {
+				err = m.Teacher.Load(p, ts, "")
+			}
+		}
+	}
+	if err != nil {
+		m.Free()
+		return nil, cfg, nil, fmt.Errorf("data2vec: %s: %w", p, err)
+	}
+	return m, cfg, tok, nil
+}
