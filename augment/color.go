@@ -83,21 +83,21 @@ func AdjustBrightness(m *Image, factor float64) {
 // AdjustContrast blends m with its mean gray level, as
 // PIL.ImageEnhance.Contrast: mean = int(mean(L) + 0.5).
 func AdjustContrast(m *Image, factor float64) {
-	var hist [256]int64
+	// PIL takes the mean from the histogram of the "L" image; the plain
+	// sum of the same luma values is the same number.
+	var sum, n int64
 	if m.C == 3 {
 		p := m.Pix
 		for i := 0; i+3 <= len(p); i += 3 {
-			hist[luma(p[i], p[i+1], p[i+2])]++
+			q := p[i : i+3 : i+3]
+			sum += int64(luma(q[0], q[1], q[2]))
 		}
+		n = int64(len(p) / 3)
 	} else {
 		for _, v := range m.Pix {
-			hist[v]++
+			sum += int64(v)
 		}
-	}
-	var sum, n int64
-	for v, c := range hist {
-		sum += int64(v) * c
-		n += c
+		n = int64(len(m.Pix))
 	}
 	if n == 0 {
 		return
