@@ -122,24 +122,24 @@ var presets = map[string]map[string]func(*Config){
 		// fmnist-quick: the `make demo` run, ~3-4 minutes on 2 CPU cores.
 		"fmnist-quick": func(c *Config) {
 			fmnist(c)
-			c.Steps = 300
-			c.WarmupSteps = 30
+			c.Arch.Widths = []int64{16, 32, 64}
+			c.Steps = 200
+			c.WarmupSteps = 20
 		},
 		// fmnist-reproduce: the `make reproduce` CPU run (< 30 minutes on 2 cores).
 		"fmnist-reproduce": func(c *Config) {
 			fmnist(c)
-			c.Arch.Widths = []int64{64, 128, 256}
-			c.Steps = 3000
-			c.WarmupSteps = 200
-			c.Checkpoint.Every = 500
-			c.Monitor.Every = 500
+			c.Steps = 1500
+			c.WarmupSteps = 100
+			c.Checkpoint.Every = 250
+			c.Monitor.Every = 250
 		},
 	},
 }
 
 // fmnist is the common part of the Fashion-MNIST CPU presets.
 func fmnist(c *Config) {
-	c.Arch = Arch{Name: "convnet", InChannels: 1, Widths: []int64{32, 64, 128}}
+	c.Arch = Arch{Name: "convnet", InChannels: 1, Widths: []int64{32, 64, 128}, Pool: 2}
 	c.Heads = Heads{Hidden: 512, Out: 128}
 	c.Data.Path = "fashion-mnist:train"
 	c.Data.Augment = FashionMNISTRecipe()

@@ -16,6 +16,11 @@ type Arch struct {
 	Name       string  `yaml:"name" json:"name"`
 	InChannels int     `yaml:"in_channels" json:"in_channels"`
 	Widths     []int64 `yaml:"widths,flow,omitempty" json:"widths,omitempty"`
+	// Pool is the convnet's output grid: 0 or 1 is global average pooling
+	// (features = last width); P > 1 averages into P x P cells and
+	// flattens them (features = last width x P x P), keeping the coarse
+	// layout that matters for small centred images such as Fashion-MNIST.
+	Pool int64 `yaml:"pool,omitempty" json:"pool,omitempty"`
 }
 
 // backbone maps N x C x H x W images to N x dim features.
@@ -35,7 +40,13 @@ func newBackbone(m *Module, prefix string, a Arch) (backbone, error) {
 		if len(a.Widths) == 0 {
 			return nil, fmt.Errorf("train: arch convnet needs widths")
 		}
-		return newConvNet(m, prefix, int64(a.InChannels), a.Widths), nil
+		if a.Pool < 0 || a.Pool > 8 {
+			return nil, fmt.Errorf("train: arch convnet: pool %d outside [0, 8]", a.Pool)
+		}
+		n := newConvNet(m, prefix, int64(a.InChannels), a.Widths)
+		n.pool = max(a.Pool, 1)
+		n.out *= n.pool * n.pool
+		return n, nil
 	}
 	return nil, fmt.Errorf("train: unknown arch %q (want resnet18, resnet18-cifar or convnet)", a.Name)
 }
@@ -46,6 +57,7 @@ type convNet struct {
 	convs []*conv
 	bns   []*bn
 	out   int64
+	pool  int64
 }
 
 func newConvNet(m *Module, prefix string, in int64, widths []int64) *convNet {
@@ -67,6 +79,13 @@ func (n *convNet) forward(tp *tape, x tensor, train bool) tensor {
 		if i < len(n.convs)-1 {
 			x = tp.maxPool2d(x, 2, 2, 0)
 		}
+	}
+	if n.pool > 1 {
+		x = tp.flatten(tp.adaptiveAvgPool2d(x, n.pool))
+		if tp.bf16 {
+			x = tp.toDtype(x, gotch.Float)
+		}
+		return x
 	}
 	return tp.meanDims(x, false, 2, 3)
 }

@@ -428,3 +428,9 @@ func (tp *tape) keep(t tensor) tensor {
 	}
 	return t
 }
+
+func (tp *tape) adaptiveAvgPool2d(x tensor, p int64) tensor {
+	var out tensor
+	lib.AtgAdaptiveAvgPool2d(&out, x, i64s(p, p), 2)
+	return tp.own(out)
+}
