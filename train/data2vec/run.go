@@ -433,3 +433,5 @@ func OpenRun(dir string, dev gotch.Device, random bool) (*Model, Config, *text.T
 	}
 	return m, cfg, tok, nil
 }
+
+func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }

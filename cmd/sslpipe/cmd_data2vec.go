@@ -1,0 +1,259 @@
+//go:build cgo
+
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"strings"
+
+	"github.com/sslpipe/sslpipe/eval"
+	"github.com/sslpipe/sslpipe/eval/summary"
+	"github.com/sslpipe/sslpipe/train/data2vec"
+)
+
+func init() {
+	register(&command{Name: "data2vec", Summary: "data2vec pretraining on text, images or audio: train, probe, bench [libtorch]", Run: runData2vecCmd})
+}
+
+func runData2vecCmd(ctx context.Context, env *cmdEnv, args []string) error {
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" {
+		fmt.Fprintf(env.Stderr, `Usage:
+  sslpipe data2vec train --modality text|image|audio --dir RUN [--preset NAME] [--data D] [--steps N] [--print-config] ...
+  sslpipe data2vec probe --run RUN [--data D] [--summary FILE] [--probe linear|knn] [--teacher] [--layer L] [--json]
+  sslpipe data2vec bench [--device cuda] [--bf16] [--steps 50] [--batch 32] [--seq 128]
+Presets: %s
+`, strings.Join(data2vec.Presets(""), ", "))
+		if len(args) == 0 {
+			return usagef("data2vec: no subcommand given (train, probe, bench)")
+		}
+		return flagHelp
+	}
+	switch args[0] {
+	case "train":
+		return runData2vecTrain(ctx, env, args[1:])
+	case "probe":
+		return runData2vecProbe(ctx, env, args[1:])
+	case "bench":
+		return runData2vecBench(ctx, env, args[1:])
+	}
+	return usagef("data2vec: unknown subcommand %q (train, probe, bench)", args[0])
+}
+
+func runData2vecTrain(ctx context.Context, env *cmdEnv, args []string) error {
+	var modality, preset, cfgPath, data, dir, device, tok string
+	var steps int64
+	var batch, threads, limit int
+	var lr float64
+	var seed uint64
+	var printCfg, quiet, stop bool
+	fs := newFlagSet("data2vec train", env.Stderr)
+	fs.StringVar(&modality, "modality", "", "text, image or audio")
+	fs.StringVar(&preset, "preset", "", "preset (default <modality>-cpu): "+strings.Join(data2vec.Presets(""), ", "))
+	fs.StringVar(&cfgPath, "config", "", "YAML config (overrides the preset; flags override it)")
+	fs.StringVar(&data, "data", "", "text: fortunes folder or text file; image: fashion-mnist:train or a folder; audio: folder of 16 kHz WAVs")
+	fs.StringVar(&tok, "tokenizer", "", "text: tokenizer.json (default: train one on the data)")
+	fs.StringVar(&dir, "dir", "", "run folder to write")
+	fs.StringVar(&device, "device", "", "auto, cpu, cuda or cuda:N")
+	fs.Int64Var(&steps, "steps", 0, "training steps (0: the preset's)")
+	fs.IntVar(&batch, "batch", 0, "examples per step (0: the preset's)")
+	fs.IntVar(&limit, "limit", -1, "use only the first N examples (0: all; -1: the preset's)")
+	fs.Float64Var(&lr, "lr", 0, "peak learning rate (0: the preset's)")
+	fs.IntVar(&threads, "threads", -1, "libtorch threads (0: all cores)")
+	fs.Uint64Var(&seed, "seed", 0, "seed (0: the preset's)")
+	fs.BoolVar(&stop, "stop-on-collapse", false, "stop (instead of warning) when the target variance falls below the threshold")
+	fs.BoolVar(&printCfg, "print-config", false, "print the resolved config and exit")
+	fs.BoolVar(&quiet, "quiet", false, "no progress lines")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	var cfg data2vec.Config
+	var err error
+	if cfgPath != "" {
+		if cfg, err = data2vec.LoadConfig(cfgPath); err != nil {
+			return err
+		}
+		if modality != "" && modality != cfg.Modality {
+			return usagef("data2vec train: --modality %s but %s is a %s config", modality, cfgPath, cfg.Modality)
+		}
+	} else {
+		if modality == "" {
+			return usagef("data2vec train: --modality (text, image or audio) is required")
+		}
+		if cfg, err = data2vec.Preset(modality, preset); err != nil {
+			return usagef("data2vec train: %v", err)
+		}
+	}
+	if data != "" {
+		cfg.Data = data
+	}
+	if tok != "" {
+		cfg.Tokenizer = tok
+	}
+	if dir != "" {
+		cfg.Dir = dir
+	}
+	if device != "" {
+		cfg.Device = device
+	}
+	if steps > 0 {
+		cfg.Steps = steps
+	}
+	if batch > 0 {
+		cfg.Batch = batch
+	}
+	if limit >= 0 {
+		cfg.Limit = limit
+	}
+	if lr > 0 {
+		cfg.Optim.LR = lr
+	}
+	if threads >= 0 {
+		cfg.Threads = threads
+	}
+	if seed > 0 {
+		cfg.Seed = seed
+	}
+	if stop {
+		cfg.Collapse.Stop = true
+	}
+	if printCfg {
+		y, err := cfg.YAML()
+		if err != nil {
+			return err
+		}
+		_, err = env.Stdout.Write(y)
+		return err
+	}
+	if cfg.Data == "" || cfg.Dir == "" {
+		return usagef("data2vec train: --data and --dir are required")
+	}
+	o := data2vec.RunOptions{}
+	if !quiet {
+		o.Progress = env.Stderr
+	}
+	res, err := data2vec.Train(ctx, cfg, o)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(env.Stdout, "data2vec train: %s (%s): %d steps in %.0f s; loss %.4f -> %.4f; target variance %.3f -> %.3f (smallest in the last window %.3f); %d collapse warnings\n",
+		res.Dir, cfg.Modality, res.Steps, res.Seconds, res.First.Loss, res.Final.Loss, res.First.TargetVar, res.Final.TargetVar, res.Final.MinTargetVar, res.Final.CollapseWarnings)
+	return nil
+}
+
+func runData2vecProbe(ctx context.Context, env *cmdEnv, args []string) error {
+	var run, data, sum, probe, cats string
+	var k, perClass, ntr, nte int
+	var temp float64
+	var o data2vec.ProbeOptions
+	var jsonOut bool
+	fs := newFlagSet("data2vec probe", env.Stderr)
+	fs.StringVar(&run, "run", "", "trained run folder")
+	fs.StringVar(&data, "data", "", "text: fortunes folder (default Debian's); image: Fashion-MNIST folder (default); audio: spoken-digit folder with train/ and test/ (sslpipe speechdata's digits/)")
+	fs.StringVar(&cats, "categories", strings.Join(data2vec.DefaultCategories, ","), "text: fortune categories used as classes")
+	fs.IntVar(&perClass, "per-class", 150, "text: fortunes per category (70% probe-train, 30% test)")
+	fs.IntVar(&ntr, "train-images", 10000, "image: Fashion-MNIST train images (kNN bank, probe fit)")
+	fs.IntVar(&nte, "test-images", 2000, "image: Fashion-MNIST test images")
+	fs.BoolVar(&o.Embed.Teacher, "teacher", false, "probe the EMA teacher's encoder instead of the student's")
+	fs.IntVar(&o.Embed.Layer, "layer", 0, "block whose mean-pooled output is probed (0: the encoder output)")
+	fs.IntVar(&k, "k", 20, "kNN neighbours")
+	fs.Float64Var(&temp, "t", 0.07, "kNN temperature")
+	fs.StringVar(&sum, "summary", "", "add the data2vec entry to this summary.json")
+	fs.StringVar(&probe, "probe", "", "probe reported in --summary: linear or knn (default: knn for image, linear otherwise)")
+	fs.BoolVar(&jsonOut, "json", false, "print the report as JSON")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if run == "" {
+		return usagef("data2vec probe: --run is required")
+	}
+	o.Data, o.PerClass, o.TrainN, o.TestN = data, perClass, ntr, nte
+	o.Categories = strings.Split(cats, ",")
+	o.KNN = eval.KNNSetting{K: k, T: temp}
+	cfg, err := data2vec.LoadConfig(filepath.Join(run, "config.yaml"))
+	if err != nil {
+		return err
+	}
+	if cfg.Modality == "audio" && data == "" {
+		return usagef("data2vec probe: audio needs --data (the spoken-digit folder)")
+	}
+	rep, err := data2vec.Probe(run, o)
+	if err != nil {
+		return err
+	}
+	if probe == "" {
+		probe = "linear"
+		if rep.Modality == "image" {
+			probe = "knn"
+		}
+	}
+	if probe != "linear" && probe != "knn" {
+		return usagef("data2vec probe: --probe must be linear or knn")
+	}
+	if sum != "" {
+		pick := func(r data2vec.ProbeRow) float64 {
+			if probe == "knn" {
+				return r.KNN
+			}
+			return r.Linear
+		}
+		dev := "cpu"
+		if cfg.Device != "cpu" && cfg.Device != "auto" {
+			dev = cfg.Device
+		}
+		if _, err := summary.Update(sum, summary.Result{Modality: rep.Modality, Method: "data2vec", Probe: probe,
+			Trained: pick(rep.Rows[0]), RandomInit: pick(rep.Rows[1]), Baseline: pick(rep.Rows[2]), BaselineKind: rep.BaselineKind,
+			TrainSeconds: rep.TrainSeconds, Device: dev}); err != nil {
+			return fmt.Errorf("data2vec probe: %w", err)
+		}
+	}
+	if jsonOut {
+		b, _ := json.MarshalIndent(rep, "", "  ")
+		fmt.Fprintln(env.Stdout, string(b))
+		return nil
+	}
+	fmt.Fprintf(env.Stdout, "data2vec %s probe: %s; %d train / %d test examples, %d classes; %s encoder, layer %d\n",
+		rep.Modality, rep.Task, rep.Train, rep.Test, len(rep.Classes), rep.Network, rep.Layer)
+	fmt.Fprintf(env.Stdout, "%-22s %8s %8s %6s\n", "features", "linear", "kNN", "dim")
+	for _, r := range rep.Rows {
+		fmt.Fprintf(env.Stdout, "%-22s %7.2f%% %7.2f%% %6d\n", r.Name, 100*r.Linear, 100*r.KNN, r.Dim)
+	}
+	fmt.Fprintf(env.Stdout, "(kNN %s on L2-normalized features; linear: logistic regression with an L2 sweep on standardized features; chance %.1f%%; %.0f s)\n",
+		rep.KNN, 100/float64(len(rep.Classes)), rep.Seconds)
+	return nil
+}
+
+func runData2vecBench(ctx context.Context, env *cmdEnv, args []string) error {
+	cfg := data2vec.BenchConfig()
+	var steps, warmup int
+	fs := newFlagSet("data2vec bench", env.Stderr)
+	fs.StringVar(&cfg.Device, "device", "auto", "auto, cpu, cuda or cuda:N")
+	fs.BoolVar(&cfg.BF16, "bf16", true, "bfloat16 matrix products (CUDA only)")
+	fs.IntVar(&cfg.Batch, "batch", cfg.Batch, "sequences per step")
+	fs.IntVar(&cfg.Model.SeqLen, "seq", cfg.Model.SeqLen, "tokens per sequence")
+	fs.IntVar(&cfg.Model.Encoder.Layers, "layers", cfg.Model.Encoder.Layers, "Transformer blocks")
+	fs.IntVar(&cfg.Model.TopK, "top-k", cfg.Model.TopK, "blocks averaged into the targets")
+	fs.IntVar(&cfg.Threads, "threads", 0, "libtorch CPU threads (0: all cores)")
+	fs.IntVar(&warmup, "warmup", 10, "untimed steps")
+	fs.IntVar(&steps, "steps", 50, "timed steps")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if steps < 1 {
+		return usagef("data2vec bench: --steps must be >= 1")
+	}
+	res, err := data2vec.BenchStep(cfg, warmup, steps)
+	if err != nil {
+		if errors.Is(err, context.Canceled) {
+			return err
+		}
+		return fmt.Errorf("data2vec bench: %w", err)
+	}
+	e := cfg.Model.Encoder
+	fmt.Fprintf(env.Stdout, "data2vec text step (%d layers, d=%d, batch %d x %d tokens, top-%d, bf16 %v, device %s): %.2f ms/step, %.0f tokens/s over %d steps (loss %.4f)\n",
+		e.Layers, e.Dim, cfg.Batch, cfg.Model.SeqLen, cfg.Model.TopK, cfg.BF16, cfg.Device, res.MSPerStep, res.TokensPerSec, res.Steps, res.Loss)
+	return nil
+}

@@ -1,0 +1,113 @@
+package data2vec
+
+import (
+	"math/rand/v2"
+	"time"
+
+	"github.com/sugarme/gotch"
+	lib "github.com/sugarme/gotch/libtch"
+
+	"github.com/sslpipe/sslpipe/train"
+	tr "github.com/sslpipe/sslpipe/train/transformer"
+)
+
+// BenchConfig is the GPU comparison model of benchmarks/data2vec: a
+// text data2vec with a 6-layer d=512 post-LN encoder (8 heads, FFN 2048),
+// vocabulary 30522, top-3 layer-normalized targets, Smooth L1 beta 4,
+// span masking, batch 32 x 128 tokens (pytorch_data2vec.py builds the
+// same model).
+func BenchConfig() Config {
+	c, _ := Preset("text", "text-base")
+	c.Model.Encoder = encoder(512, 6, 8, false, 0)
+	c.Model.Encoder.Dropout, c.Model.Encoder.AttnDropout = 0.1, 0.1
+	c.Model.TopK = 3
+	c.Model.SeqLen = 128
+	c.Batch = 32
+	return c
+}
+
+// BenchResult is the timing of BenchStep.
+type BenchResult struct {
+	Steps        int
+	MSPerStep    float64
+	TokensPerSec float64
+	Loss         float64
+}
+
+// BenchStep times full training steps (student forward and backward,
+// teacher forward, AdamW update, EMA update) of cfg's text model on random
+// tokens with fixed span masks, after warmup untimed steps, on cfg.Device
+// (bf16 when cfg.BF16 and CUDA). The device is synchronized before the
+// clock is read.
+func BenchStep(cfg Config, warmup, steps int) (res BenchResult, err error) {
+	defer tr.LockThread()()
+	dev, err := train.ParseDevice(cfg.Device)
+	if err != nil {
+		return res, err
+	}
+	train.SetNumThreads(cfg.Threads)
+	m, err := NewModel("text", cfg.Model, cfg.Seed, dev)
+	if err != nil {
+		return res, err
+	}
+	defer m.Free()
+	m.BF16 = cfg.BF16 && dev.IsCuda()
+	opt, err := NewOptimizer(m, cfg.Optim)
+	if err != nil {
+		return res, err
+	}
+	defer opt.Free()
+	r := rand.New(rand.NewPCG(cfg.Seed, 7))
+	B, T := cfg.Batch, cfg.Model.SeqLen
+	b := &Batch{B: B, T: T, Train: true}
+	for i := 0; i < B*T; i++ {
+		id := int64(5 + r.IntN(cfg.Model.Vocab-5))
+		b.IDs = append(b.IDs, id)
+	}
+	b.Input = append([]int64(nil), b.IDs...)
+	b.Mask = make([]bool, B*T)
+	for i := 0; i < B; i++ {
+		for s := 0; s < T; s += 12 { // spans of 4 every 12 tokens: ~33% masked
+			for j := s; j < min(s+4, T); j++ {
+				b.Mask[i*T+j] = true
+				b.Input[i*T+j] = 4 // [MASK] in the BERT layout
+			}
+		}
+	}
+	var t0 time.Time
+	for i := 0; i < warmup+steps; i++ {
+		if i == warmup {
+			if err := sync(dev); err != nil {
+				return res, err
+			}
+			t0 = time.Now()
+		}
+		sr, err := opt.Step(b, cfg.Optim.LR)
+		if err != nil {
+			return res, err
+		}
+		if err := m.UpdateTeacher(0.999); err != nil {
+			return res, err
+		}
+		res.Loss = sr.Loss
+	}
+	if err := sync(dev); err != nil {
+		return res, err
+	}
+	el := time.Since(t0).Seconds()
+	res.Steps = steps
+	res.MSPerStep = 1000 * el / float64(steps)
+	res.TokensPerSec = float64(steps*B*T) / el
+	return res, nil
+}
+
+// sync waits for the device's queued work (CUDA); a no-op on the CPU.
+func sync(dev gotch.Device) (err error) {
+	if !dev.IsCuda() {
+		return nil
+	}
+	defer tr.Catch(&err)
+	lib.AtcSynchronize(int64(dev.Value))
+	tr.Check()
+	return nil
+}
