@@ -222,7 +222,11 @@ func (t *trainer) run(ctx context.Context, o RunOptions) (res *Result, err error
 			return res, err
 		}
 		res.Checkpoint = path
-		return res, mw.Flush()
+		if err := mw.Flush(); err != nil {
+			return res, err
+		}
+		t.plots(o)
+		return res, nil
 	}
 	for t.step < cfg.Steps {
 		if err := ctx.Err(); err != nil {
@@ -305,9 +309,17 @@ func (t *trainer) run(ctx context.Context, o RunOptions) (res *Result, err error
 			if _, err := t.save(); err != nil {
 				return res, err
 			}
+			t.plots(o)
 		}
 	}
 	return finish(false)
+}
+
+// plots redraws the run's PNG charts; a failure is reported, not fatal.
+func (t *trainer) plots(o RunOptions) {
+	if err := WritePlots(t.cfg.Dir); err != nil && o.Progress != nil {
+		fmt.Fprintf(o.Progress, "train: warning: plots: %v\n", err)
+	}
 }
 
 // builtinHooks: the kNN monitor, then the caller's hooks. The metrics
