@@ -260,12 +260,12 @@ var presets = map[string]map[string]func() Config{
 		},
 		"text-cpu": func() Config {
 			c := common("text", "text-cpu")
-			c.Model.Encoder = encoder(128, 4, 4, false, 0)
-			c.Model.TopK = 3
-			c.Model.Vocab, c.Model.SeqLen = 4000, 64
+			c.Model.Encoder = encoder(128, 3, 4, false, 0)
+			c.Model.TopK = 2
+			c.Model.Vocab, c.Model.SeqLen = 4000, 32
 			c.EMA = EMAConfig{0.99, 0.999, 300}
-			c.Optim.LR, c.Optim.WarmupSteps = 1e-3, 40
-			c.Batch, c.Steps, c.LogEvery = 16, 400, 20
+			c.Optim.LR, c.Optim.WarmupSteps = 1e-3, 30
+			c.Batch, c.Steps, c.LogEvery = 16, 300, 20
 			c.Collapse.After = 50
 			return c
 		},
