@@ -6,11 +6,14 @@ speed and accuracy reference next to `sslpipe bench knn`.
     /usr/bin/python3 scripts/demo/knn_torch_speed.py fmnist      # raw Fashion-MNIST pixels, with top-1
 
 Prints wall and process CPU seconds of the kNN itself (features already in
-memory), threads = torch.get_num_threads().
+memory). Debian's torch starts with one thread; THREADS (default: all
+cores) sets torch.set_num_threads.
 """
-import gzip, sys, time
+import gzip, os, sys, time
 import numpy as np
 import torch
+
+torch.set_num_threads(int(os.environ.get("THREADS", os.cpu_count())))
 
 def fmnist():
     D = "/usr/share/datasets/fashion-mnist/"
