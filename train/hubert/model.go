@@ -78,7 +78,10 @@ type Model struct {
 	Params *tr.Params
 	CNN    *wavenc.Encoder
 	Enc    *tr.Encoder
-	dev    gotch.Device
+	// BF16 runs convolutions and matrix products in bfloat16 (set it on
+	// CUDA only; the CPU path stays float32).
+	BF16 bool
+	dev  gotch.Device
 
 	lnw, lnb       tr.Tensor
 	projW, projB   tr.Tensor
@@ -146,13 +149,12 @@ func (m *Model) Device() gotch.Device { return m.dev }
 
 // Batch is one training or evaluation batch of equal-length crops.
 type Batch struct {
-	Wave    []float32 // B x L samples, row-major
-	B, L    int
-	Labels  []int64 // B x T frame labels at the encoder rate (T = CNN.Frames(L))
-	Mask    []bool  // B x T, true at masked frames
-	Rng     *rand.Rand
-	Train   bool // dropout, layer drop
-	Compute bool // unused
+	Wave   []float32 // B x L samples, row-major
+	B, L   int
+	Labels []int64 // B x T frame labels at the encoder rate (T = CNN.Frames(L))
+	Mask   []bool  // B x T, true at masked frames
+	Rng    *rand.Rand
+	Train  bool // dropout, layer drop
 }
 
 // LossOut holds the tensors (owned by the tape) and metrics of one
@@ -185,6 +187,7 @@ func (m *Model) features(tp *tr.Tape, wave tr.Tensor, train bool) (x, pen tr.Ten
 // masked frames and normalized by their count). Tensors belong to tp;
 // libtorch errors are raised for tr.Catch.
 func (m *Model) Loss(tp *tr.Tape, b *Batch) *LossOut {
+	tp.BF16 = m.BF16
 	T := m.T(b.L)
 	if T <= 0 || len(b.Labels) != b.B*T || len(b.Mask) != b.B*T || len(b.Wave) != b.B*b.L {
 		tr.Fail(fmt.Errorf("hubert: batch %d x %d samples gives %d frames but has %d labels and %d mask entries", b.B, b.L, T, len(b.Labels), len(b.Mask)))

@@ -3,6 +3,9 @@ package hubert
 import (
 	"math"
 
+	"github.com/sugarme/gotch"
+	lib "github.com/sugarme/gotch/libtch"
+
 	tr "github.com/sslpipe/sslpipe/train/transformer"
 )
 
@@ -108,4 +111,15 @@ func (m *Model) Eval(b *Batch) (r StepResult, err error) {
 	}
 	r.CorrectM, r.CountM, r.CorrectU, r.CountU = out.CorrectM, out.CountM, out.CorrectU, out.CountU
 	return r, nil
+}
+
+// Sync waits for the device's queued work (CUDA); a no-op on the CPU.
+func Sync(dev gotch.Device) (err error) {
+	if !dev.IsCuda() {
+		return nil
+	}
+	defer tr.Catch(&err)
+	lib.AtcSynchronize(int64(dev.Value))
+	tr.Check()
+	return nil
 }

@@ -181,7 +181,9 @@ func (e *Encoder) PosEmbed(tp *Tape, x Tensor) Tensor {
 	if k%2 == 0 {
 		y = tp.Narrow(y, 2, 0, Shape(y)[2]-1)
 	}
-	return tp.Transpose(tp.Gelu(y), 1, 2)
+	// GELU after the transpose, on a contiguous copy, so that its gradient
+	// is contiguous (see GeluNative); same values as torchaudio's order.
+	return tp.GeluNative(tp.Contiguous(tp.Transpose(y, 1, 2)))
 }
 
 // Attention is multi-head self-attention of block i on x (B x T x Dim).
@@ -201,7 +203,7 @@ func (e *Encoder) attention(tp *Tape, b *block, x Tensor, train bool) Tensor {
 }
 
 func (e *Encoder) ffn(tp *Tape, b *block, x Tensor, train bool) Tensor {
-	h := tp.Gelu(tp.Linear(x, b.ff1.w, b.ff1.b))
+	h := tp.GeluNative(tp.Linear(x, b.ff1.w, b.ff1.b))
 	h = tp.Dropout(h, e.cfg.ActDropout, train)
 	h = tp.Linear(h, b.ff2.w, b.ff2.b)
 	return tp.Dropout(h, e.cfg.Dropout, train)

@@ -188,6 +188,18 @@ func (tp *Tape) Gelu(x Tensor) Tensor {
 	return tp.Own(out)
 }
 
+// GeluNative is libtorch's GELU without the CPU bug check. Use it only
+// where the gradient that reaches its output is contiguous (it feeds a
+// convolution, a linear layer or elementwise ops on the same layout, not a
+// transpose or narrow): then the buggy kernel path is never taken. The
+// speech models use it on all their GELUs, and TestParityTorchaudio checks
+// their gradients.
+func (tp *Tape) GeluNative(x Tensor) Tensor {
+	var out Tensor
+	lib.AtgGelu(&out, x, "none")
+	return tp.Own(out)
+}
+
 var geluOnce struct {
 	sync.Once
 	ok bool

@@ -142,7 +142,13 @@ func (e *Encoder) Forward(tp *tr.Tape, wave tr.Tensor) tr.Tensor {
 				x = tp.GroupNorm(x, l.ch, l.nw, l.nb, 1e-5)
 			}
 		}
-		x = tp.Gelu(x)
+		if i == len(e.layers)-1 {
+			// The output is used as B x T x C: transpose before the GELU
+			// so that its incoming gradient is contiguous (see
+			// transformer.Tape.GeluNative).
+			return tp.GeluNative(tp.Contiguous(tp.Transpose(x, 1, 2)))
+		}
+		x = tp.GeluNative(x)
 	}
 	return tp.Transpose(x, 1, 2)
 }

@@ -1,0 +1,100 @@
+//go:build cgo
+
+package main
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"time"
+
+	"github.com/sslpipe/sslpipe/train"
+	"github.com/sslpipe/sslpipe/train/hubert"
+	tr "github.com/sslpipe/sslpipe/train/transformer"
+)
+
+// runHubertBench times the HuBERT training step (forward, backward, clip,
+// AdamW) on random audio and labels: the sslpipe side of
+// benchmarks/hubert/bench_torchaudio.py.
+func runHubertBench(ctx context.Context, env *cmdEnv, args []string) error {
+	var preset, device string
+	var batch, steps, warm, threads int
+	var secs float64
+	var bf16 bool
+	fs := newFlagSet("hubert bench", env.Stderr)
+	fs.StringVar(&preset, "preset", "hubert-base", "model preset")
+	fs.StringVar(&device, "device", "auto", "auto, cpu, cuda or cuda:N")
+	fs.IntVar(&batch, "batch", 8, "utterances per step")
+	fs.Float64Var(&secs, "seconds", 4, "seconds of audio per utterance")
+	fs.IntVar(&steps, "steps", 20, "timed steps")
+	fs.IntVar(&warm, "warmup", 5, "untimed warm-up steps")
+	fs.BoolVar(&bf16, "bf16", true, "bfloat16 matmuls and convolutions (CUDA only)")
+	fs.IntVar(&threads, "threads", 0, "libtorch CPU threads (0: all cores)")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	cfg, err := hubert.Preset(preset)
+	if err != nil {
+		return usagef("hubert bench: %v", err)
+	}
+	defer tr.LockThread()()
+	dev, err := train.ParseDevice(device)
+	if err != nil {
+		return err
+	}
+	train.SetNumThreads(threads)
+	m, err := hubert.NewModel(cfg.Model, 1, dev)
+	if err != nil {
+		return err
+	}
+	defer m.Free()
+	m.BF16 = bf16 && dev.IsCuda()
+	opt, err := hubert.NewOptimizer(m, cfg.Optim)
+	if err != nil {
+		return err
+	}
+	defer opt.Free()
+	L := int(secs * hubert.SampleRate)
+	T := m.T(L)
+	rng := rand.New(rand.NewPCG(1, 2))
+	utts := make([]hubert.Utterance, batch)
+	for i := range utts {
+		w := make([]float32, L)
+		for j := range w {
+			w[j] = float32(rng.NormFloat64() * 0.1)
+		}
+		l := make([]int32, T)
+		for j := range l {
+			l[j] = int32(rng.IntN(cfg.Model.NumClasses))
+		}
+		utts[i] = hubert.Utterance{Wave: w, Labels: l}
+	}
+	idx := make([]int, batch)
+	for i := range idx {
+		idx[i] = i
+	}
+	var total time.Duration
+	for s := 0; s < warm+steps; s++ {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		b, err := hubert.MakeBatch(utts, idx, L, cfg.Model, 1, uint64(s))
+		if err != nil {
+			return err
+		}
+		t0 := time.Now()
+		if _, err := opt.Step(b, 1e-5); err != nil {
+			return err
+		}
+		if err := hubert.Sync(dev); err != nil {
+			return err
+		}
+		if s >= warm {
+			total += time.Since(t0)
+		}
+	}
+	ms := total.Seconds() * 1000 / float64(steps)
+	fmt.Fprintf(env.Stdout, "sslpipe hubert %s step: batch %d x %.1f s (%d frames), device %s, bf16 %v: %.1f ms/step (%d params)\n",
+		preset, batch, secs, T, train.DeviceName(dev), m.BF16, ms, m.Params.Count())
+	return nil
+}

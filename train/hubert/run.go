@@ -1,0 +1,467 @@
+package hubert
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/sugarme/gotch"
+
+	"github.com/sslpipe/sslpipe/audio"
+	"github.com/sslpipe/sslpipe/train"
+	tr "github.com/sslpipe/sslpipe/train/transformer"
+)
+
+// Metrics is one line of metrics.jsonl (averages over the LogEvery steps
+// since the previous line; val_* on validation steps only).
+type Metrics struct {
+	Step           int64    `json:"step"`
+	Epoch          int      `json:"epoch"`
+	Loss           float64  `json:"loss"`
+	LossM          float64  `json:"loss_m"`      // cross-entropy on masked frames
+	LossU          float64  `json:"loss_u"`      // cross-entropy on unmasked frames (not trained on by default)
+	FeatPen        float64  `json:"feature_pen"` // mean squared CNN feature (before the weight)
+	AccM           float64  `json:"acc_m"`       // masked-frame prediction accuracy (train batches)
+	AccU           float64  `json:"acc_u"`       // unmasked-frame accuracy
+	LR             float64  `json:"lr"`
+	GradNorm       float64  `json:"grad_norm"`
+	StepMS         float64  `json:"step_ms"`
+	AudioSecPerSec float64  `json:"audio_sec_per_sec"`
+	ElapsedSec     float64  `json:"elapsed_sec"`
+	NaNSkipped     int64    `json:"nan_skipped"`
+	ValAccM        *float64 `json:"val_acc_m,omitempty"` // masked accuracy on the held-out valid split
+	ValAccU        *float64 `json:"val_acc_u,omitempty"`
+	ValLossM       *float64 `json:"val_loss_m,omitempty"`
+}
+
+// RunOptions are the non-config inputs of Train.
+type RunOptions struct {
+	// Progress receives one line per logged step (nil: none).
+	Progress io.Writer
+	// StopAfter, if > 0, ends the run after this many steps (tests).
+	StopAfter int64
+}
+
+// Result summarizes a run.
+type Result struct {
+	Dir       string
+	Steps     int64
+	Seconds   float64
+	Params    int64
+	Chance    float64   // 1/k
+	Curve     []Metrics // logged lines
+	Final     Metrics
+	Interrupt bool
+}
+
+// Train pretrains HuBERT as cfg says and writes the run folder:
+// config.yaml, metrics.jsonl, model.safetensors (torchaudio names; the
+// config and step in the metadata) and, every CheckpointEvery steps,
+// checkpoints/step-NNNNNNNN.safetensors with the AdamW moments. The labels
+// are validated (LoadCorpus) before the model is built. When ctx is
+// cancelled the weights are written and ctx's error returned with the
+// Result so far. Train locks its goroutine to one OS thread.
+func Train(ctx context.Context, cfg Config, o RunOptions) (res *Result, err error) {
+	defer tr.LockThread()()
+	if cfg.Dir == "" {
+		return nil, errors.New("hubert: config has no run folder (dir)")
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	corpus, err := LoadCorpus(cfg.Data, cfg.Labels, cfg.Model.CNN, cfg.Model.NumClasses)
+	if err != nil {
+		return nil, err
+	}
+	dev, err := train.ParseDevice(cfg.Device)
+	if err != nil {
+		return nil, err
+	}
+	train.SetNumThreads(cfg.Threads)
+	train.ManualSeed(int64(cfg.Seed))
+	if err := os.MkdirAll(cfg.Dir, 0o755); err != nil {
+		return nil, fmt.Errorf("hubert: %w", err)
+	}
+	y, err := cfg.YAML()
+	if err != nil {
+		return nil, err
+	}
+	if err := os.WriteFile(filepath.Join(cfg.Dir, "config.yaml"), y, 0o644); err != nil {
+		return nil, fmt.Errorf("hubert: %w", err)
+	}
+	m, err := NewModel(cfg.Model, cfg.Seed, dev)
+	if err != nil {
+		return nil, err
+	}
+	defer m.Free()
+	opt, err := NewOptimizer(m, cfg.Optim)
+	if err != nil {
+		return nil, err
+	}
+	defer opt.Free()
+	mf, err := os.Create(filepath.Join(cfg.Dir, "metrics.jsonl"))
+	if err != nil {
+		return nil, fmt.Errorf("hubert: %w", err)
+	}
+	defer mf.Close()
+	mw := bufio.NewWriter(mf)
+	defer mw.Flush()
+
+	res = &Result{Dir: cfg.Dir, Params: m.Params.Count(), Chance: 1 / float64(cfg.Model.NumClasses)}
+	if o.Progress != nil {
+		fmt.Fprintf(o.Progress, "hubert: %d parameters, %d train utterances (%.0f s), %d valid, k=%d, device %s\n",
+			res.Params, len(corpus.Train), corpus.Seconds, len(corpus.Valid), corpus.Meta.K, train.DeviceName(dev))
+	}
+	start := time.Now()
+	sampler := newSampler(len(corpus.Train), cfg.Batch, cfg.Seed)
+	var acc struct {
+		n                           int
+		loss, lossM, lossU, pen, gn float64
+		cm, nm, cu, nu              int
+		audio                       float64
+		t0                          time.Time
+		skipped                     int64
+	}
+	acc.t0 = time.Now()
+	var step int64
+	finish := func(interrupted bool) (*Result, error) {
+		res.Steps, res.Seconds, res.Interrupt = step, time.Since(start).Seconds(), interrupted
+		return res, SaveWeights(filepath.Join(cfg.Dir, "model.safetensors"), m, cfg, step)
+	}
+	for step < cfg.Steps {
+		if err := ctx.Err(); err != nil {
+			r, serr := finish(true)
+			return r, errors.Join(fmt.Errorf("hubert: interrupted at step %d: %w", step, err), serr)
+		}
+		if o.StopAfter > 0 && step >= o.StopAfter {
+			return finish(true)
+		}
+		idx, epoch := sampler.next()
+		b, err := MakeBatch(corpus.Train, idx, cfg.MaxSamples, cfg.Model, cfg.Seed, uint64(step))
+		if err != nil {
+			return res, err
+		}
+		lr := cfg.Optim.LRAt(step, cfg.Steps)
+		r, err := opt.Step(b, lr)
+		if err != nil {
+			return res, err
+		}
+		step++
+		if r.Skipped {
+			acc.skipped++
+		} else {
+			acc.n++
+			acc.loss += r.Loss
+			acc.lossM += r.LossM
+			acc.lossU += r.LossU
+			acc.pen += r.FeatPen
+			acc.gn += r.GradNorm
+			acc.cm += r.CorrectM
+			acc.nm += r.CountM
+			acc.cu += r.CorrectU
+			acc.nu += r.CountU
+		}
+		acc.audio += float64(b.B*b.L) / SampleRate
+		logNow := cfg.LogEvery > 0 && step%cfg.LogEvery == 0 || step == cfg.Steps
+		valNow := cfg.ValEvery > 0 && step%cfg.ValEvery == 0 || step == cfg.Steps
+		if !logNow && !valNow {
+			continue
+		}
+		n := math.Max(float64(acc.n), 1)
+		el := time.Since(acc.t0).Seconds()
+		steps := float64(acc.n) + float64(acc.skipped)
+		met := Metrics{Step: step, Epoch: epoch, Loss: acc.loss / n, LossM: acc.lossM / n, LossU: acc.lossU / n, FeatPen: acc.pen / n,
+			AccM: ratio(acc.cm, acc.nm), AccU: ratio(acc.cu, acc.nu), LR: lr, GradNorm: acc.gn / n,
+			StepMS: 1000 * el / math.Max(steps, 1), AudioSecPerSec: acc.audio / el, ElapsedSec: time.Since(start).Seconds(), NaNSkipped: acc.skipped}
+		if valNow && len(corpus.Valid) > 0 {
+			v, err := Validate(m, corpus.Valid, cfg.Model, cfg.Seed, cfg.MaxSamples*4)
+			if err != nil {
+				return res, err
+			}
+			am, au, lm := v.AccM(), v.AccU(), v.LossM
+			met.ValAccM, met.ValAccU, met.ValLossM = &am, &au, &lm
+		}
+		res.Curve = append(res.Curve, met)
+		res.Final = met
+		j, _ := json.Marshal(met)
+		mw.Write(append(j, '\n'))
+		mw.Flush()
+		if o.Progress != nil {
+			line := fmt.Sprintf("step %d/%d loss %.3f acc_m %.3f acc_u %.3f pen %.3f lr %.2g %.0f ms/step %.1f audio-s/s",
+				step, cfg.Steps, met.Loss, met.AccM, met.AccU, met.FeatPen, lr, met.StepMS, met.AudioSecPerSec)
+			if met.ValAccM != nil {
+				line += fmt.Sprintf(" | valid acc_m %.3f acc_u %.3f", *met.ValAccM, *met.ValAccU)
+			}
+			fmt.Fprintln(o.Progress, line)
+		}
+		acc.n, acc.loss, acc.lossM, acc.lossU, acc.pen, acc.gn = 0, 0, 0, 0, 0, 0
+		acc.cm, acc.nm, acc.cu, acc.nu, acc.audio = 0, 0, 0, 0, 0
+		acc.t0 = time.Now()
+		if cfg.CheckpointEvery > 0 && step%cfg.CheckpointEvery == 0 && step < cfg.Steps {
+			if err := saveCheckpoint(cfg, m, opt, step); err != nil {
+				return res, err
+			}
+		}
+	}
+	return finish(false)
+}
+
+// sampler draws batches of indices: a fresh permutation per epoch, keyed
+// by (seed, epoch), so batches do not depend on anything but the seed.
+type sampler struct {
+	n, batch int
+	seed     uint64
+	epoch    int
+	perm     []int
+	pos      int
+}
+
+func newSampler(n, batch int, seed uint64) *sampler {
+	s := &sampler{n: n, batch: min(batch, n), seed: seed, epoch: -1}
+	return s
+}
+
+func (s *sampler) next() ([]int, int) {
+	if s.perm == nil || s.pos+s.batch > s.n {
+		s.epoch++
+		s.perm = rand.New(rand.NewPCG(s.seed, uint64(s.epoch)+0x9e37)).Perm(s.n)
+		s.pos = 0
+	}
+	idx := s.perm[s.pos : s.pos+s.batch]
+	s.pos += s.batch
+	return idx, s.epoch
+}
+
+// usable is how many samples of u have labels.
+func usable(u *Utterance, stride, rf int) int {
+	return min(len(u.Wave), stride*(len(u.Labels)-1)+rf)
+}
+
+// MakeBatch crops utts[idx] to a common frame-aligned length (the shortest
+// usable length, at most maxSamples), at random frame-aligned offsets, and
+// draws span masks (audio.SpanMaskBatch with per-utterance streams keyed by
+// (seed, step, position)).
+func MakeBatch(utts []Utterance, idx []int, maxSamples int, mc ModelConfig, seed, step uint64) (*Batch, error) {
+	stack := mc.CNN.Stack()
+	stride, rf := stack.Stride(), mc.CNN.ReceptiveField()
+	L := maxSamples
+	for _, i := range idx {
+		L = min(L, usable(&utts[i], stride, rf))
+	}
+	T := stack.Frames(L)
+	if T <= 0 {
+		return nil, fmt.Errorf("%w: batch crop of %d samples gives no frames", ErrData, L)
+	}
+	b := &Batch{B: len(idx), L: L, Wave: make([]float32, 0, len(idx)*L), Labels: make([]int64, 0, len(idx)*T), Train: true}
+	rngs := make([]*rand.Rand, len(idx))
+	lengths := make([]int, len(idx))
+	for k, i := range idx {
+		u := &utts[i]
+		rng := rand.New(rand.NewPCG(seed^0x4855, step<<16|uint64(k)))
+		rngs[k] = rng
+		lengths[k] = T
+		jmax := (usable(u, stride, rf) - L) / stride
+		j := 0
+		if jmax > 0 {
+			j = rng.IntN(jmax + 1)
+		}
+		b.Wave = append(b.Wave, u.Wave[j*stride:j*stride+L]...)
+		for _, l := range u.Labels[j : j+T] {
+			b.Labels = append(b.Labels, int64(l))
+		}
+	}
+	masks, err := audio.SpanMaskBatch(rngs, lengths, T, mc.Mask)
+	if err != nil {
+		return nil, err
+	}
+	for _, mk := range masks {
+		b.Mask = append(b.Mask, mk...)
+	}
+	b.Rng = rand.New(rand.NewPCG(seed^0x1d, step))
+	return b, nil
+}
+
+// Validate measures masked and unmasked prediction accuracy on utts (one
+// utterance at a time, at most maxSamples each, no dropout), with masks
+// drawn from streams keyed by (seed, index) so every call sees the same
+// masks.
+func Validate(m *Model, utts []Utterance, mc ModelConfig, seed uint64, maxSamples int) (StepResult, error) {
+	var tot StepResult
+	var lossM float64
+	for i := range utts {
+		b, err := MakeBatch(utts, []int{i}, maxSamples, mc, seed^0x7a11d, uint64(i))
+		if err != nil {
+			return tot, err
+		}
+		b.Train = false
+		r, err := m.Eval(b)
+		if err != nil {
+			return tot, err
+		}
+		tot.CorrectM += r.CorrectM
+		tot.CountM += r.CountM
+		tot.CorrectU += r.CorrectU
+		tot.CountU += r.CountU
+		lossM += r.LossM * float64(r.CountM)
+	}
+	tot.LossM = lossM / math.Max(float64(tot.CountM), 1)
+	return tot, nil
+}
+
+// SaveWeights writes m's parameters (torchaudio names) as safetensors with
+// metadata "sslpipe" = {"method":"hubert","step":N,"config":<YAML>},
+// atomically (temp file, fsync, rename).
+func SaveWeights(path string, m *Model, cfg Config, step int64) error {
+	ts, err := m.Params.Tensors("")
+	if err != nil {
+		return err
+	}
+	return writeST(path, ts, cfg, step)
+}
+
+func writeST(path string, ts map[string]train.STensor, cfg Config, step int64) error {
+	y, err := cfg.YAML()
+	if err != nil {
+		return err
+	}
+	meta, _ := json.Marshal(map[string]any{"method": "hubert", "step": step, "config": string(y)})
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return fmt.Errorf("hubert: %w", err)
+	}
+	tmp := path + ".tmp"
+	f, err := os.Create(tmp)
+	if err != nil {
+		return fmt.Errorf("hubert: %w", err)
+	}
+	bw := bufio.NewWriter(f)
+	err = train.WriteSafetensors(bw, ts, map[string]string{"sslpipe": string(meta)})
+	if err == nil {
+		err = bw.Flush()
+	}
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("hubert: %s: %w", path, err)
+	}
+	return os.Rename(tmp, path)
+}
+
+func saveCheckpoint(cfg Config, m *Model, opt *Optimizer, step int64) (err error) {
+	ts, err := m.Params.Tensors("")
+	if err != nil {
+		return err
+	}
+	func() {
+		defer tr.Catch(&err)
+		for _, p := range m.Params.List() {
+			if t, ok := opt.opt.m[p.Name]; ok {
+				ts["optim."+p.Name+".exp_avg"] = train.STensor{Shape: p.Shape, F32: tr.ToFloat32(t)}
+				ts["optim."+p.Name+".exp_avg_sq"] = train.STensor{Shape: p.Shape, F32: tr.ToFloat32(opt.opt.v[p.Name])}
+			}
+		}
+	}()
+	if err != nil {
+		return err
+	}
+	return writeST(filepath.Join(cfg.Dir, "checkpoints", fmt.Sprintf("step-%08d.safetensors", step)), ts, cfg, step)
+}
+
+// OpenRun loads a finished (or interrupted) run's config and weights on dev.
+func OpenRun(dir string, dev gotch.Device) (*Model, Config, error) {
+	cfg, err := LoadConfig(filepath.Join(dir, "config.yaml"))
+	if err != nil {
+		return nil, cfg, err
+	}
+	p := filepath.Join(dir, "model.safetensors")
+	data, err := os.ReadFile(p)
+	if err != nil {
+		return nil, cfg, fmt.Errorf("hubert: %w", err)
+	}
+	ts, _, err := train.ParseSafetensors(data)
+	if err != nil {
+		return nil, cfg, fmt.Errorf("hubert: %s: %w", p, err)
+	}
+	m, err := NewModel(cfg.Model, cfg.Seed, dev)
+	if err != nil {
+		return nil, cfg, err
+	}
+	if err := m.Params.Load(p, ts, ""); err != nil {
+		m.Free()
+		return nil, cfg, err
+	}
+	return m, cfg, nil
+}
+
+// Embed returns, for each wave, the features of transformer block layer
+// (0: the projected CNN features) averaged over time; long waves are cut
+// to maxSamples (0: no cut). One utterance at a time, no dropout.
+func Embed(m *Model, waves [][]float32, layer, maxSamples int) (out [][]float32, err error) {
+	defer tr.LockThread()()
+	defer tr.Catch(&err)
+	restore := tr.NoGrad()
+	defer restore()
+	rf := m.Cfg.CNN.ReceptiveField()
+	for i, w := range waves {
+		if maxSamples > 0 && len(w) > maxSamples {
+			w = w[:maxSamples]
+		}
+		if len(w) < rf {
+			return nil, fmt.Errorf("%w: wave %d has %d samples, fewer than the receptive field %d", ErrData, i, len(w), rf)
+		}
+		var tp tr.Tape
+		x := m.Layer(&tp, w, 1, len(w), layer)
+		out = append(out, tr.ToFloat32(tp.MeanDims(x, false, 1)))
+		tp.Drop()
+	}
+	return out, nil
+}
+
+// LayerFrames returns the frame features (T x D, 50 Hz) of transformer
+// block layer for one wave.
+func LayerFrames(m *Model, wave []float32, layer int) (out audio.Matrix, err error) {
+	defer tr.LockThread()()
+	defer tr.Catch(&err)
+	restore := tr.NoGrad()
+	defer restore()
+	var tp tr.Tape
+	defer tp.Drop()
+	x := m.Layer(&tp, wave, 1, len(wave), layer)
+	s := tr.Shape(x)
+	return audio.Matrix{Rows: int(s[1]), Cols: int(s[2]), Data: tr.ToFloat32(x)}, nil
+}
+
+// LayerLabels fits k-means (o.K, 500 in HuBERT's second iteration) on
+// transformer block layer of the trained run and writes a labels folder
+// for the pretraining folder root at 50 Hz.
+func LayerLabels(ctx context.Context, run string, layer int, root, out string, o LabelOptions) (*LabelsMeta, error) {
+	m, _, err := OpenRun(run, gotch.CPU)
+	if err != nil {
+		return nil, err
+	}
+	defer m.Free()
+	if layer < 0 || layer > m.Cfg.Encoder.Layers {
+		return nil, fmt.Errorf("hubert: %s: layer %d outside [0, %d]", run, layer, m.Cfg.Encoder.Layers)
+	}
+	if s := m.Cfg.CNN.Stack().Stride(); s != 320 {
+		return nil, fmt.Errorf("hubert: %s: CNN stride %d, want 320 (50 Hz labels)", run, s)
+	}
+	abs, _ := filepath.Abs(run)
+	ftype := fmt.Sprintf("hubert:%s:layer%d", filepath.Base(abs), layer)
+	f := func(path string, w []float32) (audio.Matrix, error) {
+		return LayerFrames(m, w, layer)
+	}
+	return makeLabels(ctx, root, out, ftype, 50, f, o)
+}
