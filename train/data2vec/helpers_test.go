@@ -7,6 +7,7 @@ import (
 
 	"github.com/sugarme/gotch"
 
+	"github.com/sslpipe/sslpipe/datasets"
 	"github.com/sslpipe/sslpipe/speechdata"
 )
 
@@ -19,4 +20,8 @@ func writeWAV(path string, w []float32) error {
 		return err
 	}
 	return speechdata.WriteWAV16(path, w, SampleRate)
+}
+
+func fakeImages(size int) *datasets.Images {
+	return &datasets.Images{N: 1, H: size, W: size, C: 1, Pix: make([]uint8, size*size)}
 }
