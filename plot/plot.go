@@ -388,11 +388,11 @@ func vline(img *image.RGBA, x, y0, y1 int, col color.Color) {
 	}
 }
 
-// dot draws a 2x2 point (a series of one point, or the start after a gap).
+// dot draws a 3x3 point (a series of one point, or the start after a gap).
 func dot(img *image.RGBA, x, y float64, col color.Color) {
 	xi, yi := int(math.Round(x)), int(math.Round(y))
-	for dy := -1; dy <= 0; dy++ {
-		for dx := -1; dx <= 0; dx++ {
+	for dy := -1; dy <= 1; dy++ {
+		for dx := -1; dx <= 1; dx++ {
 			img.Set(xi+dx, yi+dy, col)
 		}
 	}
