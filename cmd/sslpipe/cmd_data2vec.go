@@ -229,7 +229,9 @@ func runData2vecProbe(ctx context.Context, env *cmdEnv, args []string) error {
 func runData2vecBench(ctx context.Context, env *cmdEnv, args []string) error {
 	cfg := data2vec.BenchConfig()
 	var steps, warmup int
+	var jsonOut bool
 	fs := newFlagSet("data2vec bench", env.Stderr)
+	fs.BoolVar(&jsonOut, "json", false, "print one JSON line (the format of benchmarks/data2vec/pytorch_data2vec.py)")
 	fs.StringVar(&cfg.Device, "device", "auto", "auto, cpu, cuda or cuda:N")
 	fs.BoolVar(&cfg.BF16, "bf16", true, "bfloat16 matrix products (CUDA only)")
 	fs.IntVar(&cfg.Batch, "batch", cfg.Batch, "sequences per step")
@@ -253,7 +255,14 @@ func runData2vecBench(ctx context.Context, env *cmdEnv, args []string) error {
 		return fmt.Errorf("data2vec bench: %w", err)
 	}
 	e := cfg.Model.Encoder
-	fmt.Fprintf(env.Stdout, "data2vec text step (%d layers, d=%d, batch %d x %d tokens, top-%d, bf16 %v, device %s): %.2f ms/step, %.0f tokens/s over %d steps (loss %.4f)\n",
+	if jsonOut {
+		b, _ := json.Marshal(map[string]any{"impl": "sslpipe", "device": cfg.Device, "bf16": cfg.BF16, "layers": e.Layers, "dim": e.Dim,
+			"batch": cfg.Batch, "seq": cfg.Model.SeqLen, "top_k": cfg.Model.TopK, "steps": res.Steps,
+			"median_ms": res.MSPerStep, "mean_ms": res.MeanMS, "tokens_per_sec": res.TokensPerSec, "loss": res.Loss})
+		fmt.Fprintln(env.Stdout, string(b))
+		return nil
+	}
+	fmt.Fprintf(env.Stdout, "data2vec text step (%d layers, d=%d, batch %d x %d tokens, top-%d, bf16 %v, device %s): %.2f ms/step (median), %.0f tokens/s over %d steps (loss %.4f)\n",
 		e.Layers, e.Dim, cfg.Batch, cfg.Model.SeqLen, cfg.Model.TopK, cfg.BF16, cfg.Device, res.MSPerStep, res.TokensPerSec, res.Steps, res.Loss)
 	return nil
 }

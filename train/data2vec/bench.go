@@ -2,6 +2,7 @@ package data2vec
 
 import (
 	"math/rand/v2"
+	"slices"
 	"time"
 
 	"github.com/sugarme/gotch"
@@ -29,7 +30,8 @@ func BenchConfig() Config {
 // BenchResult is the timing of BenchStep.
 type BenchResult struct {
 	Steps        int
-	MSPerStep    float64
+	MSPerStep    float64 // median over the timed steps (device synchronized around each)
+	MeanMS       float64
 	TokensPerSec float64
 	Loss         float64
 }
@@ -37,8 +39,8 @@ type BenchResult struct {
 // BenchStep times full training steps (student forward and backward,
 // teacher forward, AdamW update, EMA update) of cfg's text model on random
 // tokens with fixed span masks, after warmup untimed steps, on cfg.Device
-// (bf16 when cfg.BF16 and CUDA). The device is synchronized before the
-// clock is read.
+// (bf16 when cfg.BF16 and CUDA). The device is synchronized before and
+// after each step; the median step time is reported.
 func BenchStep(cfg Config, warmup, steps int) (res BenchResult, err error) {
 	defer tr.LockThread()()
 	dev, err := train.ParseDevice(cfg.Device)
@@ -74,14 +76,12 @@ func BenchStep(cfg Config, warmup, steps int) (res BenchResult, err error) {
 			}
 		}
 	}
-	var t0 time.Time
+	var times []float64
 	for i := 0; i < warmup+steps; i++ {
-		if i == warmup {
-			if err := sync(dev); err != nil {
-				return res, err
-			}
-			t0 = time.Now()
+		if err := sync(dev); err != nil {
+			return res, err
 		}
+		t0 := time.Now()
 		sr, err := opt.Step(b, cfg.Optim.LR)
 		if err != nil {
 			return res, err
@@ -89,15 +89,26 @@ func BenchStep(cfg Config, warmup, steps int) (res BenchResult, err error) {
 		if err := m.UpdateTeacher(0.999); err != nil {
 			return res, err
 		}
+		if err := sync(dev); err != nil {
+			return res, err
+		}
+		if i >= warmup {
+			times = append(times, 1000*time.Since(t0).Seconds())
+		}
 		res.Loss = sr.Loss
 	}
-	if err := sync(dev); err != nil {
-		return res, err
-	}
-	el := time.Since(t0).Seconds()
 	res.Steps = steps
-	res.MSPerStep = 1000 * el / float64(steps)
-	res.TokensPerSec = float64(steps*B*T) / el
+	var sum float64
+	for _, t := range times {
+		sum += t
+	}
+	res.MeanMS = sum / float64(steps)
+	slices.Sort(times)
+	res.MSPerStep = times[steps/2]
+	if steps%2 == 0 {
+		res.MSPerStep = (times[steps/2-1] + times[steps/2]) / 2
+	}
+	res.TokensPerSec = float64(B*T) / (res.MSPerStep / 1000)
 	return res, nil
 }
 
