@@ -16,6 +16,7 @@ import (
 	"github.com/sslpipe/sslpipe/datasets"
 	"github.com/sslpipe/sslpipe/eval"
 	"github.com/sslpipe/sslpipe/eval/summary"
+	"github.com/sslpipe/sslpipe/npy"
 	"github.com/sslpipe/sslpipe/plot"
 )
 
@@ -52,6 +53,11 @@ type evalOptions struct {
 	TrainDevice  string
 	Seed         uint64
 	Workers      int
+
+	// Precomputed features (.npy pairs "TRAIN.npy,TEST.npy"), rows in the
+	// order of the full labelled sets: any modality's encoder or baseline.
+	TrainedNPY, RandomNPY, BaselineNPY string
+	BaselineKind                       string
 }
 
 // featureSet is one representation of the train and test examples.
@@ -124,6 +130,10 @@ func evalFlags(fs *flag.FlagSet, o *evalOptions, ks, ts, l2 *string) {
 	fs.StringVar(&o.TrainDevice, "train-device", "", "summary: device the run trained on (default: the run's configured device)")
 	fs.Uint64Var(&o.Seed, "seed", 0, "seed of the linear probe's validation split")
 	fs.IntVar(&o.Workers, "workers", 0, "probe goroutines (0: GOMAXPROCS)")
+	fs.StringVar(&o.TrainedNPY, "trained-features", "", "precomputed trained-encoder features TRAIN.npy,TEST.npy (float32 N x D, rows in the order of --train/--test), instead of --run")
+	fs.StringVar(&o.RandomNPY, "random-features", "", "precomputed random-init features TRAIN.npy,TEST.npy")
+	fs.StringVar(&o.BaselineNPY, "baseline-features", "", "precomputed baseline features TRAIN.npy,TEST.npy (e.g. mean MFCC, bag of words), instead of raw pixels")
+	fs.StringVar(&o.BaselineKind, "baseline-kind", "", "name of the baseline in the table and summary (default: raw pixels, or \"baseline\" with --baseline-features)")
 }
 
 func runEvalCmd(ctx context.Context, env *cmdEnv, args []string) error {
@@ -181,24 +191,86 @@ func (o *evalOptions) settings() ([]eval.KNNSetting, error) {
 // evenSubset keeps n examples at even strides (keeps class balance of
 // sorted or shuffled sets alike).
 func evenSubset(s *datasets.Set, n int) *datasets.Set {
-	if n <= 0 || n >= s.Len() {
-		return s
+	if idx := evenIndices(s.Len(), n); idx != nil {
+		return s.Subset(idx)
 	}
-	idx := make([]int, n)
-	for i := range idx {
-		idx[i] = int(int64(i) * int64(s.Len()) / int64(n))
-	}
-	return s.Subset(idx)
+	return s
 }
 
 var imageExts = []string{"png", "jpg", "jpeg"}
 
-func loadLabelled(spec string, max int) (*datasets.Set, error) {
-	s, err := datasets.Open(spec, imageExts...)
-	if err != nil {
-		return nil, err
+// evenIndices returns the indices evenSubset keeps (nil: all).
+func evenIndices(total, n int) []int {
+	if n <= 0 || n >= total {
+		return nil
 	}
-	return evenSubset(s, max), nil
+	idx := make([]int, n)
+	for i := range idx {
+		idx[i] = int(int64(i) * int64(total) / int64(n))
+	}
+	return idx
+}
+
+// loadLabelled opens a labelled set of full examples and keeps max of
+// them; idx lists the kept rows of the full set (nil: all).
+func loadLabelled(spec string, max int) (s *datasets.Set, idx []int, full int, err error) {
+	s, err = datasets.Open(spec, imageExts...)
+	if err != nil {
+		return nil, nil, 0, err
+	}
+	full = s.Len()
+	idx = evenIndices(full, max)
+	if idx != nil {
+		s = s.Subset(idx)
+	}
+	return s, idx, full, nil
+}
+
+// npyFeatures reads a "TRAIN.npy,TEST.npy" pair whose rows follow the full
+// labelled sets (nTrain and nTest examples) and keeps the rows idxTrain /
+// idxTest (nil: all).
+func npyFeatures(flagName, pair string, nTrain, nTest int, idxTrain, idxTest []int) (*eval.Matrix, *eval.Matrix, error) {
+	parts := strings.Split(pair, ",")
+	if len(parts) != 2 || parts[0] == "" || parts[1] == "" {
+		return nil, nil, usagef("eval: --%s wants TRAIN.npy,TEST.npy, got %q", flagName, pair)
+	}
+	read := func(path string) (*eval.Matrix, error) {
+		a, err := npy.ReadFile(path)
+		if err != nil {
+			return nil, fmt.Errorf("eval: --%s: %w", flagName, err)
+		}
+		if a.DType != npy.Float32 || len(a.Shape) != 2 || a.Shape[1] == 0 {
+			return nil, fmt.Errorf("eval: --%s: %s: want a 2-D float32 array, got %v %v", flagName, path, a.DType, a.Shape)
+		}
+		return &eval.Matrix{Rows: a.Shape[0], Cols: a.Shape[1], Data: a.F32}, nil
+	}
+	tr, err := read(parts[0])
+	if err != nil {
+		return nil, nil, err
+	}
+	te, err := read(parts[1])
+	if err != nil {
+		return nil, nil, err
+	}
+	if tr.Cols != te.Cols {
+		return nil, nil, fmt.Errorf("eval: --%s: train features have %d columns, test %d", flagName, tr.Cols, te.Cols)
+	}
+	pick := func(m *eval.Matrix, full int, idx []int, path string) (*eval.Matrix, error) {
+		if m.Rows != full {
+			return nil, fmt.Errorf("eval: --%s: %s has %d rows but the labelled set has %d examples", flagName, path, m.Rows, full)
+		}
+		if idx == nil {
+			return m, nil
+		}
+		return m.SelectRows(idx), nil
+	}
+	if tr, err = pick(tr, nTrain, idxTrain, parts[0]); err != nil {
+		return nil, nil, err
+	}
+	if te, err = pick(te, nTest, idxTest, parts[1]); err != nil {
+		return nil, nil, err
+	}
+	return tr, te, nil
 }
 
 // probeResult is one line of the report.
@@ -243,17 +315,23 @@ func runEval(ctx context.Context, env *cmdEnv, o *evalOptions) error {
 	if err != nil {
 		return err
 	}
-	if o.Run == "" && o.Summary != "" {
-		return usagef("eval: --summary needs --run (the row reports a trained encoder)")
+	if o.Run == "" && o.TrainedNPY == "" && o.Summary != "" {
+		return usagef("eval: --summary needs --run or --trained-features (the row reports a trained encoder)")
+	}
+	if o.Run != "" && o.TrainedNPY != "" {
+		return usagef("eval: --run and --trained-features are alternatives")
+	}
+	if o.Summary != "" && o.Run == "" && o.Method == "" {
+		return usagef("eval: --summary needs --method when the features come from files")
 	}
 	if o.Run != "" && encoderFeatures == nil {
 		return fmt.Errorf("eval: --run needs libtorch, but this sslpipe was built without cgo (CGO_ENABLED=0): %w", errNoLibtorch)
 	}
-	train, err := loadLabelled(o.Train, o.MaxTrain)
+	train, idxTrain, nTrain, err := loadLabelled(o.Train, o.MaxTrain)
 	if err != nil {
 		return fmt.Errorf("eval: probe-train set: %w", err)
 	}
-	test, err := loadLabelled(o.Test, o.MaxTest)
+	test, idxTest, nTest, err := loadLabelled(o.Test, o.MaxTest)
 	if err != nil {
 		return fmt.Errorf("eval: probe-test set: %w", err)
 	}
@@ -269,7 +347,21 @@ func runEval(ctx context.Context, env *cmdEnv, o *evalOptions) error {
 			return err
 		}
 	}
-	if !o.NoBaseline {
+	for _, f := range []struct{ flag, pair, name, label string }{
+		{"trained-features", o.TrainedNPY, "trained", "trained"},
+		{"random-features", o.RandomNPY, "random_init", "random init"},
+		{"baseline-features", o.BaselineNPY, "baseline", o.baselineKind()},
+	} {
+		if f.pair == "" {
+			continue
+		}
+		tr, te, err := npyFeatures(f.flag, f.pair, nTrain, nTest, idxTrain, idxTest)
+		if err != nil {
+			return err
+		}
+		sets = append(sets, featureSet{Name: f.name, Label: f.label, Train: tr, Test: te})
+	}
+	if !o.NoBaseline && o.BaselineNPY == "" {
 		t0 := time.Now()
 		fs, err := rawPixelFeatures(o, info, train, test)
 		if err != nil {
@@ -279,7 +371,7 @@ func runEval(ctx context.Context, env *cmdEnv, o *evalOptions) error {
 		sets = append(sets, fs)
 	}
 	if len(sets) == 0 {
-		return usagef("eval: nothing to evaluate (no --run and --no-baseline)")
+		return usagef("eval: nothing to evaluate (no --run or --*-features, and --no-baseline)")
 	}
 	rep := &evalReport{Probe: o.Probe, Run: o.Run, Train: setInfo{o.Train, train.Len()}, Test: setInfo{o.Test, test.Len()}, Classes: train.Classes}
 	if o.Run != "" {
@@ -322,6 +414,17 @@ func equalStrings(a, b []string) bool {
 	return true
 }
 
+// baselineKind names the baseline row.
+func (o *evalOptions) baselineKind() string {
+	switch {
+	case o.BaselineKind != "":
+		return o.BaselineKind
+	case o.BaselineNPY != "":
+		return "baseline"
+	}
+	return "raw pixels"
+}
+
 // rawPixelFeatures is the baseline: in-memory images as they are, file
 // images decoded at --raw-size (or the encoder's input) with its channels.
 func rawPixelFeatures(o *evalOptions, info runInfo, train, test *datasets.Set) (featureSet, error) {
@@ -359,7 +462,7 @@ func rawPixelFeatures(o *evalOptions, info runInfo, train, test *datasets.Set) (
 	if tr.Cols != te.Cols {
 		return featureSet{}, fmt.Errorf("eval: raw pixels: train has %d values per image, test %d", tr.Cols, te.Cols)
 	}
-	return featureSet{Name: "baseline", Label: "raw pixels", Train: tr, Test: te}, nil
+	return featureSet{Name: "baseline", Label: o.baselineKind(), Train: tr, Test: te}, nil
 }
 
 // probe runs the chosen probe on one feature set.
@@ -464,7 +567,7 @@ func printReport(w io.Writer, r *evalReport, perClass bool) {
 
 // updateSummary adds this probe's row (first kNN setting) to --summary.
 func updateSummary(env *cmdEnv, o *evalOptions, info runInfo, r *evalReport) error {
-	row := summary.Result{Modality: o.Modality, Method: o.Method, Probe: o.Probe, BaselineKind: "raw pixels", TrainSeconds: o.TrainSeconds, Device: o.TrainDevice}
+	row := summary.Result{Modality: o.Modality, Method: o.Method, Probe: o.Probe, BaselineKind: o.baselineKind(), TrainSeconds: o.TrainSeconds, Device: o.TrainDevice}
 	if row.Method == "" {
 		row.Method = info.Method
 	}
@@ -472,7 +575,13 @@ func updateSummary(env *cmdEnv, o *evalOptions, info runInfo, r *evalReport) err
 		row.Device = info.Device
 	}
 	if row.TrainSeconds < 0 {
-		row.TrainSeconds = lastElapsed(filepath.Join(o.Run, "metrics.jsonl"))
+		row.TrainSeconds = 0
+		if o.Run != "" {
+			row.TrainSeconds = lastElapsed(filepath.Join(o.Run, "metrics.jsonl"))
+		}
+	}
+	if row.Method == "" {
+		return usagef("eval: --summary needs --method when the features come from files")
 	}
 	seen := map[string]bool{}
 	for _, res := range r.Results {

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strings"
@@ -14,6 +15,7 @@ import (
 	"github.com/sslpipe/sslpipe/datasets"
 	"github.com/sslpipe/sslpipe/eval"
 	"github.com/sslpipe/sslpipe/eval/summary"
+	"github.com/sslpipe/sslpipe/npy"
 )
 
 func runArgs(t *testing.T, args ...string) (string, string, error) {
@@ -230,4 +232,110 @@ func TestSummaryCommand(t *testing.T) {
 	if _, _, err := runArgs(t, "summary", path); !errors.Is(err, summary.ErrFormat) {
 		t.Errorf("bad file: %v", err)
 	}
+}
+
+// TestEvalPrecomputedFeatures: features of any modality as .npy pairs,
+// rows following manifests, with a named baseline and a summary row.
+func TestEvalPrecomputedFeatures(t *testing.T) {
+	dir := t.TempDir()
+	r := rand.New(rand.NewPCG(1, 2))
+	words := []string{"zero", "one", "two"}
+	write := func(name string, n int) (labels []int) {
+		var b strings.Builder
+		b.WriteString("path,label,voice\n")
+		for i := range n {
+			labels = append(labels, i%3)
+			fmt.Fprintf(&b, "wav/%s_%d.wav,%s,v%d\n", words[i%3], i, words[i%3], i%5)
+		}
+		os.WriteFile(filepath.Join(dir, name), []byte(b.String()), 0o644)
+		return labels
+	}
+	trY, teY := write("train.csv", 90), write("test.csv", 30)
+	// Classes sort as one, two, zero: label index of word w.
+	cls := map[int]int{0: 2, 1: 0, 2: 1}
+	feats := func(labels []int, sep float64) *eval.Matrix {
+		m := eval.NewMatrix(len(labels), 8)
+		for i, l := range labels {
+			for j := range 8 {
+				m.Row(i)[j] = float32(r.NormFloat64())
+			}
+			m.Row(i)[l] += float32(sep)
+		}
+		return m
+	}
+	save := func(name string, m *eval.Matrix) string {
+		p := filepath.Join(dir, name)
+		if err := npy.WriteFile(p, npy.Float32Matrix(m.Data, m.Rows, m.Cols)); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	trT, teT := feats(trY, 6), feats(teY, 6)
+	pair := func(a, b string) string { return a + "," + b }
+	trained := pair(save("tr_t.npy", trT), save("te_t.npy", teT))
+	random := pair(save("tr_r.npy", feats(trY, 0)), save("te_r.npy", feats(teY, 0)))
+	base := pair(save("tr_b.npy", feats(trY, 1.5)), save("te_b.npy", feats(teY, 1.5)))
+	sum := filepath.Join(dir, "summary.json")
+	out, _, err := runArgs(t, "eval", "--train", filepath.Join(dir, "train.csv"), "--test", filepath.Join(dir, "test.csv"),
+		"--trained-features", trained, "--random-features", random, "--baseline-features", base, "--baseline-kind", "mean MFCC",
+		"--k", "10", "--json", "--quiet", "--summary", sum, "--modality", "audio", "--method", "hubert", "--train-seconds", "5", "--train-device", "cpu")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rep evalReport
+	if err := json.Unmarshal([]byte(out), &rep); err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Results) != 3 || rep.Results[2].Label != "mean MFCC" || rep.Results[0].Features != "trained" {
+		t.Fatalf("report %+v", rep)
+	}
+	trLab := make([]int, len(trY))
+	teLab := make([]int, len(teY))
+	for i, l := range trY {
+		trLab[i] = cls[l]
+	}
+	for i, l := range teY {
+		teLab[i] = cls[l]
+	}
+	p, _ := eval.KNN(trT, trLab, teT, eval.KNNOptions{Settings: []eval.KNNSetting{{K: 10, T: 0.1}}})
+	if got, want := rep.Results[0].Top1, eval.Accuracy(p[0], teLab); got != want || got < 0.9 {
+		t.Errorf("trained top-1 %v, direct kNN %v", got, want)
+	}
+	f, err := summary.Read(sum)
+	if err != nil || len(f.Results) != 1 {
+		t.Fatalf("summary: %v %+v", err, f)
+	}
+	if row := f.Results[0]; row.Modality != "audio" || row.Method != "hubert" || row.BaselineKind != "mean MFCC" || row.Trained != rep.Results[0].Top1 || row.Baseline != rep.Results[2].Top1 || row.TrainSeconds != 5 {
+		t.Errorf("summary row %+v", row)
+	}
+	// Subsets pick the same rows of the features as of the labels.
+	out, _, err = runArgs(t, "eval", "--train", filepath.Join(dir, "train.csv"), "--test", filepath.Join(dir, "test.csv"),
+		"--trained-features", trained, "--no-baseline", "--max-train", "45", "--max-test", "10", "--k", "5", "--json", "--quiet")
+	if err != nil {
+		t.Fatal(err)
+	}
+	json.Unmarshal([]byte(out), &rep)
+	idxTr, idxTe := evenIndices(90, 45), evenIndices(30, 10)
+	p, _ = eval.KNN(trT.SelectRows(idxTr), pickInts(trLab, idxTr), teT.SelectRows(idxTe), eval.KNNOptions{Settings: []eval.KNNSetting{{K: 5, T: 0.1}}})
+	if got, want := rep.Results[0].Top1, eval.Accuracy(p[0], pickInts(teLab, idxTe)); len(rep.Results) != 1 || got != want {
+		t.Errorf("subset top-1 %v, direct %v", got, want)
+	}
+	// Row counts must match the labelled sets; the pair needs two files.
+	if _, _, err := runArgs(t, "eval", "--train", filepath.Join(dir, "test.csv"), "--test", filepath.Join(dir, "test.csv"), "--trained-features", trained, "--no-baseline"); err == nil || !strings.Contains(err.Error(), "90 rows but the labelled set has 30") {
+		t.Errorf("row mismatch: %v", err)
+	}
+	if _, _, err := runArgs(t, "eval", "--train", filepath.Join(dir, "train.csv"), "--test", filepath.Join(dir, "test.csv"), "--trained-features", "a.npy"); exitCode(err) != exitUsage {
+		t.Errorf("single file: %v", err)
+	}
+	if _, _, err := runArgs(t, "eval", "--train", filepath.Join(dir, "train.csv"), "--test", filepath.Join(dir, "test.csv"), "--trained-features", trained, "--no-baseline", "--summary", sum); exitCode(err) != exitUsage {
+		t.Errorf("summary without --method: %v", err)
+	}
+}
+
+func pickInts(a, idx []int) []int {
+	out := make([]int, len(idx))
+	for j, i := range idx {
+		out[j] = a[i]
+	}
+	return out
 }

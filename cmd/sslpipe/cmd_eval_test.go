@@ -73,10 +73,16 @@ func TestEvalRunKNN(t *testing.T) {
 	if len(rep.Results) != 3 {
 		t.Fatalf("results %+v", rep.Results)
 	}
+	enc, err := train.OpenEncoder(run, train.EncoderOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dim := enc.Dim()
+	enc.Close()
 	want := []struct {
 		name string
 		dim  int
-	}{{"trained", 32}, {"random_init", 32}, {"baseline", 784}}
+	}{{"trained", dim}, {"random_init", dim}, {"baseline", 784}}
 	for i, w := range want {
 		r := rep.Results[i]
 		// Even a barely trained or random ConvNet is far above chance (10%).
@@ -130,7 +136,12 @@ func TestEmbedFolder(t *testing.T) {
 		t.Fatal(err)
 	}
 	keys := readKeys(t, filepath.Join(dir, "out", "emb.keys.txt"))
-	if a.DType != npy.Float32 || len(a.Shape) != 2 || a.Shape[0] != 20 || a.Shape[1] != 32 || len(keys) != 20 {
+	enc, err := train.OpenEncoder(run, train.EncoderOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer enc.Close()
+	if a.DType != npy.Float32 || len(a.Shape) != 2 || a.Shape[0] != 20 || a.Shape[1] != enc.Dim() || len(keys) != 20 {
 		t.Fatalf("shape %v dtype %v, %d keys", a.Shape, a.DType, len(keys))
 	}
 	first := 0
@@ -141,11 +152,6 @@ func TestEmbedFolder(t *testing.T) {
 		t.Errorf("first key %q, want %q", keys[0], want)
 	}
 	// Row i is the teacher's embedding of the image named by key i.
-	enc, err := train.OpenEncoder(run, train.EncoderOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer enc.Close()
 	var imgs []*augment.Image
 	for _, k := range keys {
 		m, err := augment.DecodeFile(filepath.Join(imgDir, k), augment.DecodeOptions{Channels: 1})
