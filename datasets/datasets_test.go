@@ -366,3 +366,16 @@ func TestWriteFolderRoundTrip(t *testing.T) {
 		t.Errorf("corrupt image: %v", err)
 	}
 }
+
+// BenchmarkFashionMNISTTest reads and validates the 10,000 test images and
+// labels (gzip); reports decompressed MB/s.
+func BenchmarkFashionMNISTTest(b *testing.B) {
+	needFashion(b)
+	b.ReportAllocs()
+	b.SetBytes(10000*28*28 + 10000)
+	for b.Loop() {
+		if _, err := FashionMNIST("", "test"); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

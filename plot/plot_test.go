@@ -235,3 +235,23 @@ func BenchmarkRender(b *testing.B) {
 		}
 	}
 }
+
+func FuzzReadJSONL(f *testing.F) {
+	f.Add([]byte("{\"step\": 1, \"loss\": 3.5}\n{\"step\": 2, \"loss\": \"NaN\", \"knn_top1\": 0.4}\n"))
+	f.Add([]byte("\n\n{\"step\": null}\n"))
+	f.Fuzz(func(t *testing.T, in []byte) {
+		path := filepath.Join(t.TempDir(), "m.jsonl")
+		os.WriteFile(path, in, 0o644)
+		s, err := ReadJSONL(path, "step", "loss", "knn_top1")
+		if err != nil {
+			if !strings.Contains(err.Error(), "m.jsonl") {
+				t.Fatalf("error does not name the file: %v", err)
+			}
+			return
+		}
+		c := &Chart{Series: s}
+		if _, err := c.Render(); err != nil && !errors.Is(err, ErrNoData) {
+			t.Fatalf("render: %v", err)
+		}
+	})
+}
