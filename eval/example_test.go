@@ -1,0 +1,50 @@
+package eval_test
+
+import (
+	"fmt"
+	"math/rand/v2"
+
+	"github.com/sslpipe/sslpipe/eval"
+)
+
+func ExampleLinearProbe() {
+	// Two Gaussian classes in 5 dimensions, separated along the first axis.
+	r := rand.New(rand.NewPCG(1, 2))
+	gen := func(n int) (*eval.Matrix, []int) {
+		x := eval.NewMatrix(n, 5)
+		y := make([]int, n)
+		for i := range n {
+			y[i] = i % 2
+			for j := range 5 {
+				x.Row(i)[j] = float32(r.NormFloat64())
+			}
+			x.Row(i)[0] += float32(4*y[i] - 2)
+		}
+		return x, y
+	}
+	train, trainY := gen(400)
+	test, testY := gen(200)
+	res, err := eval.LinearProbe(train, trainY, eval.LinearOptions{L2: []float64{0.1, 0.01}})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	pred, _ := res.Model.Predict(test, 1)
+	fmt.Println(len(res.Sweep), eval.Accuracy(pred, testY) > 0.95)
+	// Output: 2 true
+}
+
+func ExampleFitTFIDF() {
+	docs := [][]string{
+		eval.Words("The computer crashed."),
+		eval.Words("A computer, a disk; a crash."),
+		eval.Words("Love is patient."),
+	}
+	v := eval.FitTFIDF(docs, eval.TFIDFOptions{})
+	x := v.Transform(docs) // 3 x len(v.Terms), rows L2-normalized
+	fmt.Println(v.Terms)
+	fmt.Println(x.Rows, x.Cols)
+	// Output:
+	// [a computer crash crashed disk is love patient the]
+	// 3 9
+}
