@@ -308,6 +308,10 @@ func (c *Chart) WritePNG(path string) error {
 		return fmt.Errorf("plot: %w", err)
 	}
 	defer os.Remove(tmp.Name())
+	if err := tmp.Chmod(0o644); err != nil { // CreateTemp makes 0600
+		tmp.Close()
+		return fmt.Errorf("plot: %w", err)
+	}
 	bw := bufio.NewWriter(tmp)
 	if err := png.Encode(bw, img); err != nil {
 		tmp.Close()

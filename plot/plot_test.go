@@ -212,6 +212,9 @@ func TestReadJSONLAndWritePNG(t *testing.T) {
 	if cfg, err := png.DecodeConfig(fh); err != nil || cfg.Width != 640 || cfg.Height != 400 {
 		t.Errorf("written PNG: %v %+v", err, cfg)
 	}
+	if fi, err := os.Stat(out); err != nil || fi.Mode().Perm() != 0o644 {
+		t.Errorf("mode %v: %v", fi.Mode(), err)
+	}
 	if ents, _ := os.ReadDir(filepath.Dir(out)); len(ents) != 1 {
 		t.Errorf("temp files left: %d entries", len(ents))
 	}

@@ -132,6 +132,10 @@ func (f *File) Write(path string) error {
 		return fmt.Errorf("summary: %w", err)
 	}
 	defer os.Remove(tmp.Name())
+	if err := tmp.Chmod(0o644); err != nil { // CreateTemp makes 0600
+		tmp.Close()
+		return fmt.Errorf("summary: %w", err)
+	}
 	if _, err := tmp.Write(b); err != nil {
 		tmp.Close()
 		return fmt.Errorf("summary: %s: %w", path, err)

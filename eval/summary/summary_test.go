@@ -43,6 +43,9 @@ func TestUpdateReplaceOrAppend(t *testing.T) {
 			t.Errorf("file lacks key %s:\n%s", k, raw)
 		}
 	}
+	if fi, err := os.Stat(path); err != nil || fi.Mode().Perm() != 0o644 {
+		t.Errorf("mode %v: %v", fi.Mode(), err)
+	}
 	// No temp files left behind.
 	ents, _ := os.ReadDir(filepath.Dir(path))
 	if len(ents) != 1 {
