@@ -379,3 +379,24 @@ func BenchmarkFashionMNISTTest(b *testing.B) {
 		}
 	}
 }
+
+func TestAlignClasses(t *testing.T) {
+	a := &Set{Classes: []string{"2", "10"}, Labels: []int{0, 1, 1}, Keys: []string{"x", "y", "z"}}
+	b := &Set{Classes: []string{"1", "10"}, Labels: []int{1, 0}, Keys: []string{"u", "v"}}
+	onlyA, onlyB := AlignClasses(a, b)
+	if !slices.Equal(a.Classes, []string{"1", "2", "10"}) || !slices.Equal(b.Classes, a.Classes) {
+		t.Fatalf("classes %v %v", a.Classes, b.Classes)
+	}
+	if !slices.Equal(a.Labels, []int{1, 2, 2}) || !slices.Equal(b.Labels, []int{2, 0}) {
+		t.Errorf("labels %v %v", a.Labels, b.Labels)
+	}
+	if !slices.Equal(onlyA, []string{"2"}) || !slices.Equal(onlyB, []string{"1"}) {
+		t.Errorf("only %v %v", onlyA, onlyB)
+	}
+	// Equal class lists (in any order a reader produced) stay untouched.
+	c := &Set{Classes: FashionMNISTClasses, Labels: []int{9}}
+	d := &Set{Classes: FashionMNISTClasses, Labels: []int{0}}
+	if x, y := AlignClasses(c, d); x != nil || y != nil || c.Labels[0] != 9 || &c.Classes[0] != &FashionMNISTClasses[0] {
+		t.Error("equal classes were remapped")
+	}
+}

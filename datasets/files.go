@@ -129,3 +129,47 @@ func Open(spec string, exts ...string) (*Set, error) {
 	}
 	return Manifest(spec)
 }
+
+// AlignClasses gives a and b the same Classes, the union of theirs, and
+// remaps their Labels, so that a probe trained on a scores b by class name
+// even when one set lacks a class. Sets that already share their class
+// list are left unchanged; otherwise the union is sorted as Manifest sorts
+// labels (numerically when every name is an integer). It returns the
+// classes present in only one of the two sets.
+func AlignClasses(a, b *Set) (onlyA, onlyB []string) {
+	if slices.Equal(a.Classes, b.Classes) {
+		return nil, nil
+	}
+	inA := map[string]bool{}
+	inB := map[string]bool{}
+	var names []string
+	for _, c := range a.Classes {
+		inA[c] = true
+		names = append(names, c)
+	}
+	for _, c := range b.Classes {
+		inB[c] = true
+		if !inA[c] {
+			names = append(names, c)
+			onlyB = append(onlyB, c)
+		}
+	}
+	for _, c := range a.Classes {
+		if !inB[c] {
+			onlyA = append(onlyA, c)
+		}
+	}
+	union, _ := indexLabels(names)
+	idx := make(map[string]int, len(union))
+	for i, c := range union {
+		idx[c] = i
+	}
+	for _, s := range []*Set{a, b} {
+		labels := make([]int, len(s.Labels))
+		for i, l := range s.Labels {
+			labels[i] = idx[s.Classes[l]]
+		}
+		s.Labels, s.Classes = labels, union
+	}
+	return onlyA, onlyB
+}

@@ -335,8 +335,15 @@ func runEval(ctx context.Context, env *cmdEnv, o *evalOptions) error {
 	if err != nil {
 		return fmt.Errorf("eval: probe-test set: %w", err)
 	}
-	if !equalStrings(train.Classes, test.Classes) {
-		return fmt.Errorf("eval: probe-train classes %v differ from probe-test classes %v", train.Classes, test.Classes)
+	onlyTrain, onlyTest := datasets.AlignClasses(train, test)
+	if len(onlyTrain) == len(train.Classes) {
+		return fmt.Errorf("eval: probe-train and probe-test share no class (probe-train: %v, probe-test: %v)", onlyTrain, onlyTest)
+	}
+	if len(onlyTest) > 0 {
+		return fmt.Errorf("eval: probe-test classes %v do not occur in probe-train; a probe cannot predict them", onlyTest)
+	}
+	if len(onlyTrain) > 0 {
+		fmt.Fprintf(env.Stderr, "eval: warning: probe-train classes %v do not occur in probe-test\n", onlyTrain)
 	}
 	o.progress(env, "probe-train %s: %d examples, probe-test %s: %d examples, %d classes", o.Train, train.Len(), o.Test, test.Len(), len(train.Classes))
 
@@ -400,18 +407,6 @@ func runEval(ctx context.Context, env *cmdEnv, o *evalOptions) error {
 		return updateSummary(env, o, info, rep)
 	}
 	return nil
-}
-
-func equalStrings(a, b []string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // baselineKind names the baseline row.

@@ -157,7 +157,7 @@ func TestEvalClassMismatch(t *testing.T) {
 		os.WriteFile(filepath.Join(dir, f), nil, 0o644)
 	}
 	_, _, err := runArgs(t, "eval", "--train", filepath.Join(dir, "a"), "--test", filepath.Join(dir, "b"))
-	if err == nil || !strings.Contains(err.Error(), "classes") {
+	if err == nil || !strings.Contains(err.Error(), "probe-test classes [bird] do not occur in probe-train") {
 		t.Errorf("class mismatch: %v", err)
 	}
 }
