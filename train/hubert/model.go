@@ -28,6 +28,11 @@ type ModelConfig struct {
 	CNNGradScale float64 `yaml:"cnn_grad_scale" json:"cnn_grad_scale"`
 	// UnmaskedWeight weighs the cross-entropy on unmasked frames (0).
 	UnmaskedWeight float64 `yaml:"unmasked_weight" json:"unmasked_weight"`
+	// LabelInit is the label embeddings' initialization: "uniform"
+	// (U(0, 1), torchaudio and fairseq) or "normal" (N(0, 1): nearly
+	// orthogonal classes from the start, which short CPU runs need; with
+	// U(0, 1) all 256-d label embeddings start at cosine ~0.75 of each other).
+	LabelInit string `yaml:"label_init" json:"label_init"`
 	// Mask is the span masking of the projected features (prob 0.8, length 10).
 	Mask audio.MaskConfig `yaml:"mask" json:"mask"`
 }
@@ -51,6 +56,8 @@ func (c ModelConfig) Validate() error {
 		return fmt.Errorf("hubert: feature_penalty and unmasked_weight must be >= 0")
 	case !(c.CNNGradScale > 0 && c.CNNGradScale <= 1):
 		return fmt.Errorf("hubert: cnn_grad_scale %v must be in (0, 1]", c.CNNGradScale)
+	case c.LabelInit != "" && c.LabelInit != "uniform" && c.LabelInit != "normal":
+		return fmt.Errorf("hubert: label_init %q: want uniform or normal", c.LabelInit)
 	case c.ProjDropout < 0 || c.ProjDropout >= 1:
 		return fmt.Errorf("hubert: projection_dropout %v must be in [0, 1)", c.ProjDropout)
 	case c.Mask.Prob <= 0 || c.Mask.Prob > 1 || c.Mask.Length < 1:
@@ -137,7 +144,11 @@ func (m *Model) tail(p *tr.Params) (err error) {
 	b := 1 / math.Sqrt(float64(d))
 	m.finalW = p.New("logit_generator.final_proj.weight", false, p.Uniform(f*d, -b, b), f, d)
 	m.finalB = p.New("logit_generator.final_proj.bias", true, p.Uniform(f, -b, b), f)
-	m.labelEmb = p.New("logit_generator.label_embeddings", true, p.Uniform(k*f, 0, 1), k, f)
+	le := p.Uniform(k*f, 0, 1)
+	if m.Cfg.LabelInit == "normal" {
+		le = p.Normal(k*f, 1)
+	}
+	m.labelEmb = p.New("logit_generator.label_embeddings", true, le, k, f)
 	return nil
 }
 

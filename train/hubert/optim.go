@@ -3,6 +3,7 @@ package hubert
 import (
 	"fmt"
 	"math"
+	"strings"
 
 	tr "github.com/sslpipe/sslpipe/train/transformer"
 )
@@ -20,11 +21,21 @@ type OptimConfig struct {
 	// (fairseq decays everything: false).
 	ExcludeNoDecay bool    `yaml:"exclude_no_decay" json:"exclude_no_decay"`
 	ClipGradNorm   float64 `yaml:"clip_grad_norm" json:"clip_grad_norm"` // 0: off
-	WarmupSteps    int64   `yaml:"warmup_steps" json:"warmup_steps"`
+	// CNNLRScale multiplies the learning rate of the CNN feature encoder
+	// (parameters under wav2vec2.feature_extractor.); 0 means 1. Adam
+	// normalizes away the CNN gradient scale (cnn_grad_scale), so short
+	// runs at high learning rates slow the CNN down here instead: at 10x
+	// fairseq's rate the feature penalty otherwise drives every CNN unit
+	// into GELU's flat negative side within ~20 steps.
+	CNNLRScale  float64 `yaml:"cnn_lr_scale" json:"cnn_lr_scale"`
+	WarmupSteps int64   `yaml:"warmup_steps" json:"warmup_steps"`
 }
 
 // Validate checks ranges.
 func (c OptimConfig) Validate() error {
+	if c.CNNLRScale < 0 {
+		return fmt.Errorf("hubert: optim: cnn_lr_scale %v must be >= 0", c.CNNLRScale)
+	}
 	if !(c.LR > 0) || c.Beta1 < 0 || c.Beta1 >= 1 || c.Beta2 < 0 || c.Beta2 >= 1 || !(c.Eps > 0) || c.WeightDecay < 0 || c.ClipGradNorm < 0 || c.WarmupSteps < 0 {
 		return fmt.Errorf("hubert: optim: lr %v > 0, betas (%v, %v) in [0, 1), eps %v > 0, weight_decay %v, clip %v, warmup %d >= 0 required",
 			c.LR, c.Beta1, c.Beta2, c.Eps, c.WeightDecay, c.ClipGradNorm, c.WarmupSteps)
@@ -44,6 +55,8 @@ func (c OptimConfig) LRAt(step, total int64) float64 {
 	}
 	return c.LR * math.Max(0, 1-float64(step-c.WarmupSteps)/float64(n))
 }
+
+const cnnPrefix = "wav2vec2.feature_extractor."
 
 // adamW keeps the first and second moments of every parameter.
 type adamW struct {
@@ -103,6 +116,10 @@ func (o *adamW) step(tp *tr.Tape, params []*tr.Param, grads []tr.Tensor, lr floa
 		g := grads[i]
 		if g == nil {
 			continue
+		}
+		lr := lr
+		if c.CNNLRScale > 0 && strings.HasPrefix(p.Name, cnnPrefix) {
+			lr *= c.CNNLRScale
 		}
 		if c.WeightDecay > 0 && !(c.ExcludeNoDecay && p.NoDecay) {
 			tr.MulScalarInPlace(p.T, 1-lr*c.WeightDecay)
