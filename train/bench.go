@@ -6,8 +6,6 @@ import (
 	"math/rand/v2"
 	"sort"
 	"time"
-
-	"github.com/sugarme/gotch"
 )
 
 // BenchResult is the timing of BenchStep.
@@ -90,6 +88,3 @@ func BenchStep(ctx context.Context, cfg Config, warmup, steps int) (res *BenchRe
 	res.ImagesSec = float64(cfg.Batch) / (res.MedianMS / 1000)
 	return res, nil
 }
-
-// deviceIsCPU reports whether d is the CPU.
-func deviceIsCPU(d gotch.Device) bool { return d == gotch.CPU }

@@ -196,6 +196,9 @@ func (c *Config) Validate() error {
 	if c.Steps <= 0 || c.WarmupSteps < 0 {
 		return fmt.Errorf("train: steps %d must be > 0 and warmup_steps %d >= 0", c.Steps, c.WarmupSteps)
 	}
+	if c.Monitor.Every > 0 && (c.LogEvery <= 0 || c.Monitor.Every%c.LogEvery != 0) {
+		return fmt.Errorf("train: monitor.every %d must be a multiple of log_every %d", c.Monitor.Every, c.LogEvery)
+	}
 	if err := c.Optim.Validate(); err != nil {
 		return err
 	}

@@ -103,10 +103,7 @@ func OpenSource(c DataConfig) (Source, error) {
 	if err != nil {
 		return nil, fmt.Errorf("train: %w", err)
 	}
-	if c.Limit > 0 {
-		// Order.Limit caps samples per epoch.
-		_ = c.Limit
-	}
+	// c.Limit caps the samples per epoch through pipeline.Order.Limit.
 	return &folderSource{src: src, channels: 3, workers: c.Workers}, nil
 }
 

@@ -284,6 +284,9 @@ func monitorHook(cfg *Config) Hook {
 	m := cfg.Monitor
 	var tr, te *knnSet
 	return Hook{Name: "knn-monitor", Every: m.Every, Fn: func(_ context.Context, s *Status) error {
+		if s.Metrics == nil {
+			return nil // runs on logged steps only (Validate checks the periods)
+		}
 		if tr == nil {
 			var err error
 			if tr, err = loadKNNSet(m.Train, m.NTrain); err != nil {
@@ -296,9 +299,6 @@ func monitorHook(cfg *Config) Hook {
 		acc, err := KNNAccuracy(s.Encoder("teacher"), tr.imgs, te.imgs, tr.labels, te.labels, m.K, m.T)
 		if err != nil {
 			return err
-		}
-		if s.Metrics == nil {
-			s.Metrics = &Metrics{Step: s.Step, Loss: s.Loss}
 		}
 		s.Metrics.KNNTop1 = &acc
 		return nil

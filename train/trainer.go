@@ -79,8 +79,10 @@ type Hook struct {
 
 // RunOptions are the non-config inputs of Run.
 type RunOptions struct {
-	// Resume continues the run in Config.Dir from its newest checkpoint;
-	// the folder's config.yaml is used and cfg is ignored.
+	// Resume continues the run in Config.Dir from its newest checkpoint.
+	// When cfg holds only Dir, the folder's config.yaml is used; otherwise
+	// cfg (normally that file with device or thread changes) must match
+	// the checkpoint's architecture, optimizer, batch and seed.
 	Resume bool
 	// Source replaces Config.Data.Path (library use: in-memory data).
 	Source Source
@@ -124,7 +126,7 @@ func Run(ctx context.Context, cfg Config, o RunOptions) (res *Result, err error)
 	if cfg.Dir == "" {
 		return nil, errors.New("train: config has no run folder (dir)")
 	}
-	if o.Resume {
+	if o.Resume && cfg.Method == "" {
 		c, err := LoadConfig(filepath.Join(cfg.Dir, "config.yaml"))
 		if err != nil {
 			return nil, err
