@@ -53,6 +53,7 @@ type evalOptions struct {
 	TrainDevice  string
 	Seed         uint64
 	Workers      int
+	MaxIter      int
 
 	// Precomputed features (.npy pairs "TRAIN.npy,TEST.npy"), rows in the
 	// order of the full labelled sets: any modality's encoder or baseline.
@@ -130,6 +131,7 @@ func evalFlags(fs *flag.FlagSet, o *evalOptions, ks, ts, l2 *string) {
 	fs.StringVar(&o.TrainDevice, "train-device", "", "summary: device the run trained on (default: the run's configured device)")
 	fs.Uint64Var(&o.Seed, "seed", 0, "seed of the linear probe's validation split")
 	fs.IntVar(&o.Workers, "workers", 0, "probe goroutines (0: GOMAXPROCS)")
+	fs.IntVar(&o.MaxIter, "max-iter", 100, "linear probe: L-BFGS iterations per fit")
 	fs.StringVar(&o.TrainedNPY, "trained-features", "", "precomputed trained-encoder features TRAIN.npy,TEST.npy (float32 N x D, rows in the order of --train/--test), instead of --run")
 	fs.StringVar(&o.RandomNPY, "random-features", "", "precomputed random-init features TRAIN.npy,TEST.npy")
 	fs.StringVar(&o.BaselineNPY, "baseline-features", "", "precomputed baseline features TRAIN.npy,TEST.npy (e.g. mean MFCC, bag of words), instead of raw pixels")
@@ -480,7 +482,7 @@ func probe(env *cmdEnv, o *evalOptions, settings []eval.KNNSetting, fs featureSe
 		}
 	case "linear":
 		o.progress(env, "linear probe on %s features (%d x %d train, %d test)", fs.Label, fs.Train.Rows, fs.Train.Cols, fs.Test.Rows)
-		res, err := eval.LinearProbe(fs.Train, train.Labels, eval.LinearOptions{L2: o.L2, Seed: o.Seed, Classes: classes, Workers: o.Workers,
+		res, err := eval.LinearProbe(fs.Train, train.Labels, eval.LinearOptions{L2: o.L2, Seed: o.Seed, Classes: classes, Workers: o.Workers, MaxIter: o.MaxIter,
 			Progress: func(p eval.SweepPoint) {
 				if p.ValAccuracy < 0 {
 					o.progress(env, "  %s: refit on all %d examples with L2 %g: loss %.4f (%d iterations, %.0f s)", fs.Label, fs.Train.Rows, p.L2, p.TrainLoss, p.Iterations, time.Since(t0).Seconds())
