@@ -40,12 +40,20 @@ func runBench(ctx context.Context, env *cmdEnv, args []string) error {
 		for _, n := range names {
 			fmt.Fprintf(env.Stderr, "  %-12s %s\n", n, benchTargets[n].Summary)
 		}
+		for n, summary := range torchBenchTargets {
+			if _, ok := benchTargets[n]; !ok {
+				fmt.Fprintf(env.Stderr, "  %-12s %s [libtorch]\n", n, summary)
+			}
+		}
 		if len(args) == 0 {
 			return usagef("bench: no target given (one of: %s)", strings.Join(names, ", "))
 		}
 		return flagHelp
 	}
 	b, ok := benchTargets[args[0]]
+	if _, torch := torchBenchTargets[args[0]]; !ok && torch && benchFallback != nil {
+		return benchFallback(ctx, env, args)
+	}
 	if !ok {
 		return usagef("bench: unknown target %q (one of: %s)", args[0], strings.Join(names, ", "))
 	}

@@ -21,15 +21,10 @@ import (
 	"syscall"
 )
 
-// torchCommands are run by sslpipe-torch.
-var torchCommands = map[string]string{
-	"doctor": "check libtorch, CUDA, cuDNN and BLAS; --smoke trains a tiny MLP",
-	"train":  "pretrain a model (BYOL, HuBERT, data2vec)",
-	"eval":   "probe a trained encoder (kNN, linear) against baselines",
-	"embed":  "write embeddings of a dataset with a trained encoder",
-}
-
 func init() {
+	benchFallback = func(ctx context.Context, env *cmdEnv, args []string) error {
+		return runTorchBinary(ctx, env, append([]string{"bench"}, args...))
+	}
 	for name, summary := range torchCommands {
 		name := name
 		register(&command{Name: name, Summary: summary + " [libtorch]", Run: func(ctx context.Context, env *cmdEnv, args []string) error {

@@ -56,3 +56,26 @@ func TestMissingTorchBinary(t *testing.T) {
 		t.Fatalf("err %v", err)
 	}
 }
+
+func TestTorchBenchTargetForwarded(t *testing.T) {
+	fakeTorch(t, "echo \"args: $*\"\nexit 0\n")
+	var out, errb bytes.Buffer
+	// bench goes through runTorchBinary, which execs for non-doctor
+	// commands; exercise the forwarding decision without exec.
+	called := ""
+	saved := benchFallback
+	benchFallback = func(ctx context.Context, env *cmdEnv, args []string) error {
+		called = strings.Join(args, " ")
+		return nil
+	}
+	defer func() { benchFallback = saved }()
+	if err := run(context.Background(), &cmdEnv{Stdout: &out, Stderr: &errb}, []string{"bench", "train", "--device", "cpu"}); err != nil {
+		t.Fatal(err)
+	}
+	if called != "train --device cpu" {
+		t.Fatalf("forwarded %q", called)
+	}
+	if err := run(context.Background(), &cmdEnv{Stdout: &out, Stderr: &errb}, []string{"bench", "no-such"}); exitCode(err) != exitUsage {
+		t.Fatalf("unknown bench target: %v", err)
+	}
+}

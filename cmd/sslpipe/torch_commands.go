@@ -1,0 +1,25 @@
+package main
+
+import "context"
+
+// torchCommands are the commands that need libtorch: they are built only
+// with cgo, and the pure-Go build hands them to sslpipe-torch. The cgo
+// build's TestTorchCommandListComplete keeps this list in step with the
+// cmd_*.go files that carry `//go:build cgo`.
+var torchCommands = map[string]string{
+	"doctor":   "check libtorch, CUDA, cuDNN and BLAS; --smoke trains a tiny MLP",
+	"train":    "pretrain a model (BYOL on images) into a run folder",
+	"eval":     "probe a run's encoder (kNN, linear) against random init and baselines",
+	"embed":    "write embeddings of a dataset with a trained encoder",
+	"hubert":   "HuBERT speech pretraining: labels, train, probe, bench",
+	"data2vec": "data2vec pretraining on text, images or audio: train, probe, bench",
+}
+
+// torchBenchTargets are the `sslpipe bench` targets that need libtorch.
+var torchBenchTargets = map[string]string{
+	"train": "time one BYOL training step on --device",
+}
+
+// benchFallback, set in the pure-Go build, runs a libtorch bench target
+// in sslpipe-torch.
+var benchFallback func(ctx context.Context, env *cmdEnv, args []string) error
