@@ -434,3 +434,9 @@ func (tp *tape) adaptiveAvgPool2d(x tensor, p int64) tensor {
 	lib.AtgAdaptiveAvgPool2d(&out, x, i64s(p, p), 2)
 	return tp.own(out)
 }
+
+func (tp *tape) zerosLike(x tensor) tensor {
+	var out tensor
+	lib.AtgZerosLike(&out, x)
+	return tp.own(out)
+}

@@ -81,7 +81,7 @@ func (o *optimizer) slot(tp *tape, p *Var, name string) tensor {
 	if t, ok := s[name]; ok {
 		return t
 	}
-	z := tp.keep(tp.mulScalar(p.t, 0))
+	z := tp.keep(tp.zerosLike(p.t))
 	s[name] = z
 	return z
 }
