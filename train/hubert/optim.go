@@ -131,11 +131,21 @@ func (o *adamW) step(tp *tr.Tape, params []*tr.Param, grads []tr.Tensor, lr floa
 			o.v[p.Name] = tp.Keep(tp.MulScalar(p.T, 0))
 		}
 		v := o.v[p.Name]
-		tr.MulScalarInPlace(m, c.Beta1)
-		tr.AddInPlace(m, tp.MulScalar(g, 1-c.Beta1))
+		// In place, two temporaries per parameter (torch.optim.AdamW's
+		// update up to rounding):
+		// m = lerp(m, g, 1-b1); v = b2·v + (√(1-b2)·g)²;
+		// p += m / ((√v/√bc2 + eps)·(-bc1/lr)).
+		tr.LerpInPlace(m, g, 1-c.Beta1)
 		tr.MulScalarInPlace(v, c.Beta2)
-		tr.AddInPlace(v, tp.MulScalar(tp.Mul(g, g), 1-c.Beta2))
-		denom := tp.AddScalar(tp.MulScalar(tp.Sqrt(v), 1/math.Sqrt(bc2)), c.Eps)
-		tr.AddInPlace(p.T, tp.MulScalar(tp.Div(m, denom), -lr/bc1))
+		gs := tp.MulScalar(g, math.Sqrt(1-c.Beta2))
+		tr.AddcmulInPlace(v, gs, gs)
+		if lr == 0 {
+			continue
+		}
+		denom := tp.Sqrt(v)
+		tr.MulScalarInPlace(denom, 1/math.Sqrt(bc2))
+		tr.AddScalarInPlace(denom, c.Eps)
+		tr.MulScalarInPlace(denom, -bc1/lr)
+		tr.AddcdivInPlace(p.T, m, denom)
 	}
 }

@@ -511,6 +511,38 @@ func AddInPlace(x, y Tensor) {
 	inplace(out)
 }
 
+// LerpInPlace is x += w·(end - x).
+func LerpInPlace(x, end Tensor, w float64) {
+	var out Tensor
+	s := lib.AtsFloat(w)
+	lib.AtgLerp_(&out, x, end, s)
+	lib.AtsFree(s)
+	inplace(out)
+}
+
+// AddScalarInPlace is x += v.
+func AddScalarInPlace(x Tensor, v float64) {
+	var out Tensor
+	s := lib.AtsFloat(v)
+	lib.AtgAddScalar_(&out, x, s)
+	lib.AtsFree(s)
+	inplace(out)
+}
+
+// AddcmulInPlace is x += a·b.
+func AddcmulInPlace(x, a, b Tensor) {
+	var out Tensor
+	lib.AtgAddcmul_(&out, x, a, b)
+	inplace(out)
+}
+
+// AddcdivInPlace is x += a/b.
+func AddcdivInPlace(x, a, b Tensor) {
+	var out Tensor
+	lib.AtgAddcdiv_(&out, x, a, b)
+	inplace(out)
+}
+
 // CopyInPlace copies src into dst.
 func CopyInPlace(dst, src Tensor) {
 	lib.AtCopy_(dst, src)
