@@ -86,7 +86,6 @@ func (b *byol) step(v1, v2 tensor, lr, tau, clip float64, wantFeat bool) (r step
 	defer tp.Drop()
 	loss, feat := b.forwardLoss(&tp, v1, v2)
 	backward(loss)
-	r.loss = scalar(loss)
 	params := b.online.mod.Params()
 	grads := make([]tensor, len(params))
 	for i, p := range params {
@@ -94,16 +93,29 @@ func (b *byol) step(v1, v2 tensor, lr, tau, clip float64, wantFeat bool) (r step
 	}
 	restore := noGrad()
 	defer restore()
-	finite := !math.IsNaN(r.loss) && !math.IsInf(r.loss, 0)
+	finite := true
+	if b.opt.cfg.SkipNonFinite {
+		// Reading the loss synchronizes the device before the update.
+		r.loss = scalar(loss)
+		finite = !math.IsNaN(r.loss) && !math.IsInf(r.loss, 0)
+	}
 	if finite && clip > 0 {
-		var sq float64
+		var sq tensor
 		for _, g := range grads {
 			if g != nil {
-				sq += scalar(tp.sumAll(tp.mul(g, g)))
+				s := tp.sumAll(tp.mul(g, g))
+				if sq == nil {
+					sq = s
+				} else {
+					sq = tp.add(sq, s)
+				}
 			}
 		}
-		norm := math.Sqrt(sq)
+		norm := math.Sqrt(scalar(sq))
 		finite = !math.IsNaN(norm) && !math.IsInf(norm, 0)
+		if !b.opt.cfg.SkipNonFinite {
+			finite = true // clip only; non-finite updates are not skipped
+		}
 		if coef := clip / (norm + 1e-6); finite && coef < 1 {
 			for _, g := range grads {
 				if g != nil {
@@ -119,6 +131,9 @@ func (b *byol) step(v1, v2 tensor, lr, tau, clip float64, wantFeat bool) (r step
 		}
 	} else {
 		r.skipped = true
+	}
+	if !b.opt.cfg.SkipNonFinite {
+		r.loss = scalar(loss) // after the update: the device queue stays full
 	}
 	for _, g := range grads {
 		if g != nil {

@@ -96,7 +96,7 @@ func DefaultConfig(method string) (Config, error) {
 		Data:  DataConfig{Path: "", Workers: 0, Prefetch: 2, MaxBadFraction: 0.01, Augment: augment.BYOL(224, true)},
 		Batch: 256, Steps: 100000,
 		Optim: OptimConfig{Name: "lars", LR: 0.2, ScaleLR: true, Momentum: 0.9, WeightDecay: 1.5e-6, Eta: 1e-3,
-			Beta1: 0.9, Beta2: 0.999, Eps: 1e-8, ExcludeBiasNorm: true},
+			Beta1: 0.9, Beta2: 0.999, Eps: 1e-8, ExcludeBiasNorm: true, SkipNonFinite: true},
 		WarmupSteps: 5000, FinalLR: 0,
 		Tau:        TauSchedule{Kind: "cosine", Base: 0.996, End: 1},
 		Checkpoint: CheckpointConfig{Every: 1000, Keep: 3},
@@ -115,7 +115,7 @@ var presets = map[string]map[string]func(*Config){
 			c.Arch = Arch{Name: "resnet18-cifar", InChannels: 3}
 			c.Data.Augment = augment.BYOL(32, false)
 			c.Optim = OptimConfig{Name: "sgd", LR: 0.4, ScaleLR: true, Momentum: 0.9, WeightDecay: 1e-5, ExcludeBiasNorm: true,
-				Beta1: 0.9, Beta2: 0.999, Eps: 1e-8, Eta: 1e-3}
+				Beta1: 0.9, Beta2: 0.999, Eps: 1e-8, Eta: 1e-3, SkipNonFinite: true}
 			c.Tau.Base = 0.99
 			c.WarmupSteps = 2000
 		},
@@ -146,7 +146,7 @@ func fmnist(c *Config) {
 	c.Batch = 256
 	c.Device = "cpu"
 	c.Optim = OptimConfig{Name: "adamw", LR: 2e-3, Momentum: 0.9, WeightDecay: 1e-4, ExcludeBiasNorm: true,
-		Beta1: 0.9, Beta2: 0.999, Eps: 1e-8, Eta: 1e-3}
+		Beta1: 0.9, Beta2: 0.999, Eps: 1e-8, Eta: 1e-3, SkipNonFinite: true}
 	c.Tau = TauSchedule{Kind: "cosine", Base: 0.99, End: 1}
 	c.FinalLR = 0
 	c.LogEvery = 10

@@ -28,6 +28,11 @@ type OptimConfig struct {
 	// weight decay for SGD and AdamW too (LARS always exempts them).
 	ExcludeBiasNorm bool    `yaml:"exclude_bias_norm" json:"exclude_bias_norm"`
 	ClipGradNorm    float64 `yaml:"clip_grad_norm" json:"clip_grad_norm"` // 0: off
+	// SkipNonFinite skips (and counts) steps whose loss or clipped
+	// gradient norm is NaN or Inf. It reads the loss before the update,
+	// which synchronizes a GPU once per step before the optimizer's
+	// kernels are queued; false reads it after the update instead.
+	SkipNonFinite bool `yaml:"skip_nonfinite" json:"skip_nonfinite"`
 }
 
 // Validate checks ranges.

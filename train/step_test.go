@@ -12,7 +12,7 @@ import (
 func smallNet(t *testing.T, optim string, clip float64) *byol {
 	t.Helper()
 	cfg := Config{Arch: Arch{Name: "convnet", InChannels: 3, Widths: []int64{4, 8}}, Heads: Heads{Hidden: 16, Out: 8},
-		Optim: OptimConfig{Name: optim, LR: 0.1, Momentum: 0.9, Eta: 0.01, Beta1: 0.9, Beta2: 0.999, Eps: 1e-8, ClipGradNorm: clip}}
+		Optim: OptimConfig{Name: optim, LR: 0.1, Momentum: 0.9, Eta: 0.01, Beta1: 0.9, Beta2: 0.999, Eps: 1e-8, ClipGradNorm: clip, SkipNonFinite: true}}
 	m, err := newBYOL(&cfg, gotch.CPU)
 	if err != nil {
 		t.Fatal(err)

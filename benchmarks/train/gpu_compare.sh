@@ -16,6 +16,9 @@ for bf in "" "--bf16"; do
 	$SSLPIPE bench train --preset cifar --device cuda --batch 256 --steps "$STEPS" --warmup 10 $bf --json | tee -a /tmp/sslpipe-gpu-compare.jsonl
 	$PYTHON "$DIR/byol_step.py" --device cuda --batch 256 --steps "$STEPS" --warmup 10 $bf | tee -a /tmp/sslpipe-gpu-compare.jsonl
 done
+# The same sslpipe step without the pre-update loss check (one device sync
+# fewer before the optimizer's kernels are queued).
+$SSLPIPE bench train --preset cifar --device cuda --batch 256 --steps "$STEPS" --warmup 10 --skip-nonfinite=false --json
 $PYTHON - /tmp/sslpipe-gpu-compare.jsonl <<'PY'
 import json, sys
 rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]

@@ -46,6 +46,7 @@ var trainFlags = []struct{ name, usage string }{
 	{"keep", "checkpoints kept (config checkpoint.keep)"},
 	{"monitor-every", "steps between online kNN evaluations, 0 = off (config monitor.every)"},
 	{"clip", "gradient-norm clipping, 0 = off (config optim.clip_grad_norm)"},
+	{"skip-nonfinite", "skip NaN/Inf steps: true/false (config optim.skip_nonfinite)"},
 }
 
 func runTrainCmd(ctx context.Context, env *cmdEnv, args []string) error {
@@ -139,6 +140,8 @@ func applyTrainFlags(c *train.Config, set map[string]string, resume bool) error 
 			_, err = fmt.Sscan(v, &c.Monitor.Every)
 		case "clip":
 			_, err = fmt.Sscan(v, &c.Optim.ClipGradNorm)
+		case "skip-nonfinite":
+			_, err = fmt.Sscan(v, &c.Optim.SkipNonFinite)
 		}
 		if err != nil {
 			return usagef("train: --%s %q: %v", name, v, err)
@@ -229,6 +232,7 @@ func runBenchTrainCmd(ctx context.Context, env *cmdEnv, args []string) error {
 	bf16 := fs.Bool("bf16", false, "bfloat16 autocast (CUDA)")
 	optim := fs.String("optim", "sgd", "sgd, lars or adamw")
 	threads := fs.Int("threads", 0, "libtorch intra-op threads (0: all cores)")
+	skip := fs.Bool("skip-nonfinite", true, "check the loss before the update to skip NaN/Inf steps (one device sync before the optimizer)")
 	asJSON := fs.Bool("json", false, "JSON output")
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -238,6 +242,7 @@ func runBenchTrainCmd(ctx context.Context, env *cmdEnv, args []string) error {
 		return usagef("bench train: %v", err)
 	}
 	cfg.Device, cfg.Batch, cfg.BF16, cfg.Optim.Name, cfg.Threads = *device, *batch, *bf16, *optim, *threads
+	cfg.Optim.SkipNonFinite = *skip
 	res, err := train.BenchStep(ctx, cfg, *warmup, *steps)
 	if err != nil {
 		return err
@@ -246,7 +251,7 @@ func runBenchTrainCmd(ctx context.Context, env *cmdEnv, args []string) error {
 		res.StepMS = nil
 		return json.NewEncoder(env.Stdout).Encode(res)
 	}
-	fmt.Fprintf(env.Stdout, "sslpipe BYOL step: %s %s batch %d %dx%d %s bf16=%v: median %.2f ms/step, mean %.2f ms/step, %.0f images/s (%d steps)\n",
-		res.Device, res.Arch, res.Batch, res.Size, res.Size, res.Optim, res.BF16, res.MedianMS, res.MeanMS, res.ImagesSec, res.Steps)
+	fmt.Fprintf(env.Stdout, "sslpipe BYOL step: %s %s batch %d %dx%d %s bf16=%v skip-nonfinite=%v: median %.2f ms/step, mean %.2f ms/step, %.0f images/s (%d steps)\n",
+		res.Device, res.Arch, res.Batch, res.Size, res.Size, res.Optim, res.BF16, cfg.Optim.SkipNonFinite, res.MedianMS, res.MeanMS, res.ImagesSec, res.Steps)
 	return nil
 }
