@@ -158,12 +158,12 @@ func TestBadCheckpointRejected(t *testing.T) {
 // network at its random initialization.
 func TestTinyBYOLLearns(t *testing.T) {
 	if testing.Short() {
-		t.Skip("trains for about a minute")
+		t.Skip("trains for a minute or two")
 	}
-	c := tinyConfig(t, 80)
-	c.Batch = 64
-	c.WarmupSteps = 8
-	c.Data.Limit = 4096
+	c := tinyConfig(t, 50)
+	c.Batch = 48
+	c.WarmupSteps = 5
+	c.Data.Limit = 2400
 	c.Optim.LR = 3e-3
 	res, err := Run(context.Background(), c, RunOptions{})
 	if err != nil {
@@ -180,11 +180,11 @@ func TestTinyBYOLLearns(t *testing.T) {
 	if !(last < 0.7*first) {
 		t.Errorf("loss fell from %.3f to %.3f only", first, last)
 	}
-	tr, err := loadKNNSet("fashion-mnist:train", 2000)
+	tr, err := loadKNNSet("fashion-mnist:train", 1500)
 	if err != nil {
 		t.Fatal(err)
 	}
-	te, err := loadKNNSet("fashion-mnist:test", 1000)
+	te, err := loadKNNSet("fashion-mnist:test", 500)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -205,7 +205,7 @@ func TestTinyBYOLLearns(t *testing.T) {
 		t.Fatal(err)
 	}
 	trained, random := acc(enc), acc(rnd)
-	t.Logf("loss %.3f -> %.3f; kNN top-1 (2000 train / 1000 test): trained %.3f, random init %.3f", first, last, trained, random)
+	t.Logf("loss %.3f -> %.3f; kNN top-1 (1500 train / 500 test): trained %.3f, random init %.3f", first, last, trained, random)
 	if !(trained > random) {
 		t.Errorf("trained kNN %.3f does not beat random init %.3f", trained, random)
 	}
