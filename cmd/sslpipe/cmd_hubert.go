@@ -141,6 +141,11 @@ func runHubertTrain(ctx context.Context, env *cmdEnv, args []string) error {
 	if seed > 0 {
 		cfg.Seed = seed
 	}
+	if cfg.Model.NumClasses == 0 || labels != "" {
+		if m, err := hubert.ReadLabelsMeta(cfg.Labels); err == nil && cfg.Model.NumClasses != m.K && cfgPath == "" {
+			cfg.Model.NumClasses = m.K // the labels decide k unless a config file pins it
+		}
+	}
 	if printCfg {
 		y, err := cfg.YAML()
 		if err != nil {
@@ -151,11 +156,6 @@ func runHubertTrain(ctx context.Context, env *cmdEnv, args []string) error {
 	}
 	if cfg.Data == "" || cfg.Labels == "" || cfg.Dir == "" {
 		return usagef("hubert train: --data, --labels and --dir are required")
-	}
-	if cfg.Model.NumClasses == 0 || labels != "" {
-		if m, err := hubert.ReadLabelsMeta(cfg.Labels); err == nil && cfg.Model.NumClasses != m.K && cfgPath == "" {
-			cfg.Model.NumClasses = m.K // the labels decide k unless a config file pins it
-		}
 	}
 	o := hubert.RunOptions{}
 	if !quiet {
