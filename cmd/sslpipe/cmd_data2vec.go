@@ -266,3 +266,54 @@ func runData2vecBench(ctx context.Context, env *cmdEnv, args []string) error {
 		e.Layers, e.Dim, cfg.Batch, cfg.Model.SeqLen, cfg.Model.TopK, cfg.BF16, cfg.Device, res.MSPerStep, res.TokensPerSec, res.Steps, res.Loss)
 	return nil
 }
+
+// trainMethods are `sslpipe train --method NAME` implementations that live
+// outside cmd_train.go. cmd_train.go dispatches to them with
+//
+//	if f := trainMethods[methodFromArgs(args)]; f != nil {
+//		return f(ctx, env, args)
+//	}
+//
+// at the top of runTrainCmd.
+var trainMethods = map[string]func(ctx context.Context, env *cmdEnv, args []string) error{}
+
+func init() { trainMethods["data2vec"] = runData2vecTrainMethod }
+
+// methodFromArgs returns the value of --method (or -method) in args, "" if absent.
+func methodFromArgs(args []string) string {
+	for i, a := range args {
+		if a == "--" {
+			break
+		}
+		for _, p := range []string{"--method=", "-method="} {
+			if v, ok := strings.CutPrefix(a, p); ok {
+				return v
+			}
+		}
+		if (a == "--method" || a == "-method") && i+1 < len(args) {
+			return args[i+1]
+		}
+	}
+	return ""
+}
+
+// runData2vecTrainMethod is `sslpipe train --method data2vec --modality M
+// [--out DIR] ...`: `sslpipe data2vec train` with --out accepted for --dir.
+func runData2vecTrainMethod(ctx context.Context, env *cmdEnv, args []string) error {
+	var rest []string
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		switch {
+		case a == "--method" || a == "-method":
+			i++
+		case strings.HasPrefix(a, "--method=") || strings.HasPrefix(a, "-method="):
+		case a == "--out" || a == "-out":
+			rest = append(rest, "--dir")
+		case strings.HasPrefix(a, "--out=") || strings.HasPrefix(a, "-out="):
+			rest = append(rest, "--dir="+a[strings.Index(a, "=")+1:])
+		default:
+			rest = append(rest, a)
+		}
+	}
+	return runData2vecTrain(ctx, env, rest)
+}
