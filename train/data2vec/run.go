@@ -406,7 +406,11 @@ func OpenRun(dir string, dev gotch.Device, random bool) (*Model, Config, *text.T
 	}
 	var tok *text.Tokenizer
 	if cfg.Modality == "text" {
-		if tok, err = text.LoadTokenizer(cfg.Tokenizer); err != nil {
+		path := filepath.Join(dir, "tokenizer.json") // the run's own (trained) tokenizer, wherever the folder moved
+		if _, err := os.Stat(path); err != nil {
+			path = cfg.Tokenizer
+		}
+		if tok, err = text.LoadTokenizer(path); err != nil {
 			return nil, cfg, nil, err
 		}
 	}
