@@ -186,12 +186,9 @@ func (m *Model) UpdateTeacher(tau float64) (err error) {
 	defer tr.Catch(&err)
 	restore := tr.NoGrad()
 	defer restore()
-	var tp tr.Tape
-	defer tp.Drop()
 	for _, q := range m.Teacher.List() {
 		s := m.Params.Get(studentName(q.Name))
-		tr.MulScalarInPlace(q.T, tau)
-		tr.AddInPlace(q.T, tp.MulScalar(s.T, 1-tau))
+		lerpInPlace(q.T, s.T, 1-tau) // one launch per tensor
 	}
 	return nil
 }

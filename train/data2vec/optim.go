@@ -3,6 +3,8 @@ package data2vec
 import (
 	"math"
 
+	lib "github.com/sugarme/gotch/libtch"
+
 	tr "github.com/sslpipe/sslpipe/train/transformer"
 )
 
@@ -99,11 +101,39 @@ func (o *adamW) step(tp *tr.Tape, params []*tr.Param, grads []tr.Tensor, lr floa
 			o.v[p.Name] = tp.Keep(tp.MulScalar(p.T, 0))
 		}
 		v := o.v[p.Name]
-		tr.MulScalarInPlace(m, c.Beta1)
-		tr.AddInPlace(m, tp.MulScalar(g, 1-c.Beta1))
+		// Fewer kernel launches than the textbook form (it matters on
+		// CUDA, where each op is a launch through cgo): m.lerp_(g, 1-b1),
+		// v.mul_(b2).addcmul_((1-b2)·g, g), p.addcdiv_(-lr/bc1·m, denom).
+		lerpInPlace(m, g, 1-c.Beta1)
 		tr.MulScalarInPlace(v, c.Beta2)
-		tr.AddInPlace(v, tp.MulScalar(tp.Mul(g, g), 1-c.Beta2))
+		addcmulInPlace(v, tp.MulScalar(g, 1-c.Beta2), g)
 		denom := tp.AddScalar(tp.MulScalar(tp.Sqrt(v), 1/math.Sqrt(bc2)), c.Eps)
-		tr.AddInPlace(p.T, tp.MulScalar(tp.Div(m, denom), -lr/bc1))
+		addcdivInPlace(p.T, tp.MulScalar(m, -lr/bc1), denom)
 	}
+}
+
+// lerpInPlace is x += w·(y - x) (torch.Tensor.lerp_).
+func lerpInPlace(x, y tr.Tensor, w float64) {
+	var out tr.Tensor
+	sc := lib.AtsFloat(w)
+	lib.AtgLerp_(&out, x, y, sc)
+	lib.AtsFree(sc)
+	tr.Check()
+	tr.Free(out)
+}
+
+// addcmulInPlace is x += a·b.
+func addcmulInPlace(x, a, b tr.Tensor) {
+	var out tr.Tensor
+	lib.AtgAddcmul_(&out, x, a, b)
+	tr.Check()
+	tr.Free(out)
+}
+
+// addcdivInPlace is x += a/b.
+func addcdivInPlace(x, a, b tr.Tensor) {
+	var out tr.Tensor
+	lib.AtgAddcdiv_(&out, x, a, b)
+	tr.Check()
+	tr.Free(out)
 }
