@@ -21,7 +21,7 @@ func tinyConfig(dir, data, labels string) Config {
 	c.Batch, c.MaxSamples, c.Steps = 4, 16000, 60
 	c.Optim.LR, c.Optim.WarmupSteps = 4e-3, 8
 	c.LogEvery, c.ValEvery = 20, 20
-	c.Threads = 2
+	c.Threads = 1
 	return c
 }
 

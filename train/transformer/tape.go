@@ -177,7 +177,8 @@ func (tp *Tape) GroupNorm(x Tensor, groups int64, w, b Tensor, eps float64) Tens
 // 0.5·x·(1 + erf(x/√2)) with elementary ops when the loaded libtorch's
 // native GELU has the backward bug described at NativeGELUBackwardOK.
 func (tp *Tape) Gelu(x Tensor) Tensor {
-	if lib.AtDevice(x) < 0 && !NativeGELUBackwardOK() {
+	// gotch's AtDevice reads 8 bytes of a C int: only the low 32 bits are the device (-1: CPU).
+	if int32(lib.AtDevice(x)) < 0 && !NativeGELUBackwardOK() {
 		var e Tensor
 		lib.AtgErf(&e, tp.MulScalar(x, 1/math.Sqrt2))
 		e = tp.Own(e)
