@@ -23,7 +23,7 @@ func runData2vecCmd(ctx context.Context, env *cmdEnv, args []string) error {
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" {
 		fmt.Fprintf(env.Stderr, `Usage:
   sslpipe data2vec train --modality text|image|audio --dir RUN [--preset NAME] [--data D] [--steps N] [--print-config] ...
-  sslpipe data2vec probe --run RUN [--data D] [--summary FILE] [--probe linear|knn] [--teacher] [--layer L] [--json]
+  sslpipe data2vec probe --run RUN [--data D] [--hubert HUBERT_RUN] [--summary FILE] [--probe linear|knn] [--teacher] [--layer L] [--json]
   sslpipe data2vec bench [--device cuda] [--bf16] [--steps 50] [--batch 32] [--seq 128]
 Presets: %s
 `, strings.Join(data2vec.Presets(""), ", "))
@@ -157,6 +157,7 @@ func runData2vecProbe(ctx context.Context, env *cmdEnv, args []string) error {
 	fs.IntVar(&perClass, "per-class", 150, "text: fortunes per category (70% probe-train, 30% test)")
 	fs.IntVar(&ntr, "train-images", 10000, "image: Fashion-MNIST train images (kNN bank, probe fit)")
 	fs.IntVar(&nte, "test-images", 2000, "image: Fashion-MNIST test images")
+	fs.StringVar(&o.HuBERT, "hubert", "", "audio: also score this HuBERT run's last layer (and its random init) with the same protocol")
 	fs.BoolVar(&o.Embed.Teacher, "teacher", false, "probe the EMA teacher's encoder instead of the student's")
 	fs.IntVar(&o.Embed.Layer, "layer", 0, "block whose mean-pooled output is probed (0: the encoder output)")
 	fs.IntVar(&k, "k", 20, "kNN neighbours")

@@ -14,6 +14,7 @@ import (
 	"github.com/sslpipe/sslpipe/datasets"
 	"github.com/sslpipe/sslpipe/eval"
 	"github.com/sslpipe/sslpipe/text"
+	"github.com/sslpipe/sslpipe/train/hubert"
 )
 
 // ProbeRow is one feature set's scores (fractions).
@@ -58,9 +59,14 @@ type ProbeOptions struct {
 	// images (kNN bank and probe training) and test images (default 10000
 	// and 2000).
 	TrainN, TestN int
-	Embed         EmbedOptions
-	KNN           eval.KNNSetting // default k=20 T=0.07
-	Seed          uint64
+	// HuBERT (audio) is a HuBERT run folder (sslpipe hubert train) whose
+	// last-layer mean-pooled features, and those of its random
+	// initialization, are scored with the same protocol (rows "hubert",
+	// "hubert random_init" after the baseline).
+	HuBERT string
+	Embed  EmbedOptions
+	KNN    eval.KNNSetting // default k=20 T=0.07
+	Seed   uint64
 }
 
 // DefaultCategories are the fortune files of the text probe.
@@ -145,6 +151,7 @@ func Probe(run string, o ProbeOptions) (*ProbeReport, error) {
 		rep.TrainSeconds = met.ElapsedSec
 	}
 	var embed func(m *Model, tok *text.Tokenizer) (tr, te [][]float32, err error)
+	var wavesTr, wavesTe [][]float32
 	var ytr, yte []int
 	var btr, bte *eval.Matrix
 	switch cfg.Modality {
@@ -275,6 +282,7 @@ func Probe(run string, o ProbeOptions) (*ProbeReport, error) {
 			return nil, err
 		}
 		ytr, yte = trS.Labels, teS.Labels
+		wavesTr, wavesTe = wtr, wte
 		rep.Task, rep.Classes, rep.BaselineKind = "spoken digits ("+o.Data+"), test voices held out", trS.Classes, "mean MFCC"
 		if btr, err = eval.MeanMFCC(wtr, eval.MeanMFCCOptions{}); err != nil {
 			return nil, err
@@ -318,6 +326,13 @@ func Probe(run string, o ProbeOptions) (*ProbeReport, error) {
 		return nil, err
 	}
 	rep.Rows = append(rep.Rows, ProbeRow{Name: rep.BaselineKind, KNN: k, Linear: l, Dim: btr.Cols})
+	if cfg.Modality == "audio" && o.HuBERT != "" {
+		rows, err := hubertRows(o.HuBERT, wavesTr, wavesTe, ytr, yte, nc, o)
+		if err != nil {
+			return nil, err
+		}
+		rep.Rows = append(rep.Rows, rows...)
+	}
 	rep.Seconds = time.Since(start).Seconds()
 	return rep, nil
 }
@@ -340,4 +355,40 @@ func clone(m *eval.Matrix) *eval.Matrix {
 	c := eval.NewMatrix(m.Rows, m.Cols)
 	copy(c.Data, m.Data)
 	return c
+}
+
+// hubertRows scores a HuBERT run's last-layer features and its random
+// initialization with Probe's protocol.
+func hubertRows(run string, wtr, wte [][]float32, ytr, yte []int, nc int, o ProbeOptions) ([]ProbeRow, error) {
+	m, cfg, err := hubert.OpenRun(run, gotch.CPU)
+	if err != nil {
+		return nil, err
+	}
+	defer m.Free()
+	rnd, err := hubert.NewModel(cfg.Model, cfg.Seed, gotch.CPU)
+	if err != nil {
+		return nil, err
+	}
+	defer rnd.Free()
+	layer := cfg.Model.Encoder.Layers
+	var rows []ProbeRow
+	for _, e := range []struct {
+		name string
+		m    *hubert.Model
+	}{{"hubert", m}, {"hubert random_init", rnd}} {
+		a, err := hubert.Embed(e.m, wtr, layer, 0)
+		if err != nil {
+			return nil, err
+		}
+		b, err := hubert.Embed(e.m, wte, layer, 0)
+		if err != nil {
+			return nil, err
+		}
+		k, l, err := scores(toMatrix(a), toMatrix(b), ytr, yte, nc, o.KNN, o.Seed, true)
+		if err != nil {
+			return nil, err
+		}
+		rows = append(rows, ProbeRow{Name: e.name, KNN: k, Linear: l, Dim: len(a[0])})
+	}
+	return rows, nil
 }
