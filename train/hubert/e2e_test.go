@@ -69,6 +69,11 @@ func TestTrainTinyMaskedAccuracyRises(t *testing.T) {
 			t.Errorf("metrics.jsonl lacks %q", k)
 		}
 	}
+	for _, p := range []string{"plots/accuracy.png", "plots/loss.png", "config.yaml", "model.safetensors"} {
+		if _, err := os.Stat(filepath.Join(cfg.Dir, p)); err != nil {
+			t.Errorf("run folder: %v", err)
+		}
+	}
 	mod, _, err := OpenRun(cfg.Dir, gotch.CPU)
 	if err != nil {
 		t.Fatal(err)

@@ -16,6 +16,7 @@ import (
 	"github.com/sugarme/gotch"
 
 	"github.com/sslpipe/sslpipe/audio"
+	"github.com/sslpipe/sslpipe/plot"
 	"github.com/sslpipe/sslpipe/train"
 	tr "github.com/sslpipe/sslpipe/train/transformer"
 )
@@ -134,6 +135,12 @@ func Train(ctx context.Context, cfg Config, o RunOptions) (res *Result, err erro
 	var step int64
 	finish := func(interrupted bool) (*Result, error) {
 		res.Steps, res.Seconds, res.Interrupt = step, time.Since(start).Seconds(), interrupted
+		if err := mw.Flush(); err != nil {
+			return res, fmt.Errorf("hubert: %w", err)
+		}
+		if err := WritePlots(cfg.Dir); err != nil && o.Progress != nil {
+			fmt.Fprintf(o.Progress, "hubert: plots: %v\n", err)
+		}
 		return res, SaveWeights(filepath.Join(cfg.Dir, "model.safetensors"), m, cfg, step)
 	}
 	for step < cfg.Steps {
@@ -212,6 +219,30 @@ func Train(ctx context.Context, cfg Config, o RunOptions) (res *Result, err erro
 		}
 	}
 	return finish(false)
+}
+
+// WritePlots draws RUN/plots/accuracy.png (masked and unmasked accuracy,
+// train and held-out, against step) and RUN/plots/loss.png from
+// RUN/metrics.jsonl.
+func WritePlots(dir string) error {
+	mp := filepath.Join(dir, "metrics.jsonl")
+	acc, err := plot.ReadJSONL(mp, "step", "acc_m", "acc_u", "val_acc_m", "val_acc_u")
+	if err != nil {
+		return err
+	}
+	loss, err := plot.ReadJSONL(mp, "step", "loss", "loss_m", "loss_u", "feature_pen")
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Join(dir, "plots"), 0o755); err != nil {
+		return fmt.Errorf("hubert: %w", err)
+	}
+	c := &plot.Chart{Title: "HuBERT prediction accuracy", XLabel: "step", YLabel: "accuracy", YMin: 0, YMax: 1, Series: acc}
+	if err := c.WritePNG(filepath.Join(dir, "plots", "accuracy.png")); err != nil {
+		return err
+	}
+	c = &plot.Chart{Title: "HuBERT loss", XLabel: "step", YLabel: "loss", Series: loss, LogY: true}
+	return c.WritePNG(filepath.Join(dir, "plots", "loss.png"))
 }
 
 // sampler draws batches of indices: a fresh permutation per epoch, keyed
