@@ -126,9 +126,9 @@ func (o *adamW) step(tp *tr.Tape, params []*tr.Param, grads []tr.Tensor, lr floa
 		}
 		m, ok := o.m[p.Name]
 		if !ok {
-			m = tp.Keep(tp.MulScalar(p.T, 0))
+			m = tp.Keep(tp.ZerosLike(p.T))
 			o.m[p.Name] = m
-			o.v[p.Name] = tp.Keep(tp.MulScalar(p.T, 0))
+			o.v[p.Name] = tp.Keep(tp.ZerosLike(p.T))
 		}
 		v := o.v[p.Name]
 		// In place, two temporaries per parameter (torch.optim.AdamW's

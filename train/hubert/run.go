@@ -38,6 +38,7 @@ type Metrics struct {
 	AudioSecPerSec float64  `json:"audio_sec_per_sec"`
 	ElapsedSec     float64  `json:"elapsed_sec"`
 	NaNSkipped     int64    `json:"nan_skipped"`
+	RSSMB          float64  `json:"rss_mb,omitempty"`    // resident memory of the process (Linux)
 	ValAccM        *float64 `json:"val_acc_m,omitempty"` // masked accuracy on the held-out valid split
 	ValAccU        *float64 `json:"val_acc_u,omitempty"`
 	ValLossM       *float64 `json:"val_loss_m,omitempty"`
@@ -187,7 +188,8 @@ func Train(ctx context.Context, cfg Config, o RunOptions) (res *Result, err erro
 		steps := float64(acc.n) + float64(acc.skipped)
 		met := Metrics{Step: step, Epoch: epoch, Loss: acc.loss / n, LossM: acc.lossM / n, LossU: acc.lossU / n, FeatPen: acc.pen / n,
 			AccM: ratio(acc.cm, acc.nm), AccU: ratio(acc.cu, acc.nu), LR: lr, GradNorm: acc.gn / n,
-			StepMS: 1000 * el / math.Max(steps, 1), AudioSecPerSec: acc.audio / el, ElapsedSec: time.Since(start).Seconds(), NaNSkipped: acc.skipped}
+			StepMS: 1000 * el / math.Max(steps, 1), AudioSecPerSec: acc.audio / el, ElapsedSec: time.Since(start).Seconds(), NaNSkipped: acc.skipped,
+			RSSMB: rssMB()}
 		if valNow && len(corpus.Valid) > 0 {
 			v, err := Validate(m, corpus.Valid, cfg.Model, cfg.Seed, cfg.MaxSamples*4)
 			if err != nil {
@@ -243,6 +245,19 @@ func WritePlots(dir string) error {
 	}
 	c = &plot.Chart{Title: "HuBERT loss", XLabel: "step", YLabel: "loss", Series: loss, LogY: true}
 	return c.WritePNG(filepath.Join(dir, "plots", "loss.png"))
+}
+
+// rssMB reads the resident set size from /proc/self/statm (0 elsewhere).
+func rssMB() float64 {
+	data, err := os.ReadFile("/proc/self/statm")
+	if err != nil {
+		return 0
+	}
+	var size, res int64
+	if _, err := fmt.Sscan(string(data), &size, &res); err != nil {
+		return 0
+	}
+	return float64(res*int64(os.Getpagesize())) / (1 << 20)
 }
 
 // sampler draws batches of indices: a fresh permutation per epoch, keyed

@@ -373,6 +373,13 @@ func (tp *Tape) Sum(x Tensor) Tensor {
 	return tp.Own(out)
 }
 
+// ZerosLike is a zero tensor of x's shape, dtype and device.
+func (tp *Tape) ZerosLike(x Tensor) Tensor {
+	var out Tensor
+	lib.AtgZerosLike(&out, x)
+	return tp.Own(out)
+}
+
 // Detach stops gradients.
 func (tp *Tape) Detach(x Tensor) Tensor {
 	var out Tensor
