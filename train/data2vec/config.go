@@ -292,9 +292,11 @@ var presets = map[string]map[string]func() Config{
 			c.Model.TopK = 3
 			c.Model.Mask.MinPatches = 4
 			// Instance-normalized targets (data2vec 2.0's choice): with the
-			// reference's layer norm, 400 steps gave features worse than
-			// random init on the kNN probe (48.9% vs 57.6%); instance norm
-			// and 1,000 steps beat it (see benchmarks/results/data2vec.md).
+			// reference's layer norm, 400 and 1,000 steps gave features
+			// worse than random init on the kNN probe (48.9% vs 57.6%;
+			// 45.9% vs 53.4%) and a falling target variance; instance norm
+			// and 1,000 steps beat it (67.9% vs 57.6%; see
+			// benchmarks/results/data2vec.md).
 			c.Model.TargetNorm = "instance"
 			c.EMA = EMAConfig{0.99, 0.999, 300}
 			c.Optim.LR, c.Optim.WarmupSteps = 1.5e-3, 40
