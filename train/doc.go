@@ -36,7 +36,7 @@
 // samples_per_sec, step_ms, data_wait_frac (fraction of wall time the
 // trainer waited for the pipeline), nan_skipped, emb_std (mean per-dim std of
 // L2-normalized backbone embeddings of the batch: ~1/sqrt(dim) healthy,
-// -> 0 on collapse), and, on evaluation steps, knn_top1.
+// -> 0 on collapse), rss_mb, and, on evaluation steps, knn_top1.
 //
 // # Parameter names
 //
@@ -73,7 +73,7 @@
 // # Training
 //
 //	cfg, _ := train.Preset("byol", "fmnist-quick")   // or DefaultConfig("byol"), LoadConfig(path)
-//	cfg.Run.Dir = "runs/demo/byol"
+//	cfg.Dir = "runs/demo/byol"
 //	res, err := train.Run(ctx, cfg, train.RunOptions{Hooks: ...})
 //
 // Run streams two-view batches from pipeline/ (prefetched, so augmentation
