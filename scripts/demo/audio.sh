@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
-# Audio part of `make demo` (issue 9), ready for scripts/demo/audio.sh:
+# Audio part of `make demo` (issue 9):
 # generate the espeak-ng speech sets, MFCC k-means labels (k=100), pretrain
 # HuBERT, probe spoken digits with held-out voices against the same model
 # randomly initialized and mean MFCC, add the row to $RUNS/summary.json and
 # print the table and the masked-accuracy curve.
 #
-#   benchmarks/hubert/demo_audio.sh                                   # cpu-small into runs/demo/hubert (~2 min on 2 idle cores)
-#   PRESET=cpu-reproduce RUNS=runs/reproduce benchmarks/hubert/demo_audio.sh
-#   ITER2=1 benchmarks/hubert/demo_audio.sh                           # also iteration 2 (k=100 on the last block)
+#   scripts/demo/audio.sh                                   # cpu-small into runs/demo/hubert (~2 min on 2 idle cores)
+#   PRESET=cpu-reproduce RUNS=runs/reproduce scripts/demo/audio.sh
+#   ITER2=1 scripts/demo/audio.sh                           # also iteration 2 (k=100 on the last block)
 #
 # Environment: SSLPIPE (default bin/sslpipe; the cgo build or the pure-Go
 # one with sslpipe-torch beside it), RUNS (runs/demo), DATA (data/speech),
