@@ -269,16 +269,16 @@ func runData2vecBench(ctx context.Context, env *cmdEnv, args []string) error {
 }
 
 // trainMethods are `sslpipe train --method NAME` implementations that live
-// outside cmd_train.go. cmd_train.go dispatches to them with
-//
-//	if f := trainMethods[methodFromArgs(args)]; f != nil {
-//		return f(ctx, env, args)
-//	}
-//
-// at the top of runTrainCmd.
+// outside cmd_train.go (which trains BYOL itself); runTrainCmd dispatches
+// to them first.
 var trainMethods = map[string]func(ctx context.Context, env *cmdEnv, args []string) error{}
 
-func init() { trainMethods["data2vec"] = runData2vecTrainMethod }
+func init() {
+	trainMethods["data2vec"] = runData2vecTrainMethod
+	trainMethods["hubert"] = func(ctx context.Context, env *cmdEnv, args []string) error {
+		return runHubertTrain(ctx, env, methodArgs(args))
+	}
+}
 
 // methodFromArgs returns the value of --method (or -method) in args, "" if absent.
 func methodFromArgs(args []string) string {
@@ -301,6 +301,13 @@ func methodFromArgs(args []string) string {
 // runData2vecTrainMethod is `sslpipe train --method data2vec --modality M
 // [--out DIR] ...`: `sslpipe data2vec train` with --out accepted for --dir.
 func runData2vecTrainMethod(ctx context.Context, env *cmdEnv, args []string) error {
+	return runData2vecTrain(ctx, env, methodArgs(args))
+}
+
+// methodArgs turns `sslpipe train --method M ... --out DIR` arguments into
+// those of the method's own train command: --method dropped, --out DIR
+// passed as --dir DIR.
+func methodArgs(args []string) []string {
 	var rest []string
 	for i := 0; i < len(args); i++ {
 		a := args[i]
@@ -316,5 +323,5 @@ func runData2vecTrainMethod(ctx context.Context, env *cmdEnv, args []string) err
 			rest = append(rest, a)
 		}
 	}
-	return runData2vecTrain(ctx, env, rest)
+	return rest
 }

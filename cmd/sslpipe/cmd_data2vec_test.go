@@ -3,6 +3,8 @@
 package main
 
 import (
+	"bytes"
+	"context"
 	"slices"
 	"strings"
 	"testing"
@@ -38,5 +40,23 @@ func TestData2vecTrainPrintConfig(t *testing.T) {
 		if !slices.Contains(lines, want) {
 			t.Errorf("config lacks %q:\n%s", want, out.String())
 		}
+	}
+}
+
+func TestTrainMethodDispatch(t *testing.T) {
+	for _, m := range []string{"data2vec", "hubert"} {
+		if trainMethods[m] == nil {
+			t.Errorf("sslpipe train --method %s is not wired", m)
+		}
+	}
+	got := methodArgs([]string{"--method", "hubert", "--out", "runs/x", "--steps", "3", "--out=runs/y", "-method=hubert"})
+	want := "--dir runs/x --steps 3 --dir=runs/y"
+	if strings.Join(got, " ") != want {
+		t.Fatalf("methodArgs = %q, want %q", strings.Join(got, " "), want)
+	}
+	var out, errb bytes.Buffer
+	err := run(context.Background(), &cmdEnv{Stdout: &out, Stderr: &errb}, []string{"train", "--method", "hubert", "--print-config"})
+	if err != nil || !strings.Contains(out.String(), "layers") {
+		t.Fatalf("train --method hubert --print-config: %v\n%s%s", err, out.String(), errb.String())
 	}
 }

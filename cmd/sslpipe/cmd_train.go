@@ -50,9 +50,12 @@ var trainFlags = []struct{ name, usage string }{
 }
 
 func runTrainCmd(ctx context.Context, env *cmdEnv, args []string) error {
+	if f := trainMethods[methodFromArgs(args)]; f != nil {
+		return f(ctx, env, args)
+	}
 	o := trainOptions{set: map[string]string{}}
 	fs := newFlagSet("train", env.Stderr)
-	fs.StringVar(&o.Method, "method", "byol", "self-supervised method (byol)")
+	fs.StringVar(&o.Method, "method", "byol", "self-supervised method: byol; hubert and data2vec take their own flags (see 'sslpipe hubert train -h', 'sslpipe data2vec train -h'; --out is their --dir)")
 	fs.StringVar(&o.Preset, "preset", "", "preset of the method: default, cifar, fmnist-quick, fmnist-reproduce")
 	fs.StringVar(&o.ConfigFile, "config", "", "YAML config file (flags override it)")
 	fs.StringVar(&o.Resume, "resume", "", "continue the run in RUN_DIR from its newest checkpoint")
