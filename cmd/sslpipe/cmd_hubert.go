@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/sslpipe/sslpipe/datasets"
 	"github.com/sslpipe/sslpipe/eval"
+	"github.com/sslpipe/sslpipe/eval/summary"
 	"github.com/sslpipe/sslpipe/train/hubert"
 )
 
@@ -360,48 +362,26 @@ func lastMetrics(run string) (*hubert.Metrics, error) {
 	return &m, nil
 }
 
-// addSummary adds (or replaces) the audio/hubert entry of a summary.json
-// ({"results": [...]}, the format of the train issue), keeping other entries.
+// addSummary adds (or replaces) the audio/hubert rows of a summary.json
+// (the format of the train issue, through eval/summary): the chosen probe's
+// row and, beside it, the other probe's, so the kNN and linear scores both
+// reach the demo table.
 func addSummary(path string, rep hubertProbeReport, probe string, cfg hubert.Config) error {
-	var doc map[string]any
-	if data, err := os.ReadFile(path); err == nil {
-		if err := json.Unmarshal(data, &doc); err != nil {
-			return fmt.Errorf("hubert probe: %s: %w", path, err)
-		}
-	}
-	if doc == nil {
-		doc = map[string]any{}
-	}
-	var results []any
-	if r, ok := doc["results"].([]any); ok {
-		for _, e := range r {
-			if em, ok := e.(map[string]any); ok && em["modality"] == "audio" && em["method"] == "hubert" {
-				continue
+	for _, p := range []string{probe, map[string]string{"linear": "knn", "knn": "linear"}[probe]} {
+		score := func(r hubertProbeRow) float64 {
+			if p == "knn" {
+				return r.KNN
 			}
-			results = append(results, e)
+			return r.Linear
+		}
+		row := summary.Result{
+			Modality: "audio", Method: "hubert", Probe: p,
+			Trained: score(rep.Rows[0]), RandomInit: score(rep.Rows[1]), Baseline: score(rep.Rows[2]),
+			BaselineKind: "mean MFCC", TrainSeconds: math.Max(0, rep.TrainSecs), Device: cfg.Device,
+		}
+		if _, err := summary.Update(path, row); err != nil {
+			return fmt.Errorf("hubert probe: %w", err)
 		}
 	}
-	score := func(r hubertProbeRow) float64 {
-		if probe == "knn" {
-			return r.KNN
-		}
-		return r.Linear
-	}
-	results = append(results, map[string]any{
-		"modality": "audio", "method": "hubert", "probe": probe,
-		"trained": score(rep.Rows[0]), "random_init": score(rep.Rows[1]), "baseline": score(rep.Rows[2]), "baseline_kind": "mean MFCC",
-		"knn":  map[string]any{"setting": rep.KNN, "trained": rep.Rows[0].KNN, "random_init": rep.Rows[1].KNN, "baseline": rep.Rows[2].KNN},
-		"task": "spoken digits, held-out voices", "layer": rep.Layer, "preset": cfg.Preset,
-		"train_seconds": rep.TrainSecs, "device": cfg.Device, "run": rep.Run,
-	})
-	doc["results"] = results
-	b, _ := json.MarshalIndent(doc, "", "  ")
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return err
-	}
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, append(b, '\n'), 0o644); err != nil {
-		return err
-	}
-	return os.Rename(tmp, path)
+	return nil
 }
