@@ -21,7 +21,7 @@ type LinearOptions struct {
 	// MaxIter bounds the L-BFGS iterations of each fit (default 100, as
 	// scikit-learn's lbfgs). On 20,000 raw Fashion-MNIST images 100, 150
 	// and 300 gave test top-1 84.18%, 84.16% and 84.24% for 1, 1.3 and 2.5
-	// times the time (benchmarks/results/eval.md).
+	// times the time (benchmarks/RESULTS.md (eval section)).
 	MaxIter int
 	// GradTol stops a fit when the largest gradient component is below it
 	// (default 1e-5).

@@ -1,5 +1,5 @@
 #!/bin/sh
-# Reproduces every figure in benchmarks/results/audio.md. Run from the
+# Reproduces every figure in benchmarks/RESULTS.md (audio section). Run from the
 # repository root of a clean checkout of the commit being measured:
 #   sh benchmarks/audio/run_all.sh 2>&1 | tee /tmp/audio_bench.txt
 set -e

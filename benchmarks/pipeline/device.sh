@@ -1,5 +1,5 @@
 #!/bin/sh
-# Pipeline figures on the lent 16-core machine (see benchmarks/results/pipeline.md).
+# Pipeline figures on the lent 16-core machine (see benchmarks/RESULTS.md (pipeline section)).
 # Binaries are built first on the workstation:
 #   CGO_ENABLED=0 go test -c -o benchmarks/pipeline/bin/pipeline.test ./pipeline
 #   CGO_ENABLED=0 go build -o benchmarks/pipeline/bin/pipelinemem.test ./benchmarks/pipeline

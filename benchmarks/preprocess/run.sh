@@ -1,7 +1,7 @@
 #!/bin/sh
 # Throughput of `sslpipe preprocess` per modality on synthetic inputs made by
 # gendata (nothing downloaded). Prints one JSON summary per run; the figures
-# in benchmarks/results/preprocess.md come from these summaries and from the
+# in benchmarks/RESULTS.md (preprocess section) come from these summaries and from the
 # CPU time (user + sys) that /usr/bin/time reports: on a shared machine the
 # wall time depends on the load, the CPU time much less.
 #

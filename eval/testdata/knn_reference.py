@@ -3,7 +3,7 @@
 Run with Debian's python3 (numpy) from eval/testdata:
 
     /usr/bin/python3 knn_reference.py 10000 2000 > fmnist_knn_10k_2k.json   # golden for TestKNNFashionMNISTReference
-    /usr/bin/python3 knn_reference.py 60000 10000 --acc-only                 # full-set accuracies for benchmarks/results/eval.md
+    /usr/bin/python3 knn_reference.py 60000 10000 --acc-only                 # full-set accuracies for benchmarks/RESULTS.md (eval section)
 
 Protocol: pixels / 255, rows L2-normalized, cosine similarity, the k most
 similar train rows (ties: lower index) vote exp(sim / T) for their label,

@@ -296,7 +296,7 @@ var presets = map[string]map[string]func() Config{
 			// worse than random init on the kNN probe (48.9% vs 57.6%;
 			// 45.9% vs 53.4%) and a falling target variance; instance norm
 			// and 1,000 steps beat it (67.9% vs 57.6%; see
-			// benchmarks/results/data2vec.md).
+			// benchmarks/RESULTS.md (data2vec section)).
 			c.Model.TargetNorm = "instance"
 			c.EMA = EMAConfig{0.99, 0.999, 300}
 			c.Optim.LR, c.Optim.WarmupSteps = 1.5e-3, 40
