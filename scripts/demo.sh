@@ -6,7 +6,7 @@
 #   3. audio: espeak-ng speech, MFCC k-means targets, HuBERT, spoken-digit probe
 #   4. data2vec on text, images and audio, each probed against its baselines
 # and writes runs/demo/summary.json, printed as a table at the end. About
-# 12-15 minutes on 2 CPU cores; a GPU is used when one is present.
+# 7-8 minutes on 2 idle CPU cores; a GPU is used when one is present.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export RUNS=${RUNS:-runs/demo}
