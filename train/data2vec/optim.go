@@ -54,31 +54,6 @@ func (o *adamW) free() {
 	o.m, o.v = map[string]tr.Tensor{}, map[string]tr.Tensor{}
 }
 
-// clip scales grads so that their global L2 norm is at most max
-// (torch.nn.utils.clip_grad_norm_: factor max/(norm+1e-6)) and returns the
-// norm before clipping. Runs under NoGrad.
-func clip(tp *tr.Tape, grads []tr.Tensor, max float64) float64 {
-	var sq []tr.Tensor
-	for _, g := range grads {
-		if g != nil {
-			sq = append(sq, tp.Reshape(tp.Sum(tp.Mul(g, g)), 1))
-		}
-	}
-	if len(sq) == 0 {
-		return 0
-	}
-	norm := math.Sqrt(tr.Scalar(tp.Sum(tp.Cat(sq, 0))))
-	if max > 0 && norm > max {
-		f := max / (norm + 1e-6)
-		for _, g := range grads {
-			if g != nil {
-				tr.MulScalarInPlace(g, f)
-			}
-		}
-	}
-	return norm
-}
-
 // step applies one AdamW update with learning rate lr. Runs under NoGrad.
 func (o *adamW) step(tp *tr.Tape, params []*tr.Param, grads []tr.Tensor, lr float64) {
 	o.steps++

@@ -83,7 +83,7 @@ func (o *Optimizer) Step(b *Batch, lr float64) (r StepResult, err error) {
 	for i, p := range params {
 		grads[i] = tp.Grad(p.T)
 	}
-	r.GradNorm = clip(&tp, grads, o.opt.cfg.ClipGradNorm)
+	r.GradNorm = tr.ClipGradNorm(&tp, grads, o.opt.cfg.ClipGradNorm)
 	if math.IsNaN(r.GradNorm) || math.IsInf(r.GradNorm, 0) {
 		r.Skipped = true
 		return r, nil

@@ -730,3 +730,29 @@ func (tp *Tape) Bool(data []bool, dev gotch.Device, dims ...int64) Tensor {
 	}
 	return tp.Own(t)
 }
+
+// ClipGradNorm scales grads so that their global L2 norm is at most max
+// (torch.nn.utils.clip_grad_norm_: factor max/(norm+1e-6); max <= 0 only
+// measures) and returns the norm before clipping. Nil gradients are
+// skipped. Call it under NoGrad.
+func ClipGradNorm(tp *Tape, grads []Tensor, max float64) float64 {
+	var sq []Tensor
+	for _, g := range grads {
+		if g != nil {
+			sq = append(sq, tp.Reshape(tp.Sum(tp.Mul(g, g)), 1))
+		}
+	}
+	if len(sq) == 0 {
+		return 0
+	}
+	norm := math.Sqrt(Scalar(tp.Sum(tp.Cat(sq, 0))))
+	if max > 0 && norm > max {
+		f := max / (norm + 1e-6)
+		for _, g := range grads {
+			if g != nil {
+				MulScalarInPlace(g, f)
+			}
+		}
+	}
+	return norm
+}
