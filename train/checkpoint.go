@@ -46,10 +46,13 @@ type State struct {
 	// RNG: every random draw comes from streams keyed by (seed, epoch,
 	// sample index, view) or by the seed alone (initialization), so the
 	// seed is the whole RNG state.
-	RNG    string  `json:"rng"`
-	LR     float64 `json:"lr"`
-	Tau    float64 `json:"tau"`
-	SHA256 string  `json:"sha256"` // of the tensor data section
+	RNG string  `json:"rng"`
+	LR  float64 `json:"lr"`
+	Tau float64 `json:"tau"`
+	// Config is the fingerprint of a Loop run's configuration (methods
+	// other than BYOL, whose config is checked field by field).
+	Config string `json:"config,omitempty"`
+	SHA256 string `json:"sha256"` // of the tensor data section
 }
 
 var ckptName = regexp.MustCompile(`^step-(\d{8,})\.ckpt$`)

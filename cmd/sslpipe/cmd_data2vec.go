@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 
@@ -44,7 +45,7 @@ Presets: %s
 }
 
 func runData2vecTrain(ctx context.Context, env *cmdEnv, args []string) error {
-	var modality, preset, cfgPath, data, dir, device, tok string
+	var modality, preset, cfgPath, data, dir, device, tok, resume string
 	var steps int64
 	var batch, threads, limit int
 	var lr float64
@@ -57,6 +58,7 @@ func runData2vecTrain(ctx context.Context, env *cmdEnv, args []string) error {
 	fs.StringVar(&data, "data", "", "text: fortunes folder or text file; image: fashion-mnist:train or a folder; audio: folder of 16 kHz WAVs")
 	fs.StringVar(&tok, "tokenizer", "", "text: tokenizer.json (default: train one on the data)")
 	fs.StringVar(&dir, "dir", "", "run folder to write")
+	fs.StringVar(&resume, "resume", "", "continue the run in RUN_DIR from its newest checkpoint (its config.yaml; --device and --threads may change)")
 	fs.StringVar(&device, "device", "", "auto, cpu, cuda or cuda:N")
 	fs.Int64Var(&steps, "steps", 0, "training steps (0: the preset's)")
 	fs.IntVar(&batch, "batch", 0, "examples per step (0: the preset's)")
@@ -72,6 +74,13 @@ func runData2vecTrain(ctx context.Context, env *cmdEnv, args []string) error {
 	}
 	var cfg data2vec.Config
 	var err error
+	if resume != "" {
+		if cfgPath != "" || (dir != "" && dir != resume) {
+			return usagef("data2vec train: --resume takes the run's own config.yaml and folder (no --config or --dir)")
+		}
+		cfgPath = filepath.Join(resume, "config.yaml")
+		dir = resume
+	}
 	if cfgPath != "" {
 		if cfg, err = data2vec.LoadConfig(cfgPath); err != nil {
 			return err
@@ -131,12 +140,15 @@ func runData2vecTrain(ctx context.Context, env *cmdEnv, args []string) error {
 	if cfg.Data == "" || cfg.Dir == "" {
 		return usagef("data2vec train: --data and --dir are required")
 	}
-	o := data2vec.RunOptions{}
+	o := data2vec.RunOptions{Resume: resume != ""}
 	if !quiet {
 		o.Progress = env.Stderr
 	}
 	res, err := data2vec.Train(ctx, cfg, o)
 	if err != nil {
+		if res != nil && res.Checkpoint != "" {
+			fmt.Fprintf(env.Stderr, "data2vec train: stopped at step %d; checkpoint written, continue with: sslpipe data2vec train --resume %s\n", res.Steps, cfg.Dir)
+		}
 		return err
 	}
 	fmt.Fprintf(env.Stdout, "data2vec train: %s (%s): %d steps in %.0f s; loss %.4f -> %.4f; target variance %.3f -> %.3f (smallest in the last window %.3f); %d collapse warnings\n",
@@ -280,8 +292,48 @@ func init() {
 	}
 }
 
-// methodFromArgs returns the value of --method (or -method) in args, "" if absent.
+// methodFromArgs returns the value of --method (or -method) in args, or,
+// without it, the method named in the config.yaml of the --resume folder;
+// "" if neither.
 func methodFromArgs(args []string) string {
+	if m := methodFlag(args); m != "" {
+		return m
+	}
+	for i, a := range args {
+		if a == "--" {
+			break
+		}
+		var dir string
+		switch {
+		case (a == "--resume" || a == "-resume") && i+1 < len(args):
+			dir = args[i+1]
+		case strings.HasPrefix(a, "--resume=") || strings.HasPrefix(a, "-resume="):
+			dir = a[strings.Index(a, "=")+1:]
+		default:
+			continue
+		}
+		return runMethod(dir)
+	}
+	return ""
+}
+
+// runMethod reads the top-level "method:" of RUN_DIR/config.yaml ("" when
+// unreadable: the BYOL path then reports the problem).
+func runMethod(dir string) string {
+	data, err := os.ReadFile(filepath.Join(dir, "config.yaml"))
+	if err != nil {
+		return ""
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if v, ok := strings.CutPrefix(line, "method:"); ok {
+			return strings.Trim(strings.TrimSpace(v), `"'`)
+		}
+	}
+	return ""
+}
+
+// methodFlag returns the value of --method (or -method) in args, "" if absent.
+func methodFlag(args []string) string {
 	for i, a := range args {
 		if a == "--" {
 			break

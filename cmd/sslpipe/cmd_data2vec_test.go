@@ -5,9 +5,15 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/sslpipe/sslpipe/train"
 )
 
 func TestMethodFromArgs(t *testing.T) {
@@ -19,6 +25,7 @@ func TestMethodFromArgs(t *testing.T) {
 		{[]string{"--modality=text", "-method=data2vec"}, "data2vec"},
 		{[]string{"--preset", "cifar"}, ""},
 		{[]string{"--", "--method", "x"}, ""},
+		{[]string{"--resume", "/nonexistent/run"}, ""},
 	} {
 		if got := methodFromArgs(c.args); got != c.want {
 			t.Errorf("%q: %q, want %q", c.args, got, c.want)
@@ -59,4 +66,51 @@ func TestTrainMethodDispatch(t *testing.T) {
 	if err != nil || !strings.Contains(out.String(), "layers") {
 		t.Fatalf("train --method hubert --print-config: %v\n%s%s", err, out.String(), errb.String())
 	}
+}
+
+// TestData2vecInterruptAndResume: `sslpipe train --method data2vec`
+// stopped by a cancelled context (what SIGINT/SIGTERM do) writes a
+// checkpoint and exits 130; `sslpipe train --resume DIR` (the method
+// read from the run's config.yaml) finishes the run.
+func TestData2vecInterruptAndResume(t *testing.T) {
+	if _, err := os.Stat("/usr/share/games/fortunes"); err != nil {
+		t.Skip("fortunes not installed")
+	}
+	dir := filepath.Join(t.TempDir(), "run")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		for i := 0; i < 3000; i++ {
+			time.Sleep(20 * time.Millisecond)
+			if b, err := os.ReadFile(filepath.Join(dir, "metrics.jsonl")); err == nil && len(b) > 0 {
+				cancel()
+				return
+			}
+		}
+	}()
+	env, _, errb := testEnv()
+	args := []string{"--method", "data2vec", "--modality", "text", "--out", dir, "--steps", "30", "--batch", "8", "--limit", "200", "--threads", "1", "--quiet"}
+	err := runTrainCmd(ctx, env, args)
+	if !errors.Is(err, context.Canceled) || exitCode(err) != exitInterrupted {
+		t.Fatalf("err %v (exit %d), want context.Canceled / 130\n%s", err, exitCode(err), errb.String())
+	}
+	if !strings.Contains(errb.String(), "--resume "+dir) {
+		t.Errorf("no resume hint on stderr: %s", errb.String())
+	}
+	ck, err := train.LatestCheckpoint(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, st, err := train.ReadCheckpoint(ck)
+	if err != nil || st.Method != "data2vec" || st.Step < 1 || st.Step >= 30 {
+		t.Fatalf("checkpoint %s: %+v, %v", ck, st, err)
+	}
+	env2, out2, errb2 := testEnv()
+	if err := runTrainCmd(context.Background(), env2, []string{"--resume", dir, "--quiet"}); err != nil {
+		t.Fatalf("resume: %v\n%s", err, errb2.String())
+	}
+	if _, err := os.Stat(train.CheckpointPath(dir, 30)); err != nil {
+		t.Errorf("no final checkpoint: %v", err)
+	}
+	t.Logf("stopped at step %d; resumed: %s", st.Step, strings.TrimSpace(out2.String()))
 }

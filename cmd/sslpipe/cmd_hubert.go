@@ -89,7 +89,7 @@ func runHubertLabels(ctx context.Context, env *cmdEnv, args []string) error {
 }
 
 func runHubertTrain(ctx context.Context, env *cmdEnv, args []string) error {
-	var preset, cfgPath, data, labels, dir, device string
+	var preset, cfgPath, data, labels, dir, device, resume string
 	var steps int64
 	var batch, threads int
 	var seed uint64
@@ -100,6 +100,7 @@ func runHubertTrain(ctx context.Context, env *cmdEnv, args []string) error {
 	fs.StringVar(&data, "data", "", "pretraining folder")
 	fs.StringVar(&labels, "labels", "", "labels folder (sslpipe hubert labels)")
 	fs.StringVar(&dir, "dir", "", "run folder to write")
+	fs.StringVar(&resume, "resume", "", "continue the run in RUN_DIR from its newest checkpoint (its config.yaml; --device and --threads may change)")
 	fs.StringVar(&device, "device", "", "auto, cpu, cuda or cuda:N")
 	fs.Int64Var(&steps, "steps", 0, "training steps (0: the preset's)")
 	fs.IntVar(&batch, "batch", 0, "utterances per step (0: the preset's)")
@@ -113,6 +114,13 @@ func runHubertTrain(ctx context.Context, env *cmdEnv, args []string) error {
 	cfg, err := hubert.Preset(preset)
 	if err != nil {
 		return usagef("hubert train: %v", err)
+	}
+	if resume != "" {
+		if cfgPath != "" || (dir != "" && dir != resume) {
+			return usagef("hubert train: --resume takes the run's own config.yaml and folder (no --config or --dir)")
+		}
+		cfgPath = filepath.Join(resume, "config.yaml")
+		dir = resume
 	}
 	if cfgPath != "" {
 		if cfg, err = hubert.LoadConfig(cfgPath); err != nil {
@@ -159,12 +167,15 @@ func runHubertTrain(ctx context.Context, env *cmdEnv, args []string) error {
 	if cfg.Data == "" || cfg.Labels == "" || cfg.Dir == "" {
 		return usagef("hubert train: --data, --labels and --dir are required")
 	}
-	o := hubert.RunOptions{}
+	o := hubert.RunOptions{Resume: resume != ""}
 	if !quiet {
 		o.Progress = env.Stderr
 	}
 	res, err := hubert.Train(ctx, cfg, o)
 	if err != nil {
+		if res != nil && res.Checkpoint != "" {
+			fmt.Fprintf(env.Stderr, "hubert train: stopped at step %d; checkpoint written, continue with: sslpipe hubert train --resume %s\n", res.Steps, cfg.Dir)
+		}
 		return err
 	}
 	f := res.Final

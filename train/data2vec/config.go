@@ -45,10 +45,13 @@ type Config struct {
 	// Limit uses only the first N examples (0: all).
 	Limit int `yaml:"limit" json:"limit"`
 
-	Batch    int    `yaml:"batch" json:"batch"`
-	Steps    int64  `yaml:"steps" json:"steps"`
-	LogEvery int64  `yaml:"log_every" json:"log_every"`
-	Dir      string `yaml:"dir" json:"dir"`
+	Batch    int   `yaml:"batch" json:"batch"`
+	Steps    int64 `yaml:"steps" json:"steps"`
+	LogEvery int64 `yaml:"log_every" json:"log_every"`
+	// CheckpointEvery is the number of steps between checkpoints (0: only
+	// on an interrupt and at the end).
+	CheckpointEvery int64  `yaml:"checkpoint_every" json:"checkpoint_every"`
+	Dir             string `yaml:"dir" json:"dir"`
 }
 
 // ModelConfig is the architecture and objective.
@@ -268,7 +271,7 @@ var presets = map[string]map[string]func() Config{
 			c.Model.Vocab, c.Model.SeqLen = 4000, 32
 			c.EMA = EMAConfig{0.99, 0.999, 300}
 			c.Optim.LR, c.Optim.WarmupSteps = 2e-3, 30
-			c.Batch, c.Steps, c.LogEvery = 16, 2000, 100
+			c.Batch, c.Steps, c.LogEvery, c.CheckpointEvery = 16, 2000, 100, 500
 			c.Collapse.After = 50
 			return c
 		},
@@ -300,7 +303,7 @@ var presets = map[string]map[string]func() Config{
 			c.Model.TargetNorm = "instance"
 			c.EMA = EMAConfig{0.99, 0.999, 300}
 			c.Optim.LR, c.Optim.WarmupSteps = 1.5e-3, 40
-			c.Batch, c.Steps, c.LogEvery, c.Limit = 32, 1000, 50, 20000
+			c.Batch, c.Steps, c.LogEvery, c.Limit, c.CheckpointEvery = 32, 1000, 50, 20000, 250
 			c.Collapse.After = 50
 			return c
 		},
@@ -329,7 +332,7 @@ var presets = map[string]map[string]func() Config{
 			c.Model.MaxSamples = 32000
 			c.EMA = EMAConfig{0.99, 0.999, 300}
 			c.Optim.LR, c.Optim.WarmupSteps = 1e-3, 40
-			c.Batch, c.Steps, c.LogEvery = 8, 300, 20
+			c.Batch, c.Steps, c.LogEvery, c.CheckpointEvery = 8, 300, 20, 100
 			// The prediction variance dips below 0.01 around steps 50-90
 			// (the student first regresses the mean target) and recovers
 			// to ~0.3 by step 160 (measured); fairseq waits 5,000 updates.
@@ -345,7 +348,7 @@ func common(modality, preset string) Config {
 		Method: "data2vec", Modality: modality, Preset: preset, Seed: 1, Device: "auto", BF16: true,
 		Optim:    OptimConfig{LR: 5e-4, Beta1: 0.9, Beta2: 0.98, Eps: 1e-6, WeightDecay: 0.01, ClipGradNorm: 1, WarmupSteps: 1000},
 		Collapse: CollapseConfig{MinTargetVar: 0.1, MinPredVar: 0.01, After: 5000},
-		LogEvery: 100,
+		LogEvery: 100, CheckpointEvery: 5000,
 	}
 	m := &c.Model
 	m.HeadLayers, m.TargetNorm = 1, "layer"

@@ -188,7 +188,7 @@ func (m *Model) UpdateTeacher(tau float64) (err error) {
 	defer restore()
 	for _, q := range m.Teacher.List() {
 		s := m.Params.Get(studentName(q.Name))
-		lerpInPlace(q.T, s.T, 1-tau) // one launch per tensor
+		tr.LerpInPlace(q.T, s.T, 1-tau) // one launch per tensor
 	}
 	return nil
 }

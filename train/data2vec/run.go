@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"math"
 	"math/rand/v2"
 	"os"
@@ -36,7 +37,8 @@ type StepResult struct {
 // Optimizer owns a model's AdamW state.
 type Optimizer struct {
 	m   *Model
-	opt *adamW
+	cfg OptimConfig
+	opt *tr.AdamW
 }
 
 // NewOptimizer makes the optimizer of cfg for m's student.
@@ -44,11 +46,26 @@ func NewOptimizer(m *Model, cfg OptimConfig) (*Optimizer, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	return &Optimizer{m: m, opt: newAdamW(cfg)}, nil
+	ac := tr.AdamWConfig{Beta1: cfg.Beta1, Beta2: cfg.Beta2, Eps: cfg.Eps, WeightDecay: cfg.WeightDecay}
+	return &Optimizer{m: m, cfg: cfg, opt: tr.NewAdamW(ac)}, nil
 }
 
 // Free releases the optimizer state.
-func (o *Optimizer) Free() { o.opt.free() }
+func (o *Optimizer) Free() { o.opt.Free() }
+
+// Steps is the number of updates applied.
+func (o *Optimizer) Steps() int64 { return o.opt.Steps() }
+
+// State returns the AdamW moments as checkpoint entries
+// "optim.<param>.exp_avg" and "optim.<param>.exp_avg_sq".
+func (o *Optimizer) State() (map[string]train.STensor, error) {
+	return o.opt.State(o.m.Params, "optim.")
+}
+
+// SetState restores what State returned after steps updates.
+func (o *Optimizer) SetState(src string, ts map[string]train.STensor, steps int64) error {
+	return o.opt.SetState(src, o.m.Params, ts, "optim.", steps)
+}
 
 // Step runs student and teacher on b, back-propagates the loss, clips the
 // gradient norm and applies one AdamW update with learning rate lr (the
@@ -78,12 +95,12 @@ func (o *Optimizer) Step(b *Batch, lr float64) (r StepResult, err error) {
 	for i, p := range params {
 		grads[i] = tp.Grad(p.T)
 	}
-	r.GradNorm = tr.ClipGradNorm(&tp, grads, o.opt.cfg.ClipGradNorm)
+	r.GradNorm = tr.ClipGradNorm(&tp, grads, o.cfg.ClipGradNorm)
 	if math.IsNaN(r.GradNorm) || math.IsInf(r.GradNorm, 0) {
 		r.Skipped = true
 		return r, nil
 	}
-	o.opt.step(&tp, params, grads, lr)
+	o.opt.Step(&tp, params, grads, lr)
 	return r, nil
 }
 
@@ -110,19 +127,39 @@ type Metrics struct {
 // RunOptions are the non-config inputs of Train.
 type RunOptions struct {
 	Progress  io.Writer // one line per logged step (nil: none)
-	StopAfter int64     // if > 0, end after this many steps (tests)
+	StopAfter int64     // if > 0, stop with a checkpoint after this many total steps
+	// Resume continues the run in Config.Dir from its newest checkpoint
+	// (same batches, masks, learning rate and EMA schedule as an
+	// uninterrupted run). The config must match the checkpoint's except
+	// for device, threads, bf16 and the logging and checkpoint intervals.
+	Resume bool
+	// Hooks run every Every steps after the step's metrics are written.
+	Hooks []train.LoopHook
 }
 
 // Result summarizes a run.
 type Result struct {
-	Dir       string
-	Steps     int64
-	Seconds   float64
-	Params    int64
-	Curve     []Metrics
-	First     Metrics // first logged line
-	Final     Metrics
-	Interrupt bool
+	Dir        string
+	Start      int64 // step the run started (or resumed) at
+	Steps      int64
+	Seconds    float64
+	Params     int64
+	Curve      []Metrics
+	Losses     []float64 // loss of every step of this call (NaN: skipped)
+	First      Metrics   // first logged line
+	Final      Metrics
+	Checkpoint string // last checkpoint written
+	Interrupt  bool
+}
+
+// Fingerprint is the part of cfg that a resumed run must share with the
+// checkpoint (everything but device, threads, bf16, the run folder, the
+// logging and checkpoint intervals and the collapse monitor), as YAML.
+func (c Config) Fingerprint() string {
+	c.Device, c.Threads, c.BF16, c.Dir = "", 0, false, ""
+	c.LogEvery, c.CheckpointEvery, c.Collapse = 0, 0, CollapseConfig{}
+	y, _ := c.YAML()
+	return string(y)
 }
 
 // source draws training batches.
@@ -193,11 +230,14 @@ func prepare(ctx context.Context, cfg *Config, progress io.Writer) (*source, err
 	}
 }
 
-// Train pretrains data2vec as cfg says and writes the run folder:
-// config.yaml, metrics.jsonl, model.safetensors (student and teacher; the
-// config and step in the metadata) and, for text, tokenizer.json. When ctx
-// is cancelled the weights are written and ctx's error returned with the
-// Result so far. Train locks its goroutine to one OS thread.
+// Train pretrains data2vec as cfg says on train/'s shared loop
+// (train.Loop) and writes the run folder: config.yaml, metrics.jsonl,
+// checkpoints/ (student, teacher, AdamW moments and step every
+// CheckpointEvery steps, on an interrupt and at the end; the newest 3
+// kept), model.safetensors (student and teacher; config and step in the
+// metadata) and, for text, tokenizer.json. When ctx is cancelled a
+// checkpoint and the weights are written and ctx's error returned with
+// the Result so far. Train locks its goroutine to one OS thread.
 func Train(ctx context.Context, cfg Config, o RunOptions) (res *Result, err error) {
 	defer tr.LockThread()()
 	if cfg.Dir == "" {
@@ -215,6 +255,11 @@ func Train(ctx context.Context, cfg Config, o RunOptions) (res *Result, err erro
 	if err := os.MkdirAll(cfg.Dir, 0o755); err != nil {
 		return nil, fmt.Errorf("data2vec: %w", err)
 	}
+	if !o.Resume {
+		if cs, _ := train.Checkpoints(cfg.Dir); len(cs) > 0 {
+			return nil, fmt.Errorf("data2vec: %s already holds checkpoints: resume it (--resume) or use a new folder", cfg.Dir)
+		}
+	}
 	src, err := prepare(ctx, &cfg, o.Progress)
 	if err != nil {
 		return nil, err
@@ -223,8 +268,8 @@ func Train(ctx context.Context, cfg Config, o RunOptions) (res *Result, err erro
 	if err != nil {
 		return nil, err
 	}
-	if err := os.WriteFile(filepath.Join(cfg.Dir, "config.yaml"), y, 0o644); err != nil {
-		return nil, fmt.Errorf("data2vec: %w", err)
+	if err := train.WriteFileAtomic(filepath.Join(cfg.Dir, "config.yaml"), y); err != nil {
+		return nil, err
 	}
 	m, err := NewModel(cfg.Modality, cfg.Model, cfg.Seed, dev)
 	if err != nil {
@@ -237,13 +282,6 @@ func Train(ctx context.Context, cfg Config, o RunOptions) (res *Result, err erro
 		return nil, err
 	}
 	defer opt.Free()
-	mf, err := os.Create(filepath.Join(cfg.Dir, "metrics.jsonl"))
-	if err != nil {
-		return nil, fmt.Errorf("data2vec: %w", err)
-	}
-	defer mf.Close()
-	mw := bufio.NewWriter(mf)
-	defer mw.Flush()
 
 	res = &Result{Dir: cfg.Dir, Params: m.Params.Count()}
 	if o.Progress != nil {
@@ -260,25 +298,14 @@ func Train(ctx context.Context, cfg Config, o RunOptions) (res *Result, err erro
 		skipped                     int64
 	}
 	reset := func() {
-		acc.n, acc.loss, acc.tv, acc.pv, acc.gn, acc.mfrac, acc.ex = 0, 0, 0, 0, 0, 0, 0
+		acc.n, acc.loss, acc.tv, acc.pv, acc.gn, acc.mfrac, acc.ex, acc.skipped = 0, 0, 0, 0, 0, 0, 0, 0
 		acc.minTV, acc.t0 = math.Inf(1), time.Now()
 	}
 	reset()
-	var step, warnings int64
+	var warnings, skippedTotal int64
 	epoch, pos := -1, src.n
 	var perm []int
-	finish := func(interrupted bool) (*Result, error) {
-		res.Steps, res.Seconds, res.Interrupt = step, time.Since(start).Seconds(), interrupted
-		return res, SaveWeights(filepath.Join(cfg.Dir, "model.safetensors"), m, cfg, step)
-	}
-	for step < cfg.Steps {
-		if err := ctx.Err(); err != nil {
-			r, serr := finish(true)
-			return r, errors.Join(fmt.Errorf("data2vec: interrupted at step %d: %w", step, err), serr)
-		}
-		if o.StopAfter > 0 && step >= o.StopAfter {
-			return finish(true)
-		}
+	nextIdx := func() []int {
 		if pos+batch > src.n {
 			epoch++
 			perm = rand.New(rand.NewPCG(cfg.Seed, uint64(epoch)+0x9e37)).Perm(src.n)
@@ -286,22 +313,28 @@ func Train(ctx context.Context, cfg Config, o RunOptions) (res *Result, err erro
 		}
 		idx := perm[pos : pos+batch]
 		pos += batch
+		return idx
+	}
+	stepFn := func(ctx context.Context, step int64) (any, error) {
+		idx := nextIdx()
 		b, err := src.batch(idx, rand.New(rand.NewPCG(cfg.Seed^0xd2f, uint64(step))))
 		if err != nil {
-			return res, err
+			return nil, err
 		}
 		lr := cfg.Optim.LRAt(step, cfg.Steps)
 		r, err := opt.Step(b, lr)
 		if err != nil {
-			return res, err
+			return nil, err
 		}
 		step++
 		tau := cfg.EMA.TauAt(step)
 		if err := m.UpdateTeacher(tau); err != nil {
-			return res, err
+			return nil, err
 		}
 		if r.Skipped {
 			acc.skipped++
+			skippedTotal++
+			res.Losses = append(res.Losses, math.NaN())
 		} else {
 			acc.n++
 			acc.loss += r.Loss
@@ -309,9 +342,11 @@ func Train(ctx context.Context, cfg Config, o RunOptions) (res *Result, err erro
 			acc.pv += r.PredVar
 			acc.gn += r.GradNorm
 			acc.minTV = math.Min(acc.minTV, r.TargetVar)
+			res.Losses = append(res.Losses, r.Loss)
 		}
 		acc.mfrac += float64(r.Masked) / float64(b.B*b.T)
 		acc.ex += float64(b.B)
+		var stop error
 		if step > cfg.Collapse.After && (r.TargetVar < cfg.Collapse.MinTargetVar || r.PredVar < cfg.Collapse.MinPredVar) {
 			warnings++
 			if o.Progress != nil && (warnings == 1 || cfg.Collapse.Stop) {
@@ -319,19 +354,18 @@ func Train(ctx context.Context, cfg Config, o RunOptions) (res *Result, err erro
 					step, r.TargetVar, cfg.Collapse.MinTargetVar, r.PredVar, cfg.Collapse.MinPredVar)
 			}
 			if cfg.Collapse.Stop {
-				r2, serr := finish(true)
-				return r2, errors.Join(fmt.Errorf("%w at step %d: target variance %.4f, prediction variance %.4f", ErrCollapse, step, r.TargetVar, r.PredVar), serr)
+				stop = fmt.Errorf("%w at step %d: target variance %.4f, prediction variance %.4f: %w", ErrCollapse, step, r.TargetVar, r.PredVar, train.ErrStopRun)
 			}
 		}
-		if !(cfg.LogEvery > 0 && step%cfg.LogEvery == 0 || step == cfg.Steps || step == 1) {
-			continue
+		if stop == nil && !(cfg.LogEvery > 0 && step%cfg.LogEvery == 0 || step == cfg.Steps || step == 1) {
+			return nil, nil
 		}
 		n := math.Max(float64(acc.n), 1)
 		el := time.Since(acc.t0).Seconds()
 		steps := math.Max(float64(acc.n)+float64(acc.skipped), 1)
 		met := Metrics{Step: step, Epoch: epoch, Loss: acc.loss / n, TargetVar: acc.tv / n, PredVar: acc.pv / n, MinTargetVar: acc.minTV,
 			LR: lr, Tau: tau, GradNorm: acc.gn / n, MaskedFrac: acc.mfrac / steps, StepMS: 1000 * el / steps, ExamplesPerSec: acc.ex / el,
-			ElapsedSec: time.Since(start).Seconds(), NaNSkipped: acc.skipped, CollapseWarnings: warnings}
+			ElapsedSec: time.Since(start).Seconds(), NaNSkipped: skippedTotal, CollapseWarnings: warnings}
 		if math.IsInf(met.MinTargetVar, 0) {
 			met.MinTargetVar = 0
 		}
@@ -340,16 +374,58 @@ func Train(ctx context.Context, cfg Config, o RunOptions) (res *Result, err erro
 		}
 		res.Curve = append(res.Curve, met)
 		res.Final = met
-		j, _ := json.Marshal(met)
-		mw.Write(append(j, '\n'))
-		mw.Flush()
 		if o.Progress != nil {
 			fmt.Fprintf(o.Progress, "step %d/%d loss %.4f target_var %.3f pred_var %.3f tau %.5f lr %.2g masked %.2f %.0f ms/step\n",
 				step, cfg.Steps, met.Loss, met.TargetVar, met.PredVar, tau, lr, met.MaskedFrac, met.StepMS)
 		}
 		reset()
+		return met, stop
 	}
-	return finish(false)
+	loop := &train.Loop{Method: "data2vec", Dir: cfg.Dir, Steps: cfg.Steps, Seed: cfg.Seed, Batch: cfg.Batch,
+		Fingerprint: cfg.Fingerprint(), CheckpointEvery: cfg.CheckpointEvery, Resume: o.Resume, StopAfter: o.StopAfter, Hooks: o.Hooks,
+		Step: stepFn,
+		Save: func() (map[string]train.STensor, int64, error) {
+			ts, err := m.Params.Tensors("")
+			if err != nil {
+				return nil, 0, err
+			}
+			tt, err := m.Teacher.Tensors("")
+			if err != nil {
+				return nil, 0, err
+			}
+			ot, err := opt.State()
+			if err != nil {
+				return nil, 0, err
+			}
+			maps.Copy(ts, tt)
+			maps.Copy(ts, ot)
+			return ts, opt.Steps(), nil
+		},
+		Load: func(path string, ts map[string]train.STensor, st *train.State) error {
+			if err := m.Params.Load(path, ts, ""); err != nil {
+				return err
+			}
+			if err := m.Teacher.Load(path, ts, ""); err != nil {
+				return err
+			}
+			if err := opt.SetState(path, ts, st.OptSteps); err != nil {
+				return err
+			}
+			for range st.Step { // the data order is a function of the step
+				nextIdx()
+			}
+			skippedTotal = st.Step - st.OptSteps
+			return nil
+		},
+		Finish: func(steps int64, interrupted bool) error {
+			return SaveWeights(filepath.Join(cfg.Dir, "model.safetensors"), m, cfg, steps)
+		},
+	}
+	lr, err := loop.Run(ctx)
+	if lr != nil {
+		res.Start, res.Steps, res.Seconds, res.Checkpoint, res.Interrupt = lr.Start, lr.Steps, lr.Seconds, lr.Checkpoint, lr.Interrupted
+	}
+	return res, err
 }
 
 // SaveWeights writes the student's and the teacher's parameters as

@@ -80,7 +80,7 @@ var presets = map[string]func(*Config){
 		c.Device, c.BF16 = "cpu", false
 		c.Batch, c.MaxSamples, c.Steps = 4, 16000, 1000
 		c.Optim.LR, c.Optim.WarmupSteps = 4e-3, 50
-		c.LogEvery, c.ValEvery, c.CheckpointEvery = 50, 100, 0
+		c.LogEvery, c.ValEvery, c.CheckpointEvery = 50, 100, 250
 	},
 	// cpu-reproduce: the `make reproduce` CPU run (about 340 CPU-seconds, one thread).
 	"cpu-reproduce": func(c *Config) {

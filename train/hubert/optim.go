@@ -3,9 +3,6 @@ package hubert
 import (
 	"fmt"
 	"math"
-	"strings"
-
-	tr "github.com/sslpipe/sslpipe/train/transformer"
 )
 
 // OptimConfig is fairseq's HuBERT optimizer: Adam with decoupled weight
@@ -57,70 +54,3 @@ func (c OptimConfig) LRAt(step, total int64) float64 {
 }
 
 const cnnPrefix = "wav2vec2.feature_extractor."
-
-// adamW keeps the first and second moments of every parameter.
-type adamW struct {
-	cfg   OptimConfig
-	steps int64
-	m, v  map[string]tr.Tensor
-}
-
-func newAdamW(cfg OptimConfig) *adamW {
-	return &adamW{cfg: cfg, m: map[string]tr.Tensor{}, v: map[string]tr.Tensor{}}
-}
-
-func (o *adamW) free() {
-	for _, t := range o.m {
-		tr.Free(t)
-	}
-	for _, t := range o.v {
-		tr.Free(t)
-	}
-	o.m, o.v = map[string]tr.Tensor{}, map[string]tr.Tensor{}
-}
-
-// step applies one AdamW update with learning rate lr (torch.optim.AdamW,
-// single-tensor path). Runs under NoGrad.
-func (o *adamW) step(tp *tr.Tape, params []*tr.Param, grads []tr.Tensor, lr float64) {
-	o.steps++
-	c := o.cfg
-	t := float64(o.steps)
-	bc1 := 1 - math.Pow(c.Beta1, t)
-	bc2 := 1 - math.Pow(c.Beta2, t)
-	for i, p := range params {
-		g := grads[i]
-		if g == nil {
-			continue
-		}
-		lr := lr
-		if c.CNNLRScale > 0 && strings.HasPrefix(p.Name, cnnPrefix) {
-			lr *= c.CNNLRScale
-		}
-		if c.WeightDecay > 0 && !(c.ExcludeNoDecay && p.NoDecay) {
-			tr.MulScalarInPlace(p.T, 1-lr*c.WeightDecay)
-		}
-		m, ok := o.m[p.Name]
-		if !ok {
-			m = tp.Keep(tp.ZerosLike(p.T))
-			o.m[p.Name] = m
-			o.v[p.Name] = tp.Keep(tp.ZerosLike(p.T))
-		}
-		v := o.v[p.Name]
-		// In place, two temporaries per parameter (torch.optim.AdamW's
-		// update up to rounding):
-		// m = lerp(m, g, 1-b1); v = b2·v + (√(1-b2)·g)²;
-		// p += m / ((√v/√bc2 + eps)·(-bc1/lr)).
-		tr.LerpInPlace(m, g, 1-c.Beta1)
-		tr.MulScalarInPlace(v, c.Beta2)
-		gs := tp.MulScalar(g, math.Sqrt(1-c.Beta2))
-		tr.AddcmulInPlace(v, gs, gs)
-		if lr == 0 {
-			continue
-		}
-		denom := tp.Sqrt(v)
-		tr.MulScalarInPlace(denom, 1/math.Sqrt(bc2))
-		tr.AddScalarInPlace(denom, c.Eps)
-		tr.MulScalarInPlace(denom, -bc1/lr)
-		tr.AddcdivInPlace(p.T, m, denom)
-	}
-}

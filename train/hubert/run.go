@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"math"
 	"math/rand/v2"
 	"os"
@@ -48,29 +49,52 @@ type Metrics struct {
 type RunOptions struct {
 	// Progress receives one line per logged step (nil: none).
 	Progress io.Writer
-	// StopAfter, if > 0, ends the run after this many steps (tests).
+	// StopAfter, if > 0, ends the run after this many total steps with a
+	// checkpoint, as an interrupt would (tests, time-boxed jobs).
 	StopAfter int64
+	// Resume continues the run in Config.Dir from its newest checkpoint
+	// (same batches, masks and schedule as an uninterrupted run). The
+	// config must match the checkpoint's except for device, threads,
+	// bf16 and the logging and checkpoint intervals.
+	Resume bool
+	// Hooks run every Every steps after the step's metrics are written.
+	Hooks []train.LoopHook
 }
 
 // Result summarizes a run.
 type Result struct {
-	Dir       string
-	Steps     int64
-	Seconds   float64
-	Params    int64
-	Chance    float64   // 1/k
-	Curve     []Metrics // logged lines
-	Final     Metrics
-	Interrupt bool
+	Dir        string
+	Start      int64 // step the run started (or resumed) at
+	Steps      int64
+	Seconds    float64
+	Params     int64
+	Chance     float64   // 1/k
+	Curve      []Metrics // logged lines of this call
+	Losses     []float64 // loss of every step of this call (NaN: skipped)
+	Final      Metrics
+	Checkpoint string // last checkpoint written
+	Interrupt  bool
 }
 
-// Train pretrains HuBERT as cfg says and writes the run folder:
-// config.yaml, metrics.jsonl, model.safetensors (torchaudio names; the
-// config and step in the metadata) and, every CheckpointEvery steps,
-// checkpoints/step-NNNNNNNN.safetensors with the AdamW moments. The labels
-// are validated (LoadCorpus) before the model is built. When ctx is
-// cancelled the weights are written and ctx's error returned with the
-// Result so far. Train locks its goroutine to one OS thread.
+// Fingerprint is the part of cfg that a resumed run must share with the
+// checkpoint (everything but device, threads, bf16, the run folder and
+// the logging and checkpoint intervals), as YAML.
+func (c Config) Fingerprint() string {
+	c.Device, c.Threads, c.BF16, c.Dir = "", 0, false, ""
+	c.LogEvery, c.ValEvery, c.CheckpointEvery = 0, 0, 0
+	y, _ := c.YAML()
+	return string(y)
+}
+
+// Train pretrains HuBERT as cfg says on train/'s shared loop (train.Loop)
+// and writes the run folder: config.yaml, metrics.jsonl, checkpoints/
+// (model, AdamW moments and step every CheckpointEvery steps, on an
+// interrupt and at the end; the newest 3 kept), model.safetensors
+// (torchaudio names; config and step in the metadata) and plots/. The
+// labels are validated (LoadCorpus) before the model is built. When ctx
+// is cancelled a checkpoint and the weights are written and ctx's error
+// returned with the Result so far. Train locks its goroutine to one OS
+// thread.
 func Train(ctx context.Context, cfg Config, o RunOptions) (res *Result, err error) {
 	defer tr.LockThread()()
 	if cfg.Dir == "" {
@@ -92,12 +116,17 @@ func Train(ctx context.Context, cfg Config, o RunOptions) (res *Result, err erro
 	if err := os.MkdirAll(cfg.Dir, 0o755); err != nil {
 		return nil, fmt.Errorf("hubert: %w", err)
 	}
+	if !o.Resume {
+		if cs, _ := train.Checkpoints(cfg.Dir); len(cs) > 0 {
+			return nil, fmt.Errorf("hubert: %s already holds checkpoints: resume it (--resume) or use a new folder", cfg.Dir)
+		}
+	}
 	y, err := cfg.YAML()
 	if err != nil {
 		return nil, err
 	}
-	if err := os.WriteFile(filepath.Join(cfg.Dir, "config.yaml"), y, 0o644); err != nil {
-		return nil, fmt.Errorf("hubert: %w", err)
+	if err := train.WriteFileAtomic(filepath.Join(cfg.Dir, "config.yaml"), y); err != nil {
+		return nil, err
 	}
 	m, err := NewModel(cfg.Model, cfg.Seed, dev)
 	if err != nil {
@@ -109,13 +138,6 @@ func Train(ctx context.Context, cfg Config, o RunOptions) (res *Result, err erro
 		return nil, err
 	}
 	defer opt.Free()
-	mf, err := os.Create(filepath.Join(cfg.Dir, "metrics.jsonl"))
-	if err != nil {
-		return nil, fmt.Errorf("hubert: %w", err)
-	}
-	defer mf.Close()
-	mw := bufio.NewWriter(mf)
-	defer mw.Flush()
 
 	res = &Result{Dir: cfg.Dir, Params: m.Params.Count(), Chance: 1 / float64(cfg.Model.NumClasses)}
 	if o.Progress != nil {
@@ -133,38 +155,23 @@ func Train(ctx context.Context, cfg Config, o RunOptions) (res *Result, err erro
 		skipped                     int64
 	}
 	acc.t0 = time.Now()
-	var step int64
-	finish := func(interrupted bool) (*Result, error) {
-		res.Steps, res.Seconds, res.Interrupt = step, time.Since(start).Seconds(), interrupted
-		if err := mw.Flush(); err != nil {
-			return res, fmt.Errorf("hubert: %w", err)
-		}
-		if err := WritePlots(cfg.Dir); err != nil && o.Progress != nil {
-			fmt.Fprintf(o.Progress, "hubert: plots: %v\n", err)
-		}
-		return res, SaveWeights(filepath.Join(cfg.Dir, "model.safetensors"), m, cfg, step)
-	}
-	for step < cfg.Steps {
-		if err := ctx.Err(); err != nil {
-			r, serr := finish(true)
-			return r, errors.Join(fmt.Errorf("hubert: interrupted at step %d: %w", step, err), serr)
-		}
-		if o.StopAfter > 0 && step >= o.StopAfter {
-			return finish(true)
-		}
+	var skippedTotal int64
+	step := func(ctx context.Context, step int64) (any, error) {
 		idx, epoch := sampler.next()
 		b, err := MakeBatch(corpus.Train, idx, cfg.MaxSamples, cfg.Model, cfg.Seed, uint64(step))
 		if err != nil {
-			return res, err
+			return nil, err
 		}
 		lr := cfg.Optim.LRAt(step, cfg.Steps)
 		r, err := opt.Step(b, lr)
 		if err != nil {
-			return res, err
+			return nil, err
 		}
 		step++
 		if r.Skipped {
 			acc.skipped++
+			skippedTotal++
+			res.Losses = append(res.Losses, math.NaN())
 		} else {
 			acc.n++
 			acc.loss += r.Loss
@@ -176,33 +183,31 @@ func Train(ctx context.Context, cfg Config, o RunOptions) (res *Result, err erro
 			acc.nm += r.CountM
 			acc.cu += r.CorrectU
 			acc.nu += r.CountU
+			res.Losses = append(res.Losses, r.Loss)
 		}
 		acc.audio += float64(b.B*b.L) / SampleRate
 		logNow := cfg.LogEvery > 0 && step%cfg.LogEvery == 0 || step == cfg.Steps
 		valNow := cfg.ValEvery > 0 && step%cfg.ValEvery == 0 || step == cfg.Steps
 		if !logNow && !valNow {
-			continue
+			return nil, nil
 		}
 		n := math.Max(float64(acc.n), 1)
 		el := time.Since(acc.t0).Seconds()
 		steps := float64(acc.n) + float64(acc.skipped)
 		met := Metrics{Step: step, Epoch: epoch, Loss: acc.loss / n, LossM: acc.lossM / n, LossU: acc.lossU / n, FeatPen: acc.pen / n,
 			AccM: ratio(acc.cm, acc.nm), AccU: ratio(acc.cu, acc.nu), LR: lr, GradNorm: acc.gn / n,
-			StepMS: 1000 * el / math.Max(steps, 1), AudioSecPerSec: acc.audio / el, ElapsedSec: time.Since(start).Seconds(), NaNSkipped: acc.skipped,
+			StepMS: 1000 * el / math.Max(steps, 1), AudioSecPerSec: acc.audio / el, ElapsedSec: time.Since(start).Seconds(), NaNSkipped: skippedTotal,
 			RSSMB: rssMB()}
 		if valNow && len(corpus.Valid) > 0 {
 			v, err := Validate(m, corpus.Valid, cfg.Model, cfg.Seed, cfg.MaxSamples*4)
 			if err != nil {
-				return res, err
+				return nil, err
 			}
 			am, au, lm := v.AccM(), v.AccU(), v.LossM
 			met.ValAccM, met.ValAccU, met.ValLossM = &am, &au, &lm
 		}
 		res.Curve = append(res.Curve, met)
 		res.Final = met
-		j, _ := json.Marshal(met)
-		mw.Write(append(j, '\n'))
-		mw.Flush()
 		if o.Progress != nil {
 			line := fmt.Sprintf("step %d/%d loss %.3f acc_m %.3f acc_u %.3f pen %.3f lr %.2g %.0f ms/step %.1f audio-s/s",
 				step, cfg.Steps, met.Loss, met.AccM, met.AccU, met.FeatPen, lr, met.StepMS, met.AudioSecPerSec)
@@ -212,15 +217,50 @@ func Train(ctx context.Context, cfg Config, o RunOptions) (res *Result, err erro
 			fmt.Fprintln(o.Progress, line)
 		}
 		acc.n, acc.loss, acc.lossM, acc.lossU, acc.pen, acc.gn = 0, 0, 0, 0, 0, 0
-		acc.cm, acc.nm, acc.cu, acc.nu, acc.audio = 0, 0, 0, 0, 0
+		acc.cm, acc.nm, acc.cu, acc.nu, acc.audio, acc.skipped = 0, 0, 0, 0, 0, 0
 		acc.t0 = time.Now()
-		if cfg.CheckpointEvery > 0 && step%cfg.CheckpointEvery == 0 && step < cfg.Steps {
-			if err := saveCheckpoint(cfg, m, opt, step); err != nil {
-				return res, err
-			}
-		}
+		return met, nil
 	}
-	return finish(false)
+	loop := &train.Loop{Method: "hubert", Dir: cfg.Dir, Steps: cfg.Steps, Seed: cfg.Seed, Batch: cfg.Batch,
+		Fingerprint: cfg.Fingerprint(), CheckpointEvery: cfg.CheckpointEvery, Resume: o.Resume, StopAfter: o.StopAfter, Hooks: o.Hooks,
+		Step: step,
+		Save: func() (map[string]train.STensor, int64, error) {
+			ts, err := m.Params.Tensors("")
+			if err != nil {
+				return nil, 0, err
+			}
+			os, err := opt.State()
+			if err != nil {
+				return nil, 0, err
+			}
+			maps.Copy(ts, os)
+			return ts, opt.Steps(), nil
+		},
+		Load: func(path string, ts map[string]train.STensor, st *train.State) error {
+			if err := m.Params.Load(path, ts, ""); err != nil {
+				return err
+			}
+			if err := opt.SetState(path, ts, st.OptSteps); err != nil {
+				return err
+			}
+			for range st.Step { // the data order is a function of the step
+				sampler.next()
+			}
+			skippedTotal = st.Step - st.OptSteps // every step either updates or is skipped
+			return nil
+		},
+		Finish: func(steps int64, interrupted bool) error {
+			if err := WritePlots(cfg.Dir); err != nil && o.Progress != nil {
+				fmt.Fprintf(o.Progress, "hubert: plots: %v\n", err)
+			}
+			return SaveWeights(filepath.Join(cfg.Dir, "model.safetensors"), m, cfg, steps)
+		},
+	}
+	lr, err := loop.Run(ctx)
+	if lr != nil {
+		res.Start, res.Steps, res.Seconds, res.Checkpoint, res.Interrupt = lr.Start, lr.Steps, lr.Seconds, lr.Checkpoint, lr.Interrupted
+	}
+	return res, err
 }
 
 // WritePlots draws RUN/plots/accuracy.png (masked and unmasked accuracy,
@@ -403,26 +443,6 @@ func writeST(path string, ts map[string]train.STensor, cfg Config, step int64) e
 		return fmt.Errorf("hubert: %s: %w", path, err)
 	}
 	return os.Rename(tmp, path)
-}
-
-func saveCheckpoint(cfg Config, m *Model, opt *Optimizer, step int64) (err error) {
-	ts, err := m.Params.Tensors("")
-	if err != nil {
-		return err
-	}
-	func() {
-		defer tr.Catch(&err)
-		for _, p := range m.Params.List() {
-			if t, ok := opt.opt.m[p.Name]; ok {
-				ts["optim."+p.Name+".exp_avg"] = train.STensor{Shape: p.Shape, F32: tr.ToFloat32(t)}
-				ts["optim."+p.Name+".exp_avg_sq"] = train.STensor{Shape: p.Shape, F32: tr.ToFloat32(opt.opt.v[p.Name])}
-			}
-		}
-	}()
-	if err != nil {
-		return err
-	}
-	return writeST(filepath.Join(cfg.Dir, "checkpoints", fmt.Sprintf("step-%08d.safetensors", step)), ts, cfg, step)
 }
 
 // OpenRun loads a finished (or interrupted) run's config and weights on dev.

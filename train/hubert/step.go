@@ -2,10 +2,12 @@ package hubert
 
 import (
 	"math"
+	"strings"
 
 	"github.com/sugarme/gotch"
 	lib "github.com/sugarme/gotch/libtch"
 
+	"github.com/sslpipe/sslpipe/train"
 	tr "github.com/sslpipe/sslpipe/train/transformer"
 )
 
@@ -34,7 +36,8 @@ func ratio(a, b int) float64 {
 // Optimizer owns a model's AdamW state.
 type Optimizer struct {
 	m   *Model
-	opt *adamW
+	cfg OptimConfig
+	opt *tr.AdamW
 }
 
 // NewOptimizer makes fairseq's HuBERT optimizer for m.
@@ -42,14 +45,34 @@ func NewOptimizer(m *Model, cfg OptimConfig) (*Optimizer, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	return &Optimizer{m: m, opt: newAdamW(cfg)}, nil
+	ac := tr.AdamWConfig{Beta1: cfg.Beta1, Beta2: cfg.Beta2, Eps: cfg.Eps, WeightDecay: cfg.WeightDecay, ExcludeNoDecay: cfg.ExcludeNoDecay}
+	if s := cfg.CNNLRScale; s > 0 && s != 1 {
+		ac.LRScale = func(name string) float64 {
+			if strings.HasPrefix(name, cnnPrefix) {
+				return s
+			}
+			return 1
+		}
+	}
+	return &Optimizer{m: m, cfg: cfg, opt: tr.NewAdamW(ac)}, nil
 }
 
 // Free releases the optimizer state.
-func (o *Optimizer) Free() { o.opt.free() }
+func (o *Optimizer) Free() { o.opt.Free() }
 
 // Steps is the number of updates applied.
-func (o *Optimizer) Steps() int64 { return o.opt.steps }
+func (o *Optimizer) Steps() int64 { return o.opt.Steps() }
+
+// State returns the AdamW moments as checkpoint entries "optim.<param>.exp_avg"
+// and "optim.<param>.exp_avg_sq".
+func (o *Optimizer) State() (map[string]train.STensor, error) {
+	return o.opt.State(o.m.Params, "optim.")
+}
+
+// SetState restores what State returned after steps updates.
+func (o *Optimizer) SetState(src string, ts map[string]train.STensor, steps int64) error {
+	return o.opt.SetState(src, o.m.Params, ts, "optim.", steps)
+}
 
 // Step runs forward and backward on b, clips the gradient norm and applies
 // one AdamW update with learning rate lr. A non-finite loss skips the
@@ -83,12 +106,12 @@ func (o *Optimizer) Step(b *Batch, lr float64) (r StepResult, err error) {
 	for i, p := range params {
 		grads[i] = tp.Grad(p.T)
 	}
-	r.GradNorm = tr.ClipGradNorm(&tp, grads, o.opt.cfg.ClipGradNorm)
+	r.GradNorm = tr.ClipGradNorm(&tp, grads, o.cfg.ClipGradNorm)
 	if math.IsNaN(r.GradNorm) || math.IsInf(r.GradNorm, 0) {
 		r.Skipped = true
 		return r, nil
 	}
-	o.opt.step(&tp, params, grads, lr)
+	o.opt.Step(&tp, params, grads, lr)
 	return r, nil
 }
 

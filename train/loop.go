@@ -1,0 +1,265 @@
+package train
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+// ErrStopRun, wrapped by an error of Loop.Step or of a hook, ends the run
+// like an interrupt: a checkpoint is written and Finish runs before Run
+// returns the error (a collapse monitor told to stop, for example).
+var ErrStopRun = errors.New("run stopped")
+
+// LoopHook runs after every Every-th step (never when Every is 0).
+type LoopHook struct {
+	Name  string
+	Every int64
+	Fn    func(ctx context.Context, step int64) error
+}
+
+// Loop is the training loop that methods built outside this package
+// (HuBERT, data2vec) share with BYOL's trainer: the run folder's
+// metrics.jsonl, checkpoints in the trainer's format (every N steps, on
+// an interrupt and at the end; atomic; the newest Keep kept; SHA-256
+// checked when read), exact resume from the newest checkpoint (the
+// metrics lines written after it are dropped), hooks every N steps, and
+// a libtorch RNG reseeded from (Seed, step) before every step so that
+// dropout draws do not depend on where a run was resumed.
+//
+// The method supplies the step and its state through the function
+// fields; everything it draws must be keyed by the step (as the data
+// orders and masks of HuBERT and data2vec are), so that a resumed run
+// takes the same steps as an uninterrupted one.
+type Loop struct {
+	Method string // written into checkpoints; a resume checks it
+	Dir    string // the run folder
+	Steps  int64  // total steps
+	Seed   uint64
+	Batch  int
+	// Fingerprint is what a resume must not change (the method's config
+	// without the options that may differ between the two processes,
+	// such as device or threads). A checkpoint with another fingerprint
+	// is rejected with the lines that differ.
+	Fingerprint     string
+	CheckpointEvery int64 // 0: only on interrupt and at the end
+	Keep            int   // checkpoints kept (0: 3)
+	// Resume continues from the newest checkpoint in Dir; without it a
+	// folder that holds checkpoints is refused.
+	Resume    bool
+	StopAfter int64 // if > 0, stop (with a checkpoint) after this many total steps
+	Hooks     []LoopHook
+
+	// Step runs update number step (0-based; the step-th of the run). A
+	// non-nil line is appended to metrics.jsonl as JSON. An error wrapping
+	// ErrStopRun means the step was taken and the run should stop.
+	Step func(ctx context.Context, step int64) (line any, err error)
+	// Save returns the tensors of a checkpoint (weights, teacher,
+	// optimizer moments) and the number of optimizer updates applied.
+	Save func() (tensors map[string]STensor, optSteps int64, err error)
+	// Load restores what Save returned from a checkpoint at st.Step.
+	Load func(path string, tensors map[string]STensor, st *State) error
+	// Finish runs once at the end, after the last checkpoint (final
+	// weights, plots); interrupted tells whether all Steps were done.
+	Finish func(steps int64, interrupted bool) error
+}
+
+// LoopResult summarizes Loop.Run.
+type LoopResult struct {
+	Start       int64 // the step the run began at (0, or the checkpoint's step)
+	Steps       int64 // total steps done
+	Seconds     float64
+	Checkpoint  string // the last checkpoint written
+	Interrupted bool
+}
+
+// Run trains until Steps, ctx is cancelled (checkpoint, then an error
+// wrapping ctx.Err()), StopAfter, or a step or hook error. The caller
+// locks the goroutine to one OS thread.
+func (l *Loop) Run(ctx context.Context) (res *LoopResult, err error) {
+	if l.Dir == "" || l.Method == "" || l.Step == nil || l.Save == nil || l.Load == nil {
+		return nil, errors.New("train: loop: Dir, Method, Step, Save and Load are required")
+	}
+	if err := os.MkdirAll(l.Dir, 0o755); err != nil {
+		return nil, fmt.Errorf("%s: %w", l.Method, err)
+	}
+	metricsPath := filepath.Join(l.Dir, "metrics.jsonl")
+	res = &LoopResult{}
+	if l.Resume {
+		path, err := LatestCheckpoint(l.Dir)
+		if err != nil {
+			return nil, err
+		}
+		ts, st, err := ReadCheckpoint(path)
+		if err != nil {
+			return nil, err
+		}
+		if err := l.checkCompatible(path, st); err != nil {
+			return nil, err
+		}
+		if st.Step > l.Steps {
+			return nil, fmt.Errorf("%s: checkpoint %s is at step %d, past the run's %d steps", l.Method, path, st.Step, l.Steps)
+		}
+		if err := l.Load(path, ts, st); err != nil {
+			return nil, err
+		}
+		if err := truncateMetrics(metricsPath, st.Step); err != nil {
+			return nil, err
+		}
+		res.Start = st.Step
+	} else {
+		if cs, _ := Checkpoints(l.Dir); len(cs) > 0 {
+			return nil, fmt.Errorf("%s: %s already holds checkpoints: resume it (--resume) or use a new folder", l.Method, l.Dir)
+		}
+		os.Remove(metricsPath)
+	}
+	mf, err := os.OpenFile(metricsPath, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", l.Method, err)
+	}
+	defer mf.Close()
+	mw := bufio.NewWriter(mf)
+
+	start := time.Now()
+	step := res.Start
+	finish := func(interrupted bool, cause error) (*LoopResult, error) {
+		res.Steps, res.Seconds, res.Interrupted = step, time.Since(start).Seconds(), interrupted
+		errs := []error{cause}
+		if err := mw.Flush(); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", l.Method, err))
+		}
+		path, err := l.checkpoint(step)
+		res.Checkpoint = path
+		errs = append(errs, err)
+		if l.Finish != nil {
+			errs = append(errs, l.Finish(step, interrupted))
+		}
+		return res, errors.Join(errs...)
+	}
+	for step < l.Steps {
+		if err := ctx.Err(); err != nil {
+			return finish(true, fmt.Errorf("%s: interrupted at step %d: %w", l.Method, step, err))
+		}
+		if l.StopAfter > 0 && step >= l.StopAfter {
+			return finish(true, nil)
+		}
+		ManualSeed(int64(stepSeed(l.Seed, step)))
+		line, err := l.Step(ctx, step)
+		if err != nil && !errors.Is(err, ErrStopRun) {
+			res.Steps = step
+			return res, err
+		}
+		step++
+		if line != nil {
+			j, err := json.Marshal(line)
+			if err != nil {
+				return res, fmt.Errorf("%s: metrics: %w", l.Method, err)
+			}
+			mw.Write(append(j, '\n'))
+			if err := mw.Flush(); err != nil {
+				return res, fmt.Errorf("%s: %w", l.Method, err)
+			}
+		}
+		if err != nil { // ErrStopRun after the step
+			return finish(true, err)
+		}
+		for _, h := range l.Hooks {
+			if h.Every > 0 && step%h.Every == 0 {
+				if err := h.Fn(ctx, step); err != nil {
+					return finish(true, fmt.Errorf("%s: hook %s: %w", l.Method, h.Name, err))
+				}
+			}
+		}
+		if l.CheckpointEvery > 0 && step%l.CheckpointEvery == 0 && step < l.Steps {
+			if _, err := l.checkpoint(step); err != nil {
+				return res, err
+			}
+		}
+	}
+	return finish(false, nil)
+}
+
+// stepSeed mixes seed and step (splitmix64) into the libtorch seed of a
+// step.
+func stepSeed(seed uint64, step int64) uint64 {
+	z := seed + 0x9e3779b97f4a7c15*uint64(step+1)
+	z = (z ^ z>>30) * 0xbf58476d1ce4e5b9
+	z = (z ^ z>>27) * 0x94d049bb133111eb
+	return (z ^ z>>31) >> 1 // non-negative as int64
+}
+
+// checkpoint writes the state after step and prunes old checkpoints.
+func (l *Loop) checkpoint(step int64) (string, error) {
+	ts, optSteps, err := l.Save()
+	if err != nil {
+		return "", err
+	}
+	st := State{Method: l.Method, Batch: l.Batch, Seed: l.Seed, Step: step, OptSteps: optSteps, NaNSkipped: step - optSteps, Config: l.Fingerprint,
+		RNG: fmt.Sprintf("streams keyed by seed %d and step; libtorch reseeded every step", l.Seed)}
+	data, err := encodeCheckpoint(ts, st)
+	if err != nil {
+		return "", err
+	}
+	path := CheckpointPath(l.Dir, step)
+	if err := writeAtomic(path, data); err != nil {
+		return "", err
+	}
+	keep := l.Keep
+	if keep <= 0 {
+		keep = 3
+	}
+	return path, pruneCheckpoints(l.Dir, keep)
+}
+
+// checkCompatible rejects a checkpoint of another method or configuration.
+func (l *Loop) checkCompatible(path string, st *State) error {
+	if st.Method != l.Method {
+		return fmt.Errorf("%s: checkpoint %s: %w: made by method %q", l.Method, path, ErrBadCheckpoint, st.Method)
+	}
+	if st.Config == l.Fingerprint && st.Batch == l.Batch && st.Seed == l.Seed {
+		return nil
+	}
+	diffs := lineDiff(st.Config, l.Fingerprint)
+	if st.Batch != l.Batch || st.Seed != l.Seed {
+		diffs = append(diffs, fmt.Sprintf("batch/seed %d/%d vs %d/%d", st.Batch, st.Seed, l.Batch, l.Seed))
+	}
+	return fmt.Errorf("%s: checkpoint %s: %w: made by a different configuration (checkpoint vs now): %s",
+		l.Method, path, ErrBadCheckpoint, strings.Join(diffs, "; "))
+}
+
+// lineDiff lists the lines of a and b that the other lacks.
+func lineDiff(a, b string) []string {
+	in := func(s string) map[string]bool {
+		m := map[string]bool{}
+		for _, l := range strings.Split(s, "\n") {
+			m[strings.TrimSpace(l)] = true
+		}
+		return m
+	}
+	ia, ib := in(a), in(b)
+	var out []string
+	for _, l := range strings.Split(a, "\n") {
+		if t := strings.TrimSpace(l); t != "" && !ib[t] {
+			out = append(out, "-"+t)
+		}
+	}
+	for _, l := range strings.Split(b, "\n") {
+		if t := strings.TrimSpace(l); t != "" && !ia[t] {
+			out = append(out, "+"+t)
+		}
+	}
+	if len(out) > 12 {
+		out = append(out[:12], fmt.Sprintf("(%d more)", len(out)-12))
+	}
+	return out
+}
+
+// WriteFileAtomic writes data to path through a temp file in the same
+// folder (write, fsync, rename): readers see the old file or the new one.
+func WriteFileAtomic(path string, data []byte) error { return writeAtomic(path, data) }

@@ -1,0 +1,149 @@
+package transformer
+
+import (
+	"fmt"
+	"math"
+	"slices"
+
+	"github.com/sslpipe/sslpipe/train"
+)
+
+// AdamWConfig is torch.optim.AdamW's hyperparameters (the learning rate
+// is given per step).
+type AdamWConfig struct {
+	Beta1, Beta2, Eps, WeightDecay float64
+	// ExcludeNoDecay exempts parameters marked NoDecay (biases, norms,
+	// embeddings) from weight decay.
+	ExcludeNoDecay bool
+	// LRScale, when set, multiplies the learning rate of the named
+	// parameter (HuBERT slows its CNN down this way).
+	LRScale func(name string) float64
+}
+
+// AdamW is torch.optim.AdamW (single-tensor path) over a parameter list:
+// the moments are created at a parameter's first update and kept by name,
+// so a checkpoint can save and restore them (State, SetState).
+type AdamW struct {
+	cfg   AdamWConfig
+	steps int64
+	m, v  map[string]Tensor
+}
+
+// NewAdamW makes an optimizer with no state.
+func NewAdamW(cfg AdamWConfig) *AdamW {
+	return &AdamW{cfg: cfg, m: map[string]Tensor{}, v: map[string]Tensor{}}
+}
+
+// Steps is the number of updates applied (AdamW's t).
+func (o *AdamW) Steps() int64 { return o.steps }
+
+// Free releases the moments.
+func (o *AdamW) Free() {
+	for _, t := range o.m {
+		Free(t)
+	}
+	for _, t := range o.v {
+		Free(t)
+	}
+	o.m, o.v = map[string]Tensor{}, map[string]Tensor{}
+}
+
+// Step applies one update with learning rate lr to params given their
+// gradients (nil: the parameter is skipped). Runs under NoGrad; the
+// temporaries go on tp.
+func (o *AdamW) Step(tp *Tape, params []*Param, grads []Tensor, lr float64) {
+	o.steps++
+	c := o.cfg
+	t := float64(o.steps)
+	bc1 := 1 - math.Pow(c.Beta1, t)
+	bc2 := 1 - math.Pow(c.Beta2, t)
+	for i, p := range params {
+		g := grads[i]
+		if g == nil {
+			continue
+		}
+		lr := lr
+		if c.LRScale != nil {
+			lr *= c.LRScale(p.Name)
+		}
+		if c.WeightDecay > 0 && !(c.ExcludeNoDecay && p.NoDecay) {
+			MulScalarInPlace(p.T, 1-lr*c.WeightDecay)
+		}
+		m, ok := o.m[p.Name]
+		if !ok {
+			m = tp.Keep(tp.ZerosLike(p.T))
+			o.m[p.Name] = m
+			o.v[p.Name] = tp.Keep(tp.ZerosLike(p.T))
+		}
+		v := o.v[p.Name]
+		// In place, two temporaries per parameter (torch.optim.AdamW's
+		// update up to rounding):
+		// m = lerp(m, g, 1-b1); v = b2·v + (√(1-b2)·g)²;
+		// p += m / ((√v/√bc2 + eps)·(-bc1/lr)).
+		LerpInPlace(m, g, 1-c.Beta1)
+		MulScalarInPlace(v, c.Beta2)
+		gs := tp.MulScalar(g, math.Sqrt(1-c.Beta2))
+		AddcmulInPlace(v, gs, gs)
+		if lr == 0 {
+			continue
+		}
+		denom := tp.Sqrt(v)
+		MulScalarInPlace(denom, 1/math.Sqrt(bc2))
+		AddScalarInPlace(denom, c.Eps)
+		MulScalarInPlace(denom, -bc1/lr)
+		AddcdivInPlace(p.T, m, denom)
+	}
+}
+
+// State copies the moments into checkpoint entries named
+// prefix+<param>.exp_avg and prefix+<param>.exp_avg_sq (PyTorch's state
+// names).
+func (o *AdamW) State(params *Params, prefix string) (out map[string]train.STensor, err error) {
+	defer Catch(&err)
+	out = map[string]train.STensor{}
+	for _, p := range params.List() {
+		if m, ok := o.m[p.Name]; ok {
+			out[prefix+p.Name+".exp_avg"] = train.STensor{Shape: slices.Clone(p.Shape), F32: ToFloat32(m)}
+			out[prefix+p.Name+".exp_avg_sq"] = train.STensor{Shape: slices.Clone(p.Shape), F32: ToFloat32(o.v[p.Name])}
+		}
+	}
+	return out, nil
+}
+
+// SetState replaces the moments with those State wrote and sets the
+// update count; src names the checkpoint in errors. With steps > 0 every
+// parameter must have its moments.
+func (o *AdamW) SetState(src string, params *Params, tensors map[string]train.STensor, prefix string, steps int64) (err error) {
+	defer Catch(&err)
+	restore := NoGrad()
+	defer restore()
+	o.Free()
+	for _, p := range params.List() {
+		var pair [2]Tensor
+		for i, name := range []string{".exp_avg", ".exp_avg_sq"} {
+			s, ok := tensors[prefix+p.Name+name]
+			if !ok {
+				if steps == 0 {
+					break
+				}
+				o.Free()
+				return fmt.Errorf("%s: %w: no optimizer state %s", src, train.ErrBadCheckpoint, prefix+p.Name+name)
+			}
+			if !slices.Equal(s.Shape, p.Shape) || s.F32 == nil {
+				o.Free()
+				return fmt.Errorf("%s: %w: optimizer state %s has shape %v, want %v", src, train.ErrBadCheckpoint, prefix+p.Name+name, s.Shape, p.Shape)
+			}
+			t, err := FromFloat32(s.F32, params.Device(), p.Shape...)
+			if err != nil {
+				o.Free()
+				return err
+			}
+			pair[i] = t
+		}
+		if pair[0] != nil && pair[1] != nil {
+			o.m[p.Name], o.v[p.Name] = pair[0], pair[1]
+		}
+	}
+	o.steps = steps
+	return nil
+}
