@@ -11,6 +11,6 @@ mkdir -p "$RUNS"
 t0=$(date +%s)
 PRESET=fmnist-reproduce PROBES="knn linear" scripts/demo/image.sh
 PRESET=cpu-reproduce ITER2=1 scripts/demo/audio.sh
-scripts/demo/data2vec.sh
+PRESETS=reproduce scripts/demo/data2vec.sh
 "$SSLPIPE" summary "$RUNS/summary.json"
 echo "make reproduce: done in $(( $(date +%s) - t0 )) s"
