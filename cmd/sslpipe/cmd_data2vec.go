@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 
@@ -286,6 +285,8 @@ func runData2vecBench(ctx context.Context, env *cmdEnv, args []string) error {
 var trainMethods = map[string]func(ctx context.Context, env *cmdEnv, args []string) error{}
 
 func init() {
+	evalMethods["data2vec"] = runData2vecProbe
+	evalMethods["hubert"] = runHubertProbe
 	trainMethods["data2vec"] = runData2vecTrainMethod
 	trainMethods["hubert"] = func(ctx context.Context, env *cmdEnv, args []string) error {
 		return runHubertTrain(ctx, env, methodArgs(args))
@@ -299,56 +300,14 @@ func methodFromArgs(args []string) string {
 	if m := methodFlag(args); m != "" {
 		return m
 	}
-	for i, a := range args {
-		if a == "--" {
-			break
-		}
-		var dir string
-		switch {
-		case (a == "--resume" || a == "-resume") && i+1 < len(args):
-			dir = args[i+1]
-		case strings.HasPrefix(a, "--resume=") || strings.HasPrefix(a, "-resume="):
-			dir = a[strings.Index(a, "=")+1:]
-		default:
-			continue
-		}
+	if dir := flagValue(args, "resume"); dir != "" {
 		return runMethod(dir)
 	}
 	return ""
 }
 
-// runMethod reads the top-level "method:" of RUN_DIR/config.yaml ("" when
-// unreadable: the BYOL path then reports the problem).
-func runMethod(dir string) string {
-	data, err := os.ReadFile(filepath.Join(dir, "config.yaml"))
-	if err != nil {
-		return ""
-	}
-	for _, line := range strings.Split(string(data), "\n") {
-		if v, ok := strings.CutPrefix(line, "method:"); ok {
-			return strings.Trim(strings.TrimSpace(v), `"'`)
-		}
-	}
-	return ""
-}
-
 // methodFlag returns the value of --method (or -method) in args, "" if absent.
-func methodFlag(args []string) string {
-	for i, a := range args {
-		if a == "--" {
-			break
-		}
-		for _, p := range []string{"--method=", "-method="} {
-			if v, ok := strings.CutPrefix(a, p); ok {
-				return v
-			}
-		}
-		if (a == "--method" || a == "-method") && i+1 < len(args) {
-			return args[i+1]
-		}
-	}
-	return ""
-}
+func methodFlag(args []string) string { return flagValue(args, "method") }
 
 // runData2vecTrainMethod is `sslpipe train --method data2vec --modality M
 // [--out DIR] ...`: `sslpipe data2vec train` with --out accepted for --dir.

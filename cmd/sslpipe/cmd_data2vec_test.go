@@ -114,3 +114,19 @@ func TestData2vecInterruptAndResume(t *testing.T) {
 	}
 	t.Logf("stopped at step %d; resumed: %s", st.Step, strings.TrimSpace(out2.String()))
 }
+
+// TestEvalDispatchesByRunMethod: `sslpipe eval --run RUN` runs the probe
+// of the method named in RUN/config.yaml.
+func TestEvalDispatchesByRunMethod(t *testing.T) {
+	for method, want := range map[string]string{"hubert": "hubert probe: --run, --train and --test", "data2vec": "data2vec: "} {
+		dir := t.TempDir()
+		if err := os.WriteFile(filepath.Join(dir, "config.yaml"), []byte("method: "+method+"\npreset: x\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		env, _, _ := testEnv()
+		err := runEvalCmd(context.Background(), env, []string{"--run", dir, "--probe", "nope"})
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("eval --run <%s run>: %v, want an error from %q", method, err, want)
+		}
+	}
+}

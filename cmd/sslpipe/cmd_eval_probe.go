@@ -138,7 +138,15 @@ func evalFlags(fs *flag.FlagSet, o *evalOptions, ks, ts, l2 *string) {
 	fs.StringVar(&o.BaselineKind, "baseline-kind", "", "name of the baseline in the table and summary (default: raw pixels, or \"baseline\" with --baseline-features)")
 }
 
+// evalMethods are the probes of runs made by other methods than BYOL
+// (HuBERT, data2vec), by the method named in RUN/config.yaml: `sslpipe
+// eval --run RUN ...` runs `sslpipe <method> probe --run RUN ...`.
+var evalMethods = map[string]func(ctx context.Context, env *cmdEnv, args []string) error{}
+
 func runEvalCmd(ctx context.Context, env *cmdEnv, args []string) error {
+	if f := evalMethods[runMethod(flagValue(args, "run"))]; f != nil {
+		return f(ctx, env, args)
+	}
 	var o evalOptions
 	var ks, ts, l2 string
 	fs := newFlagSet("eval", env.Stderr)
