@@ -1,6 +1,7 @@
 package train
 
 import (
+	"bytes"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
@@ -161,4 +162,15 @@ func ParseSafetensors(data []byte) (map[string]STensor, map[string]string, error
 		out[name] = t
 	}
 	return out, meta, nil
+}
+
+// WriteSafetensorsFile writes tensors and metadata to path atomically: a
+// temp file in the same folder, fsync, rename (readers see the old file or
+// the new one, never a partial one).
+func WriteSafetensorsFile(path string, tensors map[string]STensor, meta map[string]string) error {
+	var b bytes.Buffer
+	if err := WriteSafetensors(&b, tensors, meta); err != nil {
+		return err
+	}
+	return writeAtomic(path, b.Bytes())
 }

@@ -1,7 +1,6 @@
 package data2vec
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
@@ -75,10 +74,6 @@ func (o *Optimizer) Step(b *Batch, lr float64) (r StepResult, err error) {
 	defer tr.Catch(&err)
 	var tp tr.Tape
 	defer tp.Drop()
-	params := o.m.Params.List()
-	for _, p := range params {
-		tr.ZeroGrad(p.T)
-	}
 	out := o.m.Loss(&tp, b)
 	r.Loss = tr.Scalar(out.Loss)
 	r.Masked = out.Masked
@@ -88,19 +83,7 @@ func (o *Optimizer) Step(b *Batch, lr float64) (r StepResult, err error) {
 		r.Skipped = true
 		return r, nil
 	}
-	tr.Backward(out.Loss)
-	restore := tr.NoGrad()
-	defer restore()
-	grads := make([]tr.Tensor, len(params))
-	for i, p := range params {
-		grads[i] = tp.Grad(p.T)
-	}
-	r.GradNorm = tr.ClipGradNorm(&tp, grads, o.cfg.ClipGradNorm)
-	if math.IsNaN(r.GradNorm) || math.IsInf(r.GradNorm, 0) {
-		r.Skipped = true
-		return r, nil
-	}
-	o.opt.Step(&tp, params, grads, lr)
+	r.GradNorm, r.Skipped = o.opt.Minimize(&tp, o.m.Params.List(), out.Loss, o.cfg.ClipGradNorm, lr)
 	return r, nil
 }
 
@@ -448,27 +431,7 @@ func SaveWeights(path string, m *Model, cfg Config, step int64) error {
 		return err
 	}
 	meta, _ := json.Marshal(map[string]any{"method": "data2vec", "modality": cfg.Modality, "step": step, "config": string(y)})
-	tmp := path + ".tmp"
-	f, err := os.Create(tmp)
-	if err != nil {
-		return fmt.Errorf("data2vec: %w", err)
-	}
-	bw := bufio.NewWriter(f)
-	err = train.WriteSafetensors(bw, ts, map[string]string{"sslpipe": string(meta)})
-	if err == nil {
-		err = bw.Flush()
-	}
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("data2vec: %s: %w", path, err)
-	}
-	return os.Rename(tmp, path)
+	return train.WriteSafetensorsFile(path, ts, map[string]string{"sslpipe": string(meta)})
 }
 
 // OpenRun loads a run's config and weights on dev (random: a freshly

@@ -1,7 +1,6 @@
 package hubert
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
@@ -419,30 +418,7 @@ func writeST(path string, ts map[string]train.STensor, cfg Config, step int64) e
 		return err
 	}
 	meta, _ := json.Marshal(map[string]any{"method": "hubert", "step": step, "config": string(y)})
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return fmt.Errorf("hubert: %w", err)
-	}
-	tmp := path + ".tmp"
-	f, err := os.Create(tmp)
-	if err != nil {
-		return fmt.Errorf("hubert: %w", err)
-	}
-	bw := bufio.NewWriter(f)
-	err = train.WriteSafetensors(bw, ts, map[string]string{"sslpipe": string(meta)})
-	if err == nil {
-		err = bw.Flush()
-	}
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("hubert: %s: %w", path, err)
-	}
-	return os.Rename(tmp, path)
+	return train.WriteSafetensorsFile(path, ts, map[string]string{"sslpipe": string(meta)})
 }
 
 // OpenRun loads a finished (or interrupted) run's config and weights on dev.

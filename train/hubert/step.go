@@ -81,10 +81,6 @@ func (o *Optimizer) Step(b *Batch, lr float64) (r StepResult, err error) {
 	defer tr.Catch(&err)
 	var tp tr.Tape
 	defer tp.Drop()
-	params := o.m.Params.List()
-	for _, p := range params {
-		tr.ZeroGrad(p.T)
-	}
 	out := o.m.Loss(&tp, b)
 	r.Loss = tr.Scalar(out.Loss)
 	r.FeatPen = tr.Scalar(out.FeatPen)
@@ -99,19 +95,7 @@ func (o *Optimizer) Step(b *Batch, lr float64) (r StepResult, err error) {
 		r.Skipped = true
 		return r, nil
 	}
-	tr.Backward(out.Loss)
-	restore := tr.NoGrad()
-	defer restore()
-	grads := make([]tr.Tensor, len(params))
-	for i, p := range params {
-		grads[i] = tp.Grad(p.T)
-	}
-	r.GradNorm = tr.ClipGradNorm(&tp, grads, o.cfg.ClipGradNorm)
-	if math.IsNaN(r.GradNorm) || math.IsInf(r.GradNorm, 0) {
-		r.Skipped = true
-		return r, nil
-	}
-	o.opt.Step(&tp, params, grads, lr)
+	r.GradNorm, r.Skipped = o.opt.Minimize(&tp, o.m.Params.List(), out.Loss, o.cfg.ClipGradNorm, lr)
 	return r, nil
 }
 

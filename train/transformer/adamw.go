@@ -147,3 +147,27 @@ func (o *AdamW) SetState(src string, params *Params, tensors map[string]train.ST
 	o.steps = steps
 	return nil
 }
+
+// Minimize back-propagates loss into params (their gradients zeroed
+// first), clips the global gradient norm at clip (0: no clipping) and
+// applies one update with learning rate lr. It returns the norm before
+// clipping; skipped reports a non-finite norm, in which case nothing is
+// updated. Temporaries go on tp.
+func (o *AdamW) Minimize(tp *Tape, params []*Param, loss Tensor, clip, lr float64) (gradNorm float64, skipped bool) {
+	for _, p := range params {
+		ZeroGrad(p.T)
+	}
+	Backward(loss)
+	restore := NoGrad()
+	defer restore()
+	grads := make([]Tensor, len(params))
+	for i, p := range params {
+		grads[i] = tp.Grad(p.T)
+	}
+	gradNorm = ClipGradNorm(tp, grads, clip)
+	if math.IsNaN(gradNorm) || math.IsInf(gradNorm, 0) {
+		return gradNorm, true
+	}
+	o.Step(tp, params, grads, lr)
+	return gradNorm, false
+}
