@@ -126,13 +126,22 @@ var presets = map[string]map[string]func(*Config){
 			c.Steps = 200
 			c.WarmupSteps = 20
 		},
-		// fmnist-reproduce: the `make reproduce` CPU run (< 30 minutes on 2 cores).
+		// fmnist-reproduce: the `make reproduce` CPU run (< 30 minutes on 2 idle cores:
+		// 3300 steps of ~0.47 s plus the online kNN monitor).
+		// Against fmnist-quick's recipe it uses a faster teacher (tau from
+		// 0.97, not 0.99) and milder crops (scale 0.4-1, not 0.2-1): each
+		// gave +0.4-0.6 points of online kNN at step 600 of a 3600-step
+		// schedule (79.25% and 79.0% vs 78.65%; benchmarks/RESULTS.md).
 		"fmnist-reproduce": func(c *Config) {
 			fmnist(c)
-			c.Steps = 1500
+			c.Steps = 3300
 			c.WarmupSteps = 100
-			c.Checkpoint.Every = 250
-			c.Monitor.Every = 250
+			c.Tau.Base = 0.97
+			for i := range c.Data.Augment.Views {
+				c.Data.Augment.Views[i].Scale[0] = 0.4
+			}
+			c.Checkpoint.Every = 500
+			c.Monitor.Every = 500
 		},
 	},
 }
