@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -16,6 +17,12 @@ import (
 // like an interrupt: a checkpoint is written and Finish runs before Run
 // returns the error (a collapse monitor told to stop, for example).
 var ErrStopRun = errors.New("run stopped")
+
+// ErrStopBeforeStep, wrapped by an error of Loop.Step, means the step was
+// not taken (its input could not be read, say) and the run should stop
+// with a checkpoint of the state before it. A Step error wrapping io.EOF
+// (the data ended) ends the run normally at the current step.
+var ErrStopBeforeStep = errors.New("run stopped before the step")
 
 // LoopHook runs after every Every-th step (never when Every is 0).
 type LoopHook struct {
@@ -68,6 +75,9 @@ type Loop struct {
 	// Finish runs once at the end, after the last checkpoint (final
 	// weights, plots); interrupted tells whether all Steps were done.
 	Finish func(steps int64, interrupted bool) error
+	// FillState, if set, adds method fields (data position, schedule
+	// values) to the State of each checkpoint.
+	FillState func(st *State)
 }
 
 // LoopResult summarizes Loop.Run.
@@ -151,7 +161,13 @@ func (l *Loop) Run(ctx context.Context) (res *LoopResult, err error) {
 		}
 		ManualSeed(int64(stepSeed(l.Seed, step)))
 		line, err := l.Step(ctx, step)
-		if err != nil && !errors.Is(err, ErrStopRun) {
+		switch {
+		case err == nil || errors.Is(err, ErrStopRun):
+		case errors.Is(err, io.EOF):
+			return finish(false, nil)
+		case errors.Is(err, ErrStopBeforeStep):
+			return finish(true, err)
+		default:
 			res.Steps = step
 			return res, err
 		}
@@ -202,6 +218,9 @@ func (l *Loop) checkpoint(step int64) (string, error) {
 	}
 	st := State{Method: l.Method, Batch: l.Batch, Seed: l.Seed, Step: step, OptSteps: optSteps, NaNSkipped: step - optSteps, Config: l.Fingerprint,
 		RNG: fmt.Sprintf("streams keyed by seed %d and step; libtorch reseeded every step", l.Seed)}
+	if l.FillState != nil {
+		l.FillState(&st)
+	}
 	data, err := encodeCheckpoint(ts, st)
 	if err != nil {
 		return "", err

@@ -1,7 +1,6 @@
 package train
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -118,9 +117,10 @@ type trainer struct {
 }
 
 // Run trains cfg.Method on the configured data until cfg.Steps and writes
-// the run folder. When ctx is cancelled it writes a checkpoint and returns
-// an error wrapping ctx.Err() together with the Result so far. Run locks
-// its goroutine to one OS thread for its duration.
+// the run folder, on the loop every method shares (Loop: checkpoints,
+// resume, hooks, metrics.jsonl). When ctx is cancelled it writes a
+// checkpoint and returns an error wrapping ctx.Err() together with the
+// Result so far. Run locks its goroutine to one OS thread for its duration.
 func Run(ctx context.Context, cfg Config, o RunOptions) (res *Result, err error) {
 	defer lockThread()()
 	if cfg.Dir == "" {
@@ -164,18 +164,6 @@ func Run(ctx context.Context, cfg Config, o RunOptions) (res *Result, err error)
 	}
 	defer model.free()
 	t := &trainer{cfg: &cfg, model: model}
-	if o.Resume {
-		path, err := LatestCheckpoint(cfg.Dir)
-		if err != nil {
-			return nil, err
-		}
-		if err := t.load(path); err != nil {
-			return nil, err
-		}
-		if err := truncateMetrics(filepath.Join(cfg.Dir, "metrics.jsonl"), t.step); err != nil {
-			return nil, err
-		}
-	}
 	return t.run(ctx, o)
 }
 
@@ -191,72 +179,52 @@ func (t *trainer) run(ctx context.Context, o RunOptions) (res *Result, err error
 	if err != nil {
 		return nil, err
 	}
-	// The pipeline runs on its own context so that an interrupt stops the
-	// loop between steps, not in the middle of fetching a batch.
-	pctx, pcancel := context.WithCancel(context.Background())
-	defer pcancel()
-	it, err := pipeline.Start(pctx, stream, pipeline.RunOptions{Resume: t.pstate,
-		Errors: pipeline.ErrorPolicy{Skip: cfg.Data.MaxBadFraction > 0, MaxFraction: cfg.Data.MaxBadFraction}})
-	if err != nil {
-		return nil, fmt.Errorf("train: %w", err)
-	}
-	defer it.Close()
-
-	mf, err := os.OpenFile(filepath.Join(cfg.Dir, "metrics.jsonl"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
-	if err != nil {
-		return nil, fmt.Errorf("train: %w", err)
-	}
-	defer mf.Close()
-	mw := bufio.NewWriter(mf)
-	defer mw.Flush()
-
 	hooks := t.builtinHooks(o)
 	res = &Result{Dir: cfg.Dir}
 	sched := cfg.LRSchedule()
-	start := time.Now()
-	winStart, winWait, winSteps := time.Now(), time.Duration(0), 0
+	// The pipeline starts at the first step, after a resume has restored
+	// its position; it runs on its own context so that an interrupt stops
+	// the loop between steps, not in the middle of fetching a batch.
+	pctx, pcancel := context.WithCancel(context.Background())
+	defer pcancel()
+	var it *pipeline.Iter[Batch]
+	defer func() {
+		if it != nil {
+			it.Close()
+		}
+	}()
+	var start, winStart time.Time
+	var winWait time.Duration
+	var winSteps, lossN int
 	var lossSum float64
-	var lossN int
-	finish := func(interrupted bool) (*Result, error) {
-		res.Steps, res.NaNSkipped, res.Seconds, res.Interrupted = t.step, t.skipped, time.Since(start).Seconds(), interrupted
-		path, err := t.save()
-		if err != nil {
-			return res, err
-		}
-		res.Checkpoint = path
-		if err := mw.Flush(); err != nil {
-			return res, err
-		}
-		t.plots(o)
-		return res, nil
-	}
-	for t.step < cfg.Steps {
-		if err := ctx.Err(); err != nil {
-			r, serr := finish(true)
-			return r, errors.Join(fmt.Errorf("train: interrupted at step %d: %w", t.step, err), serr)
-		}
-		if o.StopAfter > 0 && t.step >= o.StopAfter {
-			return finish(true)
+	step := func(ctx context.Context, step int64) (any, error) {
+		if it == nil {
+			var err error
+			it, err = pipeline.Start(pctx, stream, pipeline.RunOptions{Resume: t.pstate,
+				Errors: pipeline.ErrorPolicy{Skip: cfg.Data.MaxBadFraction > 0, MaxFraction: cfg.Data.MaxBadFraction}})
+			if err != nil {
+				return nil, fmt.Errorf("train: %w", err)
+			}
+			start, winStart = time.Now(), time.Now()
 		}
 		w0 := time.Now()
 		s, err := it.Next()
 		if err != nil {
 			if errors.Is(err, io.EOF) {
-				break
+				return nil, err
 			}
-			r, serr := finish(true)
-			return r, errors.Join(fmt.Errorf("train: data: %w", err), serr)
+			return nil, fmt.Errorf("train: data: %w: %w", err, ErrStopBeforeStep)
 		}
 		winWait += time.Since(w0)
 		st := it.State()
 		v1, err := t.model.toDevice(s.Value.Views[0], s.Value.Shape[0])
 		if err != nil {
-			return res, err
+			return nil, err
 		}
 		v2, err := t.model.toDevice(s.Value.Views[1], s.Value.Shape[1])
 		if err != nil {
 			free(v1)
-			return res, err
+			return nil, err
 		}
 		lr := sched.At(t.step)
 		tau := cfg.Tau.At(t.step, cfg.Steps)
@@ -265,7 +233,7 @@ func (t *trainer) run(ctx context.Context, o RunOptions) (res *Result, err error
 		free(v1)
 		free(v2)
 		if err != nil {
-			return res, err
+			return nil, err
 		}
 		t.step++
 		t.pstate = &st
@@ -289,32 +257,44 @@ func (t *trainer) run(ctx context.Context, o RunOptions) (res *Result, err error
 			res.Last = *m
 			winStart, winWait, winSteps, lossSum, lossN = time.Now(), 0, 0, 0, 0
 		}
+		var line any
+		if status.Metrics != nil {
+			line = status.Metrics
+		}
 		for _, h := range hooks {
 			if h.Every > 0 && t.step%h.Every == 0 || (h.Every == -1 && status.Metrics != nil) {
 				if err := h.Fn(ctx, status); err != nil {
-					r, serr := finish(true)
-					return r, errors.Join(fmt.Errorf("train: hook %s: %w", h.Name, err), serr)
+					return line, fmt.Errorf("train: hook %s: %w: %w", h.Name, err, ErrStopRun)
 				}
 			}
 		}
-		if status.Metrics != nil {
-			j, _ := json.Marshal(status.Metrics)
-			mw.Write(append(j, '\n'))
-			mw.Flush()
-			if o.Progress != nil {
-				m := status.Metrics
-				fmt.Fprintf(o.Progress, "step %d/%d loss %.4f lr %.3g tau %.4f %.0f img/s data-wait %.0f%% emb-std %.4f\n",
-					m.Step, cfg.Steps, m.Loss, m.LR, m.Tau, m.SamplesPerSec, 100*m.DataWaitFrac, m.EmbStd)
-			}
+		if m := status.Metrics; m != nil && o.Progress != nil {
+			fmt.Fprintf(o.Progress, "step %d/%d loss %.4f lr %.3g tau %.4f %.0f img/s data-wait %.0f%% emb-std %.4f\n",
+				m.Step, cfg.Steps, m.Loss, m.LR, m.Tau, m.SamplesPerSec, 100*m.DataWaitFrac, m.EmbStd)
 		}
-		if cfg.Checkpoint.Every > 0 && t.step%cfg.Checkpoint.Every == 0 && t.step < cfg.Steps {
-			if _, err := t.save(); err != nil {
-				return res, err
-			}
-			t.plots(o)
-		}
+		return line, nil
 	}
-	return finish(false)
+	loop := &Loop{Method: cfg.Method, Dir: cfg.Dir, Steps: cfg.Steps, Seed: cfg.Seed, Batch: cfg.Batch,
+		CheckpointEvery: cfg.Checkpoint.Every, Keep: cfg.Checkpoint.Keep, Resume: o.Resume, StopAfter: o.StopAfter,
+		Step: step,
+		Save: func() (map[string]STensor, int64, error) {
+			ts, err := t.snapshot()
+			t.plots(o) // every checkpoint redraws the charts, the last one included
+			return ts, t.model.opt.steps, err
+		},
+		Load: t.restore,
+		FillState: func(st *State) {
+			c := t.cfg
+			st.Arch, st.Heads, st.Optim, st.Pipeline, st.LR, st.Tau = c.Arch, c.Heads, c.Optim.Name, t.pstate, t.lastLR, t.lastTau
+			st.NaNSkipped = t.skipped
+			st.RNG = fmt.Sprintf("stateless streams keyed by seed %d", c.Seed)
+		},
+	}
+	lr, err := loop.Run(ctx)
+	if lr != nil {
+		res.Steps, res.NaNSkipped, res.Seconds, res.Interrupted, res.Checkpoint = lr.Steps, t.skipped, lr.Seconds, lr.Interrupted, lr.Checkpoint
+	}
+	return res, err
 }
 
 // plots redraws the run's PNG charts; a failure is reported, not fatal.
@@ -334,11 +314,12 @@ func (t *trainer) builtinHooks(o RunOptions) []Hook {
 	return append(hs, o.Hooks...)
 }
 
-// save writes a checkpoint of the current step and prunes old ones.
-func (t *trainer) save() (path string, err error) {
+// snapshot returns the checkpoint tensors: online network, target, and
+// the optimizer slots.
+func (t *trainer) snapshot() (tensors map[string]STensor, err error) {
 	defer lockThread()()
 	defer catch(&err)
-	tensors := map[string]STensor{}
+	tensors = map[string]STensor{}
 	snapshot(tensors, "online.", t.model.online.mod)
 	snapshot(tensors, "target.", t.model.target.mod)
 	for pname, slots := range t.model.opt.slots {
@@ -347,32 +328,13 @@ func (t *trainer) save() (path string, err error) {
 			tensors["optim."+pname+"."+sname] = STensor{Shape: v.Shape, F32: toFloat32(st)}
 		}
 	}
-	c := t.cfg
-	st := State{Method: c.Method, Arch: c.Arch, Heads: c.Heads, Optim: c.Optim.Name, Batch: c.Batch, Seed: c.Seed,
-		Step: t.step, OptSteps: t.model.opt.steps, NaNSkipped: t.skipped, Pipeline: t.pstate,
-		RNG: fmt.Sprintf("stateless streams keyed by seed %d", c.Seed), LR: t.lastLR, Tau: t.lastTau}
-	data, err := encodeCheckpoint(tensors, st)
-	if err != nil {
-		return "", err
-	}
-	path = CheckpointPath(c.Dir, t.step)
-	if err := writeAtomic(path, data); err != nil {
-		return "", err
-	}
-	keep := c.Checkpoint.Keep
-	if keep <= 0 {
-		keep = 3
-	}
-	return path, pruneCheckpoints(c.Dir, keep)
+	return tensors, nil
 }
 
-// load restores model, teacher, optimizer, step and data position.
-func (t *trainer) load(path string) (err error) {
+// restore loads model, teacher, optimizer, step and data position from a
+// checkpoint that Loop read and verified.
+func (t *trainer) restore(path string, tensors map[string]STensor, st *State) (err error) {
 	defer lockThread()()
-	tensors, st, err := ReadCheckpoint(path)
-	if err != nil {
-		return err
-	}
 	if err := st.checkCompatible(path, t.cfg); err != nil {
 		return err
 	}
