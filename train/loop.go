@@ -282,3 +282,21 @@ func lineDiff(a, b string) []string {
 // WriteFileAtomic writes data to path through a temp file in the same
 // folder (write, fsync, rename): readers see the old file or the new one.
 func WriteFileAtomic(path string, data []byte) error { return writeAtomic(path, data) }
+
+// PrepareRunDir creates a run folder; a fresh run (resume false) is
+// refused where the folder already holds checkpoints, so a finished or
+// interrupted run is never overwritten by mistake.
+func PrepareRunDir(method, dir string, resume bool) error {
+	if dir == "" {
+		return fmt.Errorf("%s: config has no run folder (dir)", method)
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("%s: %w", method, err)
+	}
+	if !resume {
+		if cs, _ := Checkpoints(dir); len(cs) > 0 {
+			return fmt.Errorf("%s: %s already holds checkpoints: resume it (--resume) or use a new folder", method, dir)
+		}
+	}
+	return nil
+}

@@ -142,13 +142,10 @@ func Run(ctx context.Context, cfg Config, o RunOptions) (res *Result, err error)
 		return nil, err
 	}
 	SetNumThreads(cfg.Threads)
-	if err := os.MkdirAll(cfg.Dir, 0o755); err != nil {
-		return nil, fmt.Errorf("train: %w", err)
+	if err := PrepareRunDir("train", cfg.Dir, o.Resume); err != nil {
+		return nil, err
 	}
 	if !o.Resume {
-		if cs, _ := Checkpoints(cfg.Dir); len(cs) > 0 {
-			return nil, fmt.Errorf("train: %s already holds checkpoints: resume it (--resume) or use a new folder", cfg.Dir)
-		}
 		y, err := cfg.YAML()
 		if err != nil {
 			return nil, err
@@ -156,7 +153,6 @@ func Run(ctx context.Context, cfg Config, o RunOptions) (res *Result, err error)
 		if err := writeAtomic(filepath.Join(cfg.Dir, "config.yaml"), y); err != nil {
 			return nil, err
 		}
-		os.Remove(filepath.Join(cfg.Dir, "metrics.jsonl"))
 	}
 	model, err := newBYOL(&cfg, dev)
 	if err != nil {

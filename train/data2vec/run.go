@@ -223,9 +223,6 @@ func prepare(ctx context.Context, cfg *Config, progress io.Writer) (*source, err
 // the Result so far. Train locks its goroutine to one OS thread.
 func Train(ctx context.Context, cfg Config, o RunOptions) (res *Result, err error) {
 	defer tr.LockThread()()
-	if cfg.Dir == "" {
-		return nil, errors.New("data2vec: config has no run folder (dir)")
-	}
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -235,13 +232,8 @@ func Train(ctx context.Context, cfg Config, o RunOptions) (res *Result, err erro
 	}
 	train.SetNumThreads(cfg.Threads)
 	train.ManualSeed(int64(cfg.Seed))
-	if err := os.MkdirAll(cfg.Dir, 0o755); err != nil {
-		return nil, fmt.Errorf("data2vec: %w", err)
-	}
-	if !o.Resume {
-		if cs, _ := train.Checkpoints(cfg.Dir); len(cs) > 0 {
-			return nil, fmt.Errorf("data2vec: %s already holds checkpoints: resume it (--resume) or use a new folder", cfg.Dir)
-		}
+	if err := train.PrepareRunDir("data2vec", cfg.Dir, o.Resume); err != nil {
+		return nil, err
 	}
 	src, err := prepare(ctx, &cfg, o.Progress)
 	if err != nil {

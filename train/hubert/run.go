@@ -3,7 +3,6 @@ package hubert
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"maps"
@@ -96,9 +95,6 @@ func (c Config) Fingerprint() string {
 // thread.
 func Train(ctx context.Context, cfg Config, o RunOptions) (res *Result, err error) {
 	defer tr.LockThread()()
-	if cfg.Dir == "" {
-		return nil, errors.New("hubert: config has no run folder (dir)")
-	}
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -112,13 +108,8 @@ func Train(ctx context.Context, cfg Config, o RunOptions) (res *Result, err erro
 	}
 	train.SetNumThreads(cfg.Threads)
 	train.ManualSeed(int64(cfg.Seed))
-	if err := os.MkdirAll(cfg.Dir, 0o755); err != nil {
-		return nil, fmt.Errorf("hubert: %w", err)
-	}
-	if !o.Resume {
-		if cs, _ := train.Checkpoints(cfg.Dir); len(cs) > 0 {
-			return nil, fmt.Errorf("hubert: %s already holds checkpoints: resume it (--resume) or use a new folder", cfg.Dir)
-		}
+	if err := train.PrepareRunDir("hubert", cfg.Dir, o.Resume); err != nil {
+		return nil, err
 	}
 	y, err := cfg.YAML()
 	if err != nil {
