@@ -170,7 +170,7 @@ func runData2vecProbe(ctx context.Context, env *cmdEnv, args []string) error {
 	fs.IntVar(&nte, "test-images", 2000, "image: Fashion-MNIST test images")
 	fs.StringVar(&o.HuBERT, "hubert", "", "audio: also score this HuBERT run's last layer (and its random init) with the same protocol")
 	fs.BoolVar(&o.Embed.Teacher, "teacher", false, "probe the EMA teacher's encoder instead of the student's")
-	fs.IntVar(&o.Embed.Layer, "layer", 0, "block whose mean-pooled output is probed (0: the encoder output)")
+	fs.IntVar(&o.Embed.Layer, "layer", 0, "block whose mean-pooled output is probed (0: the encoder output; -1: the token/patch/CNN embeddings before the encoder)")
 	fs.IntVar(&k, "k", 20, "kNN neighbours")
 	fs.Float64Var(&temp, "t", 0.07, "kNN temperature")
 	fs.StringVar(&sum, "summary", "", "add the data2vec entry to this summary.json")

@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 
 	"github.com/sslpipe/sslpipe/datasets"
@@ -79,6 +80,14 @@ func TestTrainText(t *testing.T) {
 	}
 	if len(f) != 3 || len(f[0]) != 32 {
 		t.Fatalf("embeddings %d x %d", len(f), len(f[0]))
+	}
+	// Layer -1: the token embeddings before the encoder, another vector.
+	g, err := EmbedTexts(m, tok, []string{"a fortune"}, EmbedOptions{Layer: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(g) != 1 || len(g[0]) != 32 || slices.Equal(g[0], f[0]) {
+		t.Fatalf("layer -1 embedding %v vs encoder output %v", g, f[0])
 	}
 }
 

@@ -15,7 +15,7 @@ type EmbedOptions struct {
 	// front-end) instead of the student's.
 	Teacher bool
 	// Layer is the block whose output is mean-pooled (1-based; 0: the
-	// encoder's output).
+	// encoder's output; -1: the front end's embeddings).
 	Layer int
 	// Batch is the number of examples per forward pass (0: 64).
 	Batch int

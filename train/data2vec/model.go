@@ -393,7 +393,8 @@ func Variance(tp *tr.Tape, x tr.Tensor) float64 {
 // Encode runs the student (or, with teacher, the teacher's encoder over
 // the student's front-end) on unmasked input b without dropout and returns
 // the output of block layer (1-based; 0 or out of range: the encoder's
-// output), B x T x D, owned by tp.
+// output; negative: the front end's embeddings, before the encoder),
+// B x T x D, owned by tp.
 func (m *Model) Encode(tp *tr.Tape, b *Batch, teacher bool, layer int) tr.Tensor {
 	restore := tr.NoGrad()
 	defer restore()
@@ -406,6 +407,9 @@ func (m *Model) Encode(tp *tr.Tape, b *Batch, teacher bool, layer int) tr.Tensor
 	enc := m.Enc
 	if teacher {
 		enc = m.TEnc
+	}
+	if layer < 0 {
+		return x // the front end's output: token, patch or CNN embeddings before the encoder
 	}
 	if layer > 0 && layer < m.Cfg.Encoder.Layers {
 		out := enc.Forward(tp, x, tr.Options{Layers: layer, Keep: true})
