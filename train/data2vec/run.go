@@ -264,7 +264,6 @@ func Train(ctx context.Context, cfg Config, o RunOptions) (res *Result, err erro
 			cfg.Modality, res.Params, cfg.Model.TopK, cfg.Model.TargetNorm, train.DeviceName(dev))
 	}
 	start := time.Now()
-	batch := min(cfg.Batch, src.n)
 	var acc struct {
 		n                           int
 		loss, tv, pv, gn, mfrac, ex float64
@@ -278,20 +277,11 @@ func Train(ctx context.Context, cfg Config, o RunOptions) (res *Result, err erro
 	}
 	reset()
 	var warnings, skippedTotal int64
-	epoch, pos := -1, src.n
-	var perm []int
-	nextIdx := func() []int {
-		if pos+batch > src.n {
-			epoch++
-			perm = rand.New(rand.NewPCG(cfg.Seed, uint64(epoch)+0x9e37)).Perm(src.n)
-			pos = 0
-		}
-		idx := perm[pos : pos+batch]
-		pos += batch
-		return idx
-	}
+	sampler := train.NewEpochSampler(src.n, cfg.Batch, cfg.Seed)
+	var epoch int
 	stepFn := func(ctx context.Context, step int64) (any, error) {
-		idx := nextIdx()
+		var idx []int
+		idx, epoch = sampler.Next()
 		b, err := src.batch(idx, rand.New(rand.NewPCG(cfg.Seed^0xd2f, uint64(step))))
 		if err != nil {
 			return nil, err
@@ -387,7 +377,7 @@ func Train(ctx context.Context, cfg Config, o RunOptions) (res *Result, err erro
 				return err
 			}
 			for range st.Step { // the data order is a function of the step
-				nextIdx()
+				sampler.Next()
 			}
 			skippedTotal = st.Step - st.OptSteps
 			return nil

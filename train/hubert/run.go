@@ -135,7 +135,7 @@ func Train(ctx context.Context, cfg Config, o RunOptions) (res *Result, err erro
 			res.Params, len(corpus.Train), corpus.Seconds, len(corpus.Valid), corpus.Meta.K, train.DeviceName(dev))
 	}
 	start := time.Now()
-	sampler := newSampler(len(corpus.Train), cfg.Batch, cfg.Seed)
+	sampler := train.NewEpochSampler(len(corpus.Train), cfg.Batch, cfg.Seed)
 	var acc struct {
 		n                           int
 		loss, lossM, lossU, pen, gn float64
@@ -147,7 +147,7 @@ func Train(ctx context.Context, cfg Config, o RunOptions) (res *Result, err erro
 	acc.t0 = time.Now()
 	var skippedTotal int64
 	step := func(ctx context.Context, step int64) (any, error) {
-		idx, epoch := sampler.next()
+		idx, epoch := sampler.Next()
 		b, err := MakeBatch(corpus.Train, idx, cfg.MaxSamples, cfg.Model, cfg.Seed, uint64(step))
 		if err != nil {
 			return nil, err
@@ -234,7 +234,7 @@ func Train(ctx context.Context, cfg Config, o RunOptions) (res *Result, err erro
 				return err
 			}
 			for range st.Step { // the data order is a function of the step
-				sampler.next()
+				sampler.Next()
 			}
 			skippedTotal = st.Step - st.OptSteps // every step either updates or is skipped
 			return nil
@@ -288,32 +288,6 @@ func rssMB() float64 {
 		return 0
 	}
 	return float64(res*int64(os.Getpagesize())) / (1 << 20)
-}
-
-// sampler draws batches of indices: a fresh permutation per epoch, keyed
-// by (seed, epoch), so batches do not depend on anything but the seed.
-type sampler struct {
-	n, batch int
-	seed     uint64
-	epoch    int
-	perm     []int
-	pos      int
-}
-
-func newSampler(n, batch int, seed uint64) *sampler {
-	s := &sampler{n: n, batch: min(batch, n), seed: seed, epoch: -1}
-	return s
-}
-
-func (s *sampler) next() ([]int, int) {
-	if s.perm == nil || s.pos+s.batch > s.n {
-		s.epoch++
-		s.perm = rand.New(rand.NewPCG(s.seed, uint64(s.epoch)+0x9e37)).Perm(s.n)
-		s.pos = 0
-	}
-	idx := s.perm[s.pos : s.pos+s.batch]
-	s.pos += s.batch
-	return idx, s.epoch
 }
 
 // usable is how many samples of u have labels.
