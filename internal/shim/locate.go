@@ -108,24 +108,62 @@ func fromSystem() (*Libtorch, error) {
 	return lt, lt.complete()
 }
 
-var versionRE = regexp.MustCompile(`#define\s+TORCH_VERSION\s+\\?\s*"([^"]+)"`)
+var (
+	versionRE      = regexp.MustCompile(`#define\s+TORCH_VERSION\s+\\?\s*"([^"]+)"`)
+	versionPartsRE = regexp.MustCompile(`#define\s+TORCH_VERSION_(MAJOR|MINOR|PATCH)\s+(\d+)`)
+)
+
+// versionFiles are the headers, relative to an include folder, that may
+// hold libtorch's version: torch/version.h (1.x, 2.x) and, from torch 2.10
+// on, torch/headeronly/version.h (the API's version.h only includes it).
+var versionFiles = []string{
+	filepath.Join("torch", "version.h"),
+	filepath.Join("torch", "csrc", "api", "include", "torch", "version.h"),
+	filepath.Join("torch", "headeronly", "version.h"),
+}
+
+// parseTorchVersion reads libtorch's version from a version.h: the
+// TORCH_VERSION string literal, else MAJOR.MINOR.PATCH from the number
+// macros (a TORCH_VERSION built with TORCH_STRINGIFY has no literal).
+func parseTorchVersion(b []byte) string {
+	if m := versionRE.FindSubmatch(b); m != nil {
+		return string(m[1])
+	}
+	parts := map[string]string{}
+	for _, m := range versionPartsRE.FindAllSubmatch(b, -1) {
+		parts[string(m[1])] = string(m[2])
+	}
+	if parts["MAJOR"] == "" || parts["MINOR"] == "" || parts["PATCH"] == "" {
+		return ""
+	}
+	return parts["MAJOR"] + "." + parts["MINOR"] + "." + parts["PATCH"]
+}
 
 // complete fills Version, CUDA and CXX11ABI from the files.
 func (lt *Libtorch) complete() error {
+	var tried []string
 	for _, inc := range lt.IncludeDirs {
-		b, err := os.ReadFile(filepath.Join(inc, "torch", "version.h"))
-		if err != nil {
-			b, err = os.ReadFile(filepath.Join(inc, "torch", "csrc", "api", "include", "torch", "version.h"))
-		}
-		if err == nil {
-			if m := versionRE.FindSubmatch(b); m != nil {
-				lt.Version = string(m[1])
+		for _, f := range versionFiles {
+			p := filepath.Join(inc, f)
+			b, err := os.ReadFile(p)
+			if err != nil {
+				continue
+			}
+			tried = append(tried, p)
+			if v := parseTorchVersion(b); v != "" {
+				lt.Version = v
 				break
 			}
 		}
+		if lt.Version != "" {
+			break
+		}
 	}
 	if lt.Version == "" {
-		return fmt.Errorf("cannot read TORCH_VERSION from torch/version.h under %v", lt.IncludeDirs)
+		if len(tried) == 0 {
+			return fmt.Errorf("no torch version.h under %v", lt.IncludeDirs)
+		}
+		return fmt.Errorf("cannot read the libtorch version from %s", strings.Join(tried, ", "))
 	}
 	_, err := os.Stat(filepath.Join(lt.LibDir, "libtorch_cuda.so"))
 	lt.CUDA = err == nil
