@@ -16,6 +16,9 @@
 #      benchmarks/data2vec/text-gpu.yaml and its category probe.
 # Everything is logged to $OUT/log.txt; JSON lines and the text run's files
 # are copied to $OUT. DEADLINE (seconds, default 540) bounds the whole.
+# QUICK=1 (a re-check in a short lease): the shim, then the bf16 pairs of
+# 2-4 (sslpipe and the reference, alternating), then the fp32 pairs while
+# time is left; no text run.
 set -u
 OUT=${OUT:-/tmp/sslpipe-gpu-checks}
 mkdir -p "$OUT"
@@ -55,6 +58,27 @@ cp "${SSLPIPE_CACHE:-$HOME/.cache/sslpipe/shim}"/*/stubbed.txt "$OUT/stubbed.txt
 ((rc == 0)) || { echo "doctor failed (exit $rc): stopping"; exit 1; }
 
 export SSLPIPE="$B"
+if [[ -n "${QUICK:-}" ]]; then
+	for bf in true false; do
+		section "quick: bf16=$bf pairs"
+		pyflag=""
+		[[ $bf == true ]] && pyflag="--bf16"
+		run 40 "$B" data2vec bench --device cuda --bf16="$bf" --steps 30 --warmup 10 --json
+		run 40 python3 benchmarks/data2vec/pytorch_data2vec.py --device cuda $pyflag --steps 30 --warmup 10
+		run 40 "$B" hubert bench --preset hubert-base --batch 8 --seconds 4 --steps 15 --warmup 5 --device cuda --bf16="$bf"
+		if [[ $bf == true ]]; then
+			run 40 python3 benchmarks/hubert/bench_torchaudio.py --steps 15 --warmup 5 --batch 8 --seconds 4
+		else
+			run 40 python3 benchmarks/hubert/bench_torchaudio.py --steps 15 --warmup 5 --batch 8 --seconds 4 --no-bf16
+		fi
+		bflag=""
+		[[ $bf == true ]] && bflag="--bf16"
+		run 40 "$B" bench train --preset cifar --device cuda --batch 256 --steps 30 --warmup 10 $bflag --json
+		run 40 python3 benchmarks/train/byol_step.py --device cuda --batch 256 --steps 30 --warmup 10 $bflag
+	done
+	section "done"
+	exit 0
+fi
 section "data2vec text step vs PyTorch (issue 10)"
 run 150 benchmarks/data2vec/gpu_compare.sh
 cp /tmp/sslpipe-data2vec-gpu.jsonl "$OUT/data2vec-gpu.jsonl" 2>/dev/null

@@ -3,6 +3,9 @@ package train
 import (
 	"fmt"
 	"math"
+	"sync/atomic"
+
+	lib "github.com/sugarme/gotch/libtch"
 )
 
 // OptimConfig selects and tunes an optimizer. The update rules are
@@ -111,11 +114,63 @@ func (o *optimizer) decays(p *Var) bool {
 	return true
 }
 
+// foreachSGDMissing is set when the loaded shim lacks the multi-tensor
+// SGD (then the per-tensor form runs).
+var foreachSGDMissing atomic.Bool
+
+// stepForeachSGD is the SGD update with libtorch's multi-tensor ops, one
+// call per weight-decay group (a few kernel launches instead of six per
+// tensor). It returns false, having changed nothing, where the shim lacks
+// them.
+func (o *optimizer) stepForeachSGD(tp *tape, params []*Var, grads []tensor, lr float64) bool {
+	if foreachSGDMissing.Load() {
+		return false
+	}
+	c := o.cfg
+	var groups [2]struct{ p, g, buf []tensor }
+	for i, p := range params {
+		if grads[i] == nil {
+			continue
+		}
+		k := 0
+		if o.decays(p) {
+			k = 1
+		}
+		gr := &groups[k]
+		gr.p, gr.g = append(gr.p, p.t), append(gr.g, grads[i])
+		if c.Momentum != 0 {
+			gr.buf = append(gr.buf, o.slot(tp, p, "momentum_buffer"))
+		}
+	}
+	for k, gr := range groups {
+		wd := 0.0
+		if k == 1 {
+			wd = c.WeightDecay
+		}
+		switch lib.SslpipeForeachSGD(gr.p, gr.g, gr.buf, lr, c.Momentum, wd) {
+		case 1:
+		case 0:
+			if k == 1 && len(groups[0].p) > 0 {
+				panic(torchError{fmt.Errorf("train: sgd: the foreach update vanished mid-step")})
+			}
+			foreachSGDMissing.Store(true)
+			return false
+		default:
+			check()
+			panic(torchError{fmt.Errorf("train: sgd: libtorch foreach update failed")})
+		}
+	}
+	return true
+}
+
 // step applies one update with learning rate lr to params whose gradients
 // are grads (same order; nil grads are skipped). Must run under noGrad.
 func (o *optimizer) step(tp *tape, params []*Var, grads []tensor, lr float64) {
 	o.steps++
 	c := o.cfg
+	if c.Name == "sgd" && o.stepForeachSGD(tp, params, grads, lr) {
+		return
+	}
 	for i, p := range params {
 		g := grads[i]
 		if g == nil {

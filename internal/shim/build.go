@@ -93,10 +93,12 @@ func compilerVersion(cxx string) (string, error) {
 	return strings.TrimSpace(line), nil
 }
 
-// CacheKey names the cache folder for one libtorch, gotch and builder.
+// CacheKey names the cache folder for one libtorch, gotch and builder (and
+// sslpipe's own C++ functions: a change to them rebuilds the library).
 func CacheKey(lt *Libtorch, gotchVersion, compiler string) string {
 	h := sha256.New()
 	fmt.Fprintf(h, "%s\n%s\n%v\n%v\n%s\n%s\n%s\n", lt.Version, lt.LibDir, lt.CXX11ABI, lt.CUDA, gotchVersion, BuilderVersion, compiler)
+	h.Write([]byte(extrasCpp))
 	return fmt.Sprintf("libtorch-%s-gotch-%s-%s", sanitize(lt.Version), sanitize(gotchVersion), hex.EncodeToString(h.Sum(nil))[:12])
 }
 

@@ -21,7 +21,7 @@ package shim
 
 // BuilderVersion changes whenever the build recipe changes, which
 // invalidates cached libraries.
-const BuilderVersion = "5"
+const BuilderVersion = "6"
 
 // LibName is the shared library's file name (and soname).
 const LibName = "libsslpipe_tch.so"

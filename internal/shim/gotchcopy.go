@@ -14,7 +14,7 @@ const GeneratedMarker = "SSLPIPE_GENERATED"
 
 // copyVersion changes whenever the generated copy's Go files change, so
 // an existing copy is rewritten.
-const copyVersion = "2"
+const copyVersion = "3"
 
 // MarkerContent is what GeneratedMarker holds for a copy linking shimDir;
 // a copy whose marker differs is stale.

@@ -186,10 +186,12 @@ func (m *Model) UpdateTeacher(tau float64) (err error) {
 	defer tr.Catch(&err)
 	restore := tr.NoGrad()
 	defer restore()
+	var dst, src []tr.Tensor
 	for _, q := range m.Teacher.List() {
-		s := m.Params.Get(studentName(q.Name))
-		tr.LerpInPlace(q.T, s.T, 1-tau) // one launch per tensor
+		dst = append(dst, q.T)
+		src = append(src, m.Params.Get(studentName(q.Name)).T)
 	}
+	tr.ForeachEMA(dst, src, tau)
 	return nil
 }
 
@@ -378,16 +380,26 @@ func (m *Model) Loss(tp *tr.Tape, b *Batch) *LossOut {
 // standard deviation over rows (unbiased, +1e-6 inside the root) of x
 // (N x D). 0 for fewer than two rows.
 func Variance(tp *tr.Tape, x tr.Tensor) float64 {
+	v := varianceTensor(tp, x)
+	if v == nil {
+		return 0
+	}
+	return tr.Scalar(v)
+}
+
+// varianceTensor is Variance left on the device (nil for fewer than two
+// rows), so a step can read it with its other values in one sync.
+func varianceTensor(tp *tr.Tape, x tr.Tensor) tr.Tensor {
 	restore := tr.NoGrad()
 	defer restore()
 	n := tr.Shape(x)[0]
 	if n < 2 {
-		return 0
+		return nil
 	}
 	x = tp.Detach(x)
 	c := tp.Sub(x, tp.MeanDims(x, true, 0))
 	v := tp.MulScalar(tp.SumDims(tp.Mul(c, c), false, 0), 1/float64(n-1))
-	return tr.Scalar(tp.Mean(tp.Sqrt(tp.AddScalar(v, 1e-6))))
+	return tp.Mean(tp.Sqrt(tp.AddScalar(v, 1e-6)))
 }
 
 // Encode runs the student (or, with teacher, the teacher's encoder over

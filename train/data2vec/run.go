@@ -75,15 +75,24 @@ func (o *Optimizer) Step(b *Batch, lr float64) (r StepResult, err error) {
 	var tp tr.Tape
 	defer tp.Drop()
 	out := o.m.Loss(&tp, b)
-	r.Loss = tr.Scalar(out.Loss)
 	r.Masked = out.Masked
-	r.TargetVar = Variance(&tp, out.Target)
-	r.PredVar = Variance(&tp, out.Pred)
+	// Loss and monitors are read with the gradient norm, after the backward
+	// pass is queued: one device sync per step. A non-finite loss gives a
+	// non-finite gradient norm, and the update is skipped.
+	stats := []tr.Tensor{out.Loss}
+	tv, pv := varianceTensor(&tp, out.Target), varianceTensor(&tp, out.Pred)
+	if tv != nil && pv != nil {
+		stats = append(stats, tv, pv)
+	}
+	var vals []float64
+	r.GradNorm, vals, r.Skipped = o.opt.MinimizeReading(&tp, o.m.Params.List(), out.Loss, o.cfg.ClipGradNorm, lr, stats...)
+	r.Loss = vals[0]
+	if len(vals) == 3 {
+		r.TargetVar, r.PredVar = vals[1], vals[2]
+	}
 	if math.IsNaN(r.Loss) || math.IsInf(r.Loss, 0) {
 		r.Skipped = true
-		return r, nil
 	}
-	r.GradNorm, r.Skipped = o.opt.Minimize(&tp, o.m.Params.List(), out.Loss, o.cfg.ClipGradNorm, lr)
 	return r, nil
 }
 

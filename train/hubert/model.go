@@ -172,8 +172,39 @@ type Batch struct {
 // forward pass.
 type LossOut struct {
 	Loss, LossM, LossU, FeatPen tr.Tensor
-	// Accuracy counts (arg-max of the cosine logits equals the label).
-	CorrectM, CountM, CorrectU, CountU int
+	// CorrectM and CorrectU count, on the device, the masked and unmasked
+	// frames whose cosine logits' arg-max equals the label (nil when there
+	// are none); CountM and CountU are the frame counts.
+	CorrectM, CorrectU tr.Tensor
+	CountM, CountU     int
+}
+
+// stats lists the one-element tensors a step reads (loss, penalty, the
+// defined loss parts and accuracy counts), for one device sync.
+func (o *LossOut) stats() []tr.Tensor {
+	s := []tr.Tensor{o.Loss, o.FeatPen}
+	for _, t := range []tr.Tensor{o.LossM, o.LossU, o.CorrectM, o.CorrectU} {
+		if t != nil {
+			s = append(s, t)
+		}
+	}
+	return s
+}
+
+// fill sets r's values from stats' values (in stats' order).
+func (o *LossOut) fill(r *StepResult, vals []float64) {
+	r.Loss, r.FeatPen = vals[0], vals[1]
+	i := 2
+	next := func(t tr.Tensor) float64 {
+		if t == nil {
+			return 0
+		}
+		i++
+		return vals[i-1]
+	}
+	r.LossM, r.LossU = next(o.LossM), next(o.LossU)
+	r.CorrectM, r.CorrectU = int(next(o.CorrectM)), int(next(o.CorrectU))
+	r.CountM, r.CountU = o.CountM, o.CountU
 }
 
 // T is the number of encoder frames for L samples.
@@ -227,19 +258,11 @@ func (m *Model) Loss(tp *tr.Tape, b *Batch) *LossOut {
 	}
 	r := &LossOut{FeatPen: pen}
 	loss := tp.MulScalar(pen, m.Cfg.FeaturePenalty)
-	part := func(idx, lab []int64) (tr.Tensor, int) {
+	part := func(idx, lab []int64) (ce, correct tr.Tensor) {
 		it := tp.Int64(idx, dev, int64(len(idx)))
 		lt := tp.Int64(lab, dev, int64(len(lab)))
 		lg := tp.IndexSelect(logits, 0, it)
-		ce := tp.CrossEntropy(lg, lt)
-		pred := tr.ToInt64(tp.Argmax(lg, 1))
-		c := 0
-		for i, p := range pred {
-			if p == lab[i] {
-				c++
-			}
-		}
-		return ce, c
+		return tp.CrossEntropy(lg, lt), tp.CountEqual(tp.Argmax(lg, 1), lt)
 	}
 	if len(mi) > 0 {
 		r.LossM, r.CorrectM = part(mi, ml)

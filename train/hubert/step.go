@@ -82,20 +82,15 @@ func (o *Optimizer) Step(b *Batch, lr float64) (r StepResult, err error) {
 	var tp tr.Tape
 	defer tp.Drop()
 	out := o.m.Loss(&tp, b)
-	r.Loss = tr.Scalar(out.Loss)
-	r.FeatPen = tr.Scalar(out.FeatPen)
-	if out.LossM != nil {
-		r.LossM = tr.Scalar(out.LossM)
-	}
-	if out.LossU != nil {
-		r.LossU = tr.Scalar(out.LossU)
-	}
-	r.CorrectM, r.CountM, r.CorrectU, r.CountU = out.CorrectM, out.CountM, out.CorrectU, out.CountU
+	// Every value is read with the gradient norm, after the backward pass
+	// is queued: one device sync per step. A non-finite loss gives a
+	// non-finite gradient norm, and the update is skipped.
+	var vals []float64
+	r.GradNorm, vals, r.Skipped = o.opt.MinimizeReading(&tp, o.m.Params.List(), out.Loss, o.cfg.ClipGradNorm, lr, out.stats()...)
+	out.fill(&r, vals)
 	if math.IsNaN(r.Loss) || math.IsInf(r.Loss, 0) {
 		r.Skipped = true
-		return r, nil
 	}
-	r.GradNorm, r.Skipped = o.opt.Minimize(&tp, o.m.Params.List(), out.Loss, o.cfg.ClipGradNorm, lr)
 	return r, nil
 }
 
@@ -108,15 +103,7 @@ func (m *Model) Eval(b *Batch) (r StepResult, err error) {
 	var tp tr.Tape
 	defer tp.Drop()
 	out := m.Loss(&tp, b)
-	r.Loss = tr.Scalar(out.Loss)
-	r.FeatPen = tr.Scalar(out.FeatPen)
-	if out.LossM != nil {
-		r.LossM = tr.Scalar(out.LossM)
-	}
-	if out.LossU != nil {
-		r.LossU = tr.Scalar(out.LossU)
-	}
-	r.CorrectM, r.CountM, r.CorrectU, r.CountU = out.CorrectM, out.CountM, out.CorrectU, out.CountU
+	out.fill(&r, tr.ReadScalars(&tp, out.stats()...))
 	return r, nil
 }
 

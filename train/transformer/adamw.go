@@ -5,6 +5,8 @@ import (
 	"math"
 	"slices"
 
+	lib "github.com/sugarme/gotch/libtch"
+
 	"github.com/sslpipe/sslpipe/train"
 )
 
@@ -57,6 +59,9 @@ func (o *AdamW) Step(tp *Tape, params []*Param, grads []Tensor, lr float64) {
 	t := float64(o.steps)
 	bc1 := 1 - math.Pow(c.Beta1, t)
 	bc2 := 1 - math.Pow(c.Beta2, t)
+	if opAdamW.use() && o.stepForeach(tp, params, grads, lr, bc1, bc2) {
+		return
+	}
 	for i, p := range params {
 		g := grads[i]
 		if g == nil {
@@ -93,6 +98,53 @@ func (o *AdamW) Step(tp *Tape, params []*Param, grads []Tensor, lr float64) {
 		MulScalarInPlace(denom, -bc1/lr)
 		AddcdivInPlace(p.T, m, denom)
 	}
+}
+
+// stepForeach is Step with libtorch's multi-tensor ops: the parameters are
+// grouped by learning rate and weight decay, one foreach update per group.
+// It returns false (nothing changed) where the shim lacks the op.
+func (o *AdamW) stepForeach(tp *Tape, params []*Param, grads []Tensor, lr, bc1, bc2 float64) bool {
+	c := o.cfg
+	type key struct{ lr, wd float64 }
+	type group struct{ p, g, m, v []Tensor }
+	groups := map[key]*group{}
+	var order []key
+	for i, p := range params {
+		g := grads[i]
+		if g == nil {
+			continue
+		}
+		k := key{lr, c.WeightDecay}
+		if c.LRScale != nil {
+			k.lr *= c.LRScale(p.Name)
+		}
+		if c.ExcludeNoDecay && p.NoDecay {
+			k.wd = 0
+		}
+		m, ok := o.m[p.Name]
+		if !ok {
+			m = tp.Keep(tp.ZerosLike(p.T))
+			o.m[p.Name] = m
+			o.v[p.Name] = tp.Keep(tp.ZerosLike(p.T))
+		}
+		gr := groups[k]
+		if gr == nil {
+			gr = &group{}
+			groups[k] = gr
+			order = append(order, k)
+		}
+		gr.p, gr.g, gr.m, gr.v = append(gr.p, p.T), append(gr.g, g), append(gr.m, m), append(gr.v, o.v[p.Name])
+	}
+	for i, k := range order {
+		gr := groups[k]
+		if !opAdamW.ran(lib.SslpipeForeachAdamW(gr.p, gr.g, gr.m, gr.v, k.lr, c.Beta1, c.Beta2, c.Eps, k.wd, bc1, bc2)) {
+			if i > 0 {
+				Fail(foreachError("AdamW: the foreach update vanished mid-step"))
+			}
+			return false
+		}
+	}
+	return true
 }
 
 // State copies the moments into checkpoint entries named
@@ -148,26 +200,51 @@ func (o *AdamW) SetState(src string, params *Params, tensors map[string]train.ST
 	return nil
 }
 
-// Minimize back-propagates loss into params (their gradients zeroed
+// Minimize back-propagates loss into params (their gradients cleared
 // first), clips the global gradient norm at clip (0: no clipping) and
 // applies one update with learning rate lr. It returns the norm before
 // clipping; skipped reports a non-finite norm, in which case nothing is
 // updated. Temporaries go on tp.
 func (o *AdamW) Minimize(tp *Tape, params []*Param, loss Tensor, clip, lr float64) (gradNorm float64, skipped bool) {
-	for _, p := range params {
-		ZeroGrad(p.T)
+	gradNorm, _, skipped = o.MinimizeReading(tp, params, loss, clip, lr)
+	return gradNorm, skipped
+}
+
+// MinimizeReading is Minimize that also reads the one-element tensors stats
+// (the loss, monitors) to the host together with the gradient norm: one
+// device synchronization per step, after the backward pass is queued,
+// instead of one per value. vals holds the stats' values in order.
+func (o *AdamW) MinimizeReading(tp *Tape, params []*Param, loss Tensor, clip, lr float64, stats ...Tensor) (gradNorm float64, vals []float64, skipped bool) {
+	ts := make([]Tensor, len(params))
+	for i, p := range params {
+		ts[i] = p.T
 	}
+	ClearGrads(ts)
 	Backward(loss)
 	restore := NoGrad()
 	defer restore()
 	grads := make([]Tensor, len(params))
+	var present []Tensor
 	for i, p := range params {
-		grads[i] = tp.Grad(p.T)
+		if grads[i] = tp.Grad(p.T); grads[i] != nil {
+			present = append(present, grads[i])
+		}
 	}
-	gradNorm = ClipGradNorm(tp, grads, clip)
-	if math.IsNaN(gradNorm) || math.IsInf(gradNorm, 0) {
-		return gradNorm, true
+	read := slices.Clone(stats)
+	if len(present) > 0 {
+		read = append(read, TotalNorm(tp, present))
+	}
+	all := ReadScalars(tp, read...)
+	vals = all[:len(stats)]
+	if len(present) > 0 {
+		gradNorm = all[len(stats)]
+	}
+	if !finite(gradNorm) {
+		return gradNorm, vals, true
+	}
+	if f := clipFactor(gradNorm, clip); f != 1 {
+		ForeachMulScalar(present, f)
 	}
 	o.Step(tp, params, grads, lr)
-	return gradNorm, false
+	return gradNorm, vals, false
 }

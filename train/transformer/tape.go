@@ -731,28 +731,50 @@ func (tp *Tape) Bool(data []bool, dev gotch.Device, dims ...int64) Tensor {
 	return tp.Own(t)
 }
 
+// CountEqual is the number of positions where a equals b (same shape), a
+// one-element float32 tensor on their device.
+func (tp *Tape) CountEqual(a, b Tensor) Tensor {
+	var eq Tensor
+	lib.AtgEqTensor(&eq, a, b)
+	eq = tp.Own(eq)
+	return tp.Sum(tp.ToDtype(eq, gotch.Float))
+}
+
+// ReadScalars copies the values of one-element tensors to the host with a
+// single device synchronization (one concatenation, one copy).
+func ReadScalars(tp *Tape, xs ...Tensor) []float64 {
+	if len(xs) == 0 {
+		return nil
+	}
+	parts := make([]Tensor, len(xs))
+	for i, x := range xs {
+		parts[i] = tp.Reshape(tp.ToDtype(x, gotch.Float), 1)
+	}
+	v := ToFloat32(tp.Cat(parts, 0))
+	out := make([]float64, len(v))
+	for i, f := range v {
+		out[i] = float64(f)
+	}
+	return out
+}
+
 // ClipGradNorm scales grads so that their global L2 norm is at most max
 // (torch.nn.utils.clip_grad_norm_: factor max/(norm+1e-6); max <= 0 only
 // measures) and returns the norm before clipping. Nil gradients are
 // skipped. Call it under NoGrad.
 func ClipGradNorm(tp *Tape, grads []Tensor, max float64) float64 {
-	var sq []Tensor
+	var present []Tensor
 	for _, g := range grads {
 		if g != nil {
-			sq = append(sq, tp.Reshape(tp.Sum(tp.Mul(g, g)), 1))
+			present = append(present, g)
 		}
 	}
-	if len(sq) == 0 {
+	if len(present) == 0 {
 		return 0
 	}
-	norm := math.Sqrt(Scalar(tp.Sum(tp.Cat(sq, 0))))
-	if max > 0 && norm > max {
-		f := max / (norm + 1e-6)
-		for _, g := range grads {
-			if g != nil {
-				MulScalarInPlace(g, f)
-			}
-		}
+	norm := Scalar(TotalNorm(tp, present))
+	if f := clipFactor(norm, max); f != 1 {
+		ForeachMulScalar(present, f)
 	}
 	return norm
 }

@@ -1,0 +1,137 @@
+package transformer
+
+import (
+	"math"
+	"testing"
+
+	"github.com/sugarme/gotch"
+)
+
+// toyProblem makes three parameters (one marked NoDecay) and a loss
+// sum((x·W1 + b)²) + sum(e²) whose gradients are all non-zero.
+func toyProblem(t *testing.T, tp *Tape) ([]*Param, func() Tensor) {
+	t.Helper()
+	mk := func(name string, noDecay bool, shape ...int64) *Param {
+		n := int64(1)
+		for _, d := range shape {
+			n *= d
+		}
+		v := make([]float32, n)
+		for i := range v {
+			v[i] = float32(math.Sin(float64(3*i+len(name)))) * 0.5
+		}
+		x, err := FromFloat32(v, gotch.CPU, shape...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		RequiresGrad(x, true)
+		return &Param{Name: name, Shape: shape, NoDecay: noDecay, T: x}
+	}
+	ps := []*Param{mk("w1", false, 4, 3), mk("b", true, 3), mk("emb", true, 5)}
+	xs := make([]float32, 2*4)
+	for i := range xs {
+		xs[i] = float32(i%5) - 1.5
+	}
+	loss := func() Tensor {
+		x := tp.Float32(xs, gotch.CPU, 2, 4)
+		h := tp.Add(tp.Matmul(x, ps[0].T), ps[1].T)
+		return tp.Add(tp.Sum(tp.Mul(h, h)), tp.Sum(tp.Mul(ps[2].T, ps[2].T)))
+	}
+	return ps, loss
+}
+
+// The multi-tensor AdamW, clip and EMA (libtorch's _foreach ops through the
+// shim) give the per-tensor results, and they do run on this libtorch.
+func TestForeachMatchesPerTensor(t *testing.T) {
+	defer LockThread()()
+	defer DisableForeach(false)
+	run := func(foreach bool) (weights [][]float32, norms []float64) {
+		DisableForeach(!foreach)
+		var tp Tape
+		defer tp.Drop()
+		var err error
+		defer Catch(&err)
+		ps, loss := toyProblem(t, &tp)
+		defer func() {
+			for _, p := range ps {
+				Free(p.T)
+			}
+		}()
+		o := NewAdamW(AdamWConfig{Beta1: 0.9, Beta2: 0.98, Eps: 1e-6, WeightDecay: 0.1, ExcludeNoDecay: true,
+			LRScale: func(name string) float64 {
+				if name == "emb" {
+					return 0.5
+				}
+				return 1
+			}})
+		defer o.Free()
+		for step := 0; step < 3; step++ {
+			n, skipped := o.Minimize(&tp, ps, loss(), 1.0, 0.01)
+			if skipped {
+				t.Fatal("update skipped")
+			}
+			norms = append(norms, n)
+		}
+		// EMA of a copy towards the parameters.
+		dst := make([]Tensor, len(ps))
+		src := make([]Tensor, len(ps))
+		for i, p := range ps {
+			dst[i] = tp.MulScalar(tp.Detach(p.T), 2)
+			src[i] = p.T
+		}
+		restore := NoGrad()
+		ForeachEMA(dst, src, 0.9)
+		restore()
+		for i, p := range ps {
+			weights = append(weights, ToFloat32(p.T), ToFloat32(dst[i]))
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		return weights, norms
+	}
+	wa, na := run(false)
+	wb, nb := run(true)
+	if !ForeachAvailable() || opNorm.missing.Load() || opEMA.missing.Load() || opClear.missing.Load() || opMul.missing.Load() {
+		t.Fatalf("a foreach op is missing from this shim (adamw %v norm %v ema %v clear %v mul %v)",
+			!ForeachAvailable(), opNorm.missing.Load(), opEMA.missing.Load(), opClear.missing.Load(), opMul.missing.Load())
+	}
+	for i := range na {
+		if math.Abs(na[i]-nb[i]) > 1e-5*na[i] {
+			t.Errorf("step %d: gradient norm %v per tensor, %v foreach", i, na[i], nb[i])
+		}
+	}
+	if na[0] <= 1 {
+		t.Fatalf("gradient norm %v: the test wants clipping at 1 to act", na[0])
+	}
+	for i := range wa {
+		for j := range wa[i] {
+			if d := math.Abs(float64(wa[i][j] - wb[i][j])); d > 1e-6 {
+				t.Fatalf("tensor %d[%d]: per tensor %v, foreach %v", i, j, wa[i][j], wb[i][j])
+			}
+		}
+	}
+}
+
+// TotalNorm is the norm of all tensors together; ReadScalars reads several
+// one-element tensors at once.
+func TestTotalNormAndReadScalars(t *testing.T) {
+	defer LockThread()()
+	var tp Tape
+	defer tp.Drop()
+	var err error
+	defer Catch(&err)
+	a := tp.Float32([]float32{3, 0}, gotch.CPU, 2)
+	b := tp.Float32([]float32{4}, gotch.CPU, 1)
+	c := tp.Float32([]float32{12, 0, 0, 0}, gotch.CPU, 2, 2)
+	got := ReadScalars(&tp, TotalNorm(&tp, []Tensor{a, b, c}), tp.Sum(a), tp.CountEqual(a, tp.Float32([]float32{3, 1}, gotch.CPU, 2)))
+	want := []float64{13, 3, 1}
+	for i := range want {
+		if math.Abs(got[i]-want[i]) > 1e-5 {
+			t.Fatalf("values %v, want %v", got, want)
+		}
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+}
