@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"strconv"
 	"strings"
 
 	"github.com/sslpipe/sslpipe/eval"
@@ -156,7 +157,7 @@ func runData2vecTrain(ctx context.Context, env *cmdEnv, args []string) error {
 }
 
 func runData2vecProbe(ctx context.Context, env *cmdEnv, args []string) error {
-	var run, data, sum, probe, cats string
+	var run, data, sum, probe, cats, layer string
 	var k, perClass, ntr, nte int
 	var temp float64
 	var o data2vec.ProbeOptions
@@ -170,7 +171,8 @@ func runData2vecProbe(ctx context.Context, env *cmdEnv, args []string) error {
 	fs.IntVar(&nte, "test-images", 2000, "image: Fashion-MNIST test images")
 	fs.StringVar(&o.HuBERT, "hubert", "", "audio: also score this HuBERT run's last layer (and its random init) with the same protocol")
 	fs.BoolVar(&o.Embed.Teacher, "teacher", false, "probe the EMA teacher's encoder instead of the student's")
-	fs.IntVar(&o.Embed.Layer, "layer", 0, "block whose mean-pooled output is probed (0: the encoder output; -1: the token/patch/CNN embeddings before the encoder)")
+	fs.StringVar(&layer, "layer", "", "block whose mean-pooled output is probed (0: the encoder output; -1: the token/patch/CNN embeddings before the encoder; auto: for each network the layer with the best 5-fold cross-validated linear accuracy on the probe-train split); default -1 for text (topic is lexical: see benchmarks/RESULTS.md), 0 otherwise")
+	fs.BoolVar(&o.Embed.Cut, "cut", false, "text: keep only the first seq_len tokens of each text (default: the whole text, in windows of seq_len tokens)")
 	fs.IntVar(&k, "k", 20, "kNN neighbours")
 	fs.Float64Var(&temp, "t", 0.07, "kNN temperature")
 	fs.StringVar(&sum, "summary", "", "add the data2vec entry to this summary.json")
@@ -191,6 +193,17 @@ func runData2vecProbe(ctx context.Context, env *cmdEnv, args []string) error {
 	}
 	if cfg.Modality == "audio" && data == "" {
 		return usagef("data2vec probe: audio needs --data (the spoken-digit folder)")
+	}
+	if layer == "" {
+		layer = "0"
+		if cfg.Modality == "text" {
+			layer = "-1"
+		}
+	}
+	if layer == "auto" {
+		o.SelectLayer = true
+	} else if o.Embed.Layer, err = strconv.Atoi(layer); err != nil {
+		return usagef("data2vec probe: --layer %q: want an integer or auto", layer)
 	}
 	rep, err := data2vec.Probe(run, o)
 	if err != nil {
@@ -227,11 +240,22 @@ func runData2vecProbe(ctx context.Context, env *cmdEnv, args []string) error {
 		fmt.Fprintln(env.Stdout, string(b))
 		return nil
 	}
-	fmt.Fprintf(env.Stdout, "data2vec %s probe: %s; %d train / %d test examples, %d classes; %s encoder, layer %d\n",
-		rep.Modality, rep.Task, rep.Train, rep.Test, len(rep.Classes), rep.Network, rep.Layer)
-	fmt.Fprintf(env.Stdout, "%-22s %8s %8s %6s\n", "features", "linear", "kNN", "dim")
-	for _, r := range rep.Rows {
-		fmt.Fprintf(env.Stdout, "%-22s %7.2f%% %7.2f%% %6d\n", r.Name, 100*r.Linear, 100*r.KNN, r.Dim)
+	where := fmt.Sprintf("layer %d", rep.Layer)
+	if rep.Layer == data2vec.LayerSelected {
+		where = "layer chosen per network by 5-fold CV on the probe-train split"
+	}
+	fmt.Fprintf(env.Stdout, "data2vec %s probe: %s; %d train / %d test examples, %d classes; %s encoder, %s\n",
+		rep.Modality, rep.Task, rep.Train, rep.Test, len(rep.Classes), rep.Network, where)
+	fmt.Fprintf(env.Stdout, "%-22s %8s %8s %6s %s\n", "features", "linear", "kNN", "dim", "layer")
+	for i, r := range rep.Rows {
+		l := ""
+		if i < 2 {
+			l = layerName(r.Layer)
+			if r.CV > 0 {
+				l += fmt.Sprintf(" (CV %.2f%%)", 100*r.CV)
+			}
+		}
+		fmt.Fprintf(env.Stdout, "%-22s %7.2f%% %7.2f%% %6d %s\n", r.Name, 100*r.Linear, 100*r.KNN, r.Dim, l)
 	}
 	fmt.Fprintf(env.Stdout, "(kNN %s on L2-normalized features; linear: logistic regression with an L2 sweep on standardized features; chance %.1f%%; %.0f s)\n",
 		rep.KNN, 100/float64(len(rep.Classes)), rep.Seconds)
@@ -335,4 +359,15 @@ func methodArgs(args []string) []string {
 		}
 	}
 	return rest
+}
+
+// layerName describes a data2vec probe layer.
+func layerName(l int) string {
+	switch {
+	case l < 0:
+		return "embeddings"
+	case l == 0:
+		return "encoder output"
+	}
+	return fmt.Sprintf("block %d", l)
 }

@@ -7,9 +7,12 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/sslpipe/sslpipe/datasets"
+	"github.com/sslpipe/sslpipe/eval"
+	"github.com/sslpipe/sslpipe/text"
 	"github.com/sslpipe/sslpipe/train"
 	tr "github.com/sslpipe/sslpipe/train/transformer"
 )
@@ -88,6 +91,86 @@ func TestTrainText(t *testing.T) {
 	}
 	if len(g) != 1 || len(g[0]) != 32 || slices.Equal(g[0], f[0]) {
 		t.Fatalf("layer -1 embedding %v vs encoder output %v", g, f[0])
+	}
+	checkWindows(t, m, tok)
+}
+
+// A text longer than SeqLen is pooled over all its tokens: the token-count
+// weighted mean of its windows' means; Cut keeps the first window only.
+func checkWindows(t *testing.T, m *Model, tok *text.Tokenizer) {
+	t.Helper()
+	S := m.Cfg.SeqLen
+	long := strings.Repeat("the quick brown fox jumps over a lazy dog and ", 12)
+	ids := tok.Encode(long, true).IDs
+	if len(ids) <= 2*S {
+		t.Fatalf("test text has %d tokens, want more than %d", len(ids), 2*S)
+	}
+	for _, layer := range []int{0, -1} {
+		o := EmbedOptions{Layer: layer}
+		whole, err := EmbedTexts(m, tok, []string{long}, o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		o.Cut = true
+		cut, err := EmbedTexts(m, tok, []string{long}, o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Reference: each window through pooled() by hand.
+		want := make([]float64, len(whole[0]))
+		for s := 0; s < len(ids); s += S {
+			w := ids[s:min(s+S, len(ids))]
+			b := &Batch{B: 1, T: len(w)}
+			for _, v := range w {
+				b.IDs = append(b.IDs, int64(v))
+			}
+			f, err := m.pooled(b, EmbedOptions{Layer: layer})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for j, v := range f[0] {
+				want[j] += float64(v) * float64(len(w)) / float64(len(ids))
+			}
+		}
+		for j := range want {
+			if d := math.Abs(want[j] - float64(whole[0][j])); d > 1e-5 {
+				t.Fatalf("layer %d dim %d: whole-text feature %v, windows' weighted mean %v", layer, j, whole[0][j], want[j])
+			}
+		}
+		if slices.Equal(whole[0], cut[0]) {
+			t.Fatalf("layer %d: cut and whole-text features are equal", layer)
+		}
+	}
+}
+
+// crossValidate separates separable classes and sits near chance on
+// shuffled labels.
+func TestCrossValidate(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 2))
+	const n, d, classes = 300, 8, 3
+	x := &eval.Matrix{Rows: n, Cols: d, Data: make([]float32, n*d)}
+	y := make([]int, n)
+	for i := range y {
+		y[i] = i * classes / n // class blocks, as the probe split lists them
+		for j := 0; j < d; j++ {
+			x.Data[i*d+j] = float32(r.NormFloat64())
+		}
+		x.Data[i*d+y[i]] += 4
+	}
+	acc, err := crossValidate(x, y, classes, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if acc < 0.9 {
+		t.Errorf("separable classes: CV accuracy %v", acc)
+	}
+	shuffled := slices.Clone(y)
+	r.Shuffle(n, func(i, j int) { shuffled[i], shuffled[j] = shuffled[j], shuffled[i] })
+	if acc, err = crossValidate(x, shuffled, classes, 1); err != nil {
+		t.Fatal(err)
+	}
+	if acc > 0.5 {
+		t.Errorf("shuffled labels: CV accuracy %v, want near 1/3", acc)
 	}
 }
 

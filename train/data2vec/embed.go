@@ -19,6 +19,10 @@ type EmbedOptions struct {
 	Layer int
 	// Batch is the number of examples per forward pass (0: 64).
 	Batch int
+	// Cut (text) keeps only the first SeqLen tokens of each text; by
+	// default a longer text is encoded in consecutive windows of SeqLen
+	// tokens and pooled over all its tokens.
+	Cut bool
 }
 
 func (o EmbedOptions) batch() int {
@@ -42,44 +46,70 @@ func (m *Model) pooled(b *Batch, o EmbedOptions) (out [][]float32, err error) {
 	return out, nil
 }
 
-// EmbedTexts returns one mean-pooled feature vector per text: encoded with
-// [CLS] ... [SEP], cut to the model's SeqLen, batched by equal length
-// (no padding: the encoder has no attention mask).
+// EmbedTexts returns one mean-pooled feature vector per text, encoded with
+// [CLS] ... [SEP]. A text longer than the model's SeqLen is split into
+// consecutive windows of SeqLen tokens, each encoded on its own, and the
+// feature is the mean over all its tokens (o.Cut: only the first SeqLen
+// tokens, [SEP] kept last). Windows are batched by equal length (no
+// padding: the encoder has no attention mask).
 func EmbedTexts(m *Model, tok *text.Tokenizer, texts []string, o EmbedOptions) ([][]float32, error) {
 	defer tr.LockThread()()
-	ids := make([][]int64, len(texts))
+	type window struct {
+		text int
+		ids  []int64
+	}
+	var wins []window
+	S := m.Cfg.SeqLen
 	for i, s := range texts {
-		e := tok.Encode(s, true).IDs
-		if len(e) > m.Cfg.SeqLen {
-			e = append(e[:m.Cfg.SeqLen-1], e[len(e)-1])
+		enc := tok.Encode(s, true).IDs
+		e := make([]int64, len(enc))
+		for k, v := range enc {
+			e[k] = int64(v)
 		}
-		for _, v := range e {
-			ids[i] = append(ids[i], int64(v))
+		if o.Cut && len(e) > S {
+			e = append(e[:S-1], e[len(e)-1])
 		}
+		for len(e) > S {
+			wins = append(wins, window{i, e[:S]})
+			e = e[S:]
+		}
+		wins = append(wins, window{i, e})
 	}
-	order := make([]int, len(texts))
-	for i := range order {
-		order[i] = i
-	}
-	slices.SortStableFunc(order, func(a, b int) int { return len(ids[a]) - len(ids[b]) })
-	out := make([][]float32, len(texts))
-	for s := 0; s < len(order); {
+	slices.SortStableFunc(wins, func(a, b window) int { return len(a.ids) - len(b.ids) })
+	d := int(m.Cfg.Encoder.Dim)
+	sum := make([][]float64, len(texts))
+	count := make([]int, len(texts))
+	for s := 0; s < len(wins); {
 		e := s + 1
-		for e < len(order) && e-s < o.batch() && len(ids[order[e]]) == len(ids[order[s]]) {
+		for e < len(wins) && e-s < o.batch() && len(wins[e].ids) == len(wins[s].ids) {
 			e++
 		}
-		b := &Batch{B: e - s, T: len(ids[order[s]])}
-		for _, i := range order[s:e] {
-			b.IDs = append(b.IDs, ids[i]...)
+		b := &Batch{B: e - s, T: len(wins[s].ids)}
+		for _, w := range wins[s:e] {
+			b.IDs = append(b.IDs, w.ids...)
 		}
 		f, err := m.pooled(b, o)
 		if err != nil {
 			return nil, err
 		}
-		for k, i := range order[s:e] {
-			out[i] = f[k]
+		for k, w := range wins[s:e] {
+			if sum[w.text] == nil {
+				sum[w.text] = make([]float64, d)
+			}
+			n := len(w.ids)
+			for j, v := range f[k] {
+				sum[w.text][j] += float64(v) * float64(n)
+			}
+			count[w.text] += n
 		}
 		s = e
+	}
+	out := make([][]float32, len(texts))
+	for i := range texts {
+		out[i] = make([]float32, d)
+		for j, v := range sum[i] {
+			out[i][j] = float32(v / float64(count[i]))
+		}
 	}
 	return out, nil
 }

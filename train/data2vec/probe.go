@@ -23,6 +23,12 @@ type ProbeRow struct {
 	KNN    float64 `json:"knn"`
 	Linear float64 `json:"linear"`
 	Dim    int     `json:"dim"`
+	// Layer is the layer the features came from (trained and random_init
+	// rows; see EmbedOptions.Layer); CV is its 5-fold cross-validated
+	// linear accuracy on the probe-train split when the layer was chosen
+	// by it (ProbeOptions.SelectLayer).
+	Layer int     `json:"layer"`
+	CV    float64 `json:"cv,omitempty"`
 }
 
 // ProbeReport is the result of a probe: rows "trained", "random_init",
@@ -65,8 +71,13 @@ type ProbeOptions struct {
 	// "hubert random_init" after the baseline).
 	HuBERT string
 	Embed  EmbedOptions
-	KNN    eval.KNNSetting // default k=20 T=0.07
-	Seed   uint64
+	// SelectLayer chooses, for the trained and the random-init network
+	// each, the layer (embeddings, each block, the encoder output) with the
+	// best 5-fold cross-validated linear accuracy on the probe-train split,
+	// and scores that layer on the test split (Embed.Layer is ignored).
+	SelectLayer bool
+	KNN         eval.KNNSetting // default k=20 T=0.07
+	Seed        uint64
 }
 
 // DefaultCategories are the fortune files of the text probe.
@@ -150,7 +161,7 @@ func Probe(run string, o ProbeOptions) (*ProbeReport, error) {
 	if met, err := lastMetrics(run); err == nil {
 		rep.TrainSeconds = met.ElapsedSec
 	}
-	var embed func(m *Model, tok *text.Tokenizer) (tr, te [][]float32, err error)
+	var embed func(m *Model, tok *text.Tokenizer, eo EmbedOptions) (tr, te [][]float32, err error)
 	var wavesTr, wavesTe [][]float32
 	var ytr, yte []int
 	var btr, bte *eval.Matrix
@@ -205,12 +216,12 @@ func Probe(run string, o ProbeOptions) (*ProbeReport, error) {
 		}
 		v := eval.FitTFIDF(words(trT), eval.TFIDFOptions{MinDF: 2})
 		btr, bte = v.Transform(words(trT)), v.Transform(words(teT))
-		embed = func(m *Model, tok *text.Tokenizer) ([][]float32, [][]float32, error) {
-			a, err := EmbedTexts(m, tok, trT, o.Embed)
+		embed = func(m *Model, tok *text.Tokenizer, eo EmbedOptions) ([][]float32, [][]float32, error) {
+			a, err := EmbedTexts(m, tok, trT, eo)
 			if err != nil {
 				return nil, nil, err
 			}
-			b, err := EmbedTexts(m, tok, teT, o.Embed)
+			b, err := EmbedTexts(m, tok, teT, eo)
 			return a, b, err
 		}
 	case "image":
@@ -242,12 +253,12 @@ func Probe(run string, o ProbeOptions) (*ProbeReport, error) {
 		if imTr.H != cfg.Model.ImageSize {
 			return nil, fmt.Errorf("data2vec: probe: model image size %d, Fashion-MNIST is 28", cfg.Model.ImageSize)
 		}
-		embed = func(m *Model, _ *text.Tokenizer) ([][]float32, [][]float32, error) {
-			a, err := EmbedImages(m, imTr, o.Embed)
+		embed = func(m *Model, _ *text.Tokenizer, eo EmbedOptions) ([][]float32, [][]float32, error) {
+			a, err := EmbedImages(m, imTr, eo)
 			if err != nil {
 				return nil, nil, err
 			}
-			b, err := EmbedImages(m, imTe, o.Embed)
+			b, err := EmbedImages(m, imTe, eo)
 			return a, b, err
 		}
 	default:
@@ -290,28 +301,28 @@ func Probe(run string, o ProbeOptions) (*ProbeReport, error) {
 		if bte, err = eval.MeanMFCC(wte, eval.MeanMFCCOptions{}); err != nil {
 			return nil, err
 		}
-		embed = func(m *Model, _ *text.Tokenizer) ([][]float32, [][]float32, error) {
-			a, err := EmbedWaves(m, wtr, 0, o.Embed)
+		embed = func(m *Model, _ *text.Tokenizer, eo EmbedOptions) ([][]float32, [][]float32, error) {
+			a, err := EmbedWaves(m, wtr, 0, eo)
 			if err != nil {
 				return nil, nil, err
 			}
-			b, err := EmbedWaves(m, wte, 0, o.Embed)
+			b, err := EmbedWaves(m, wte, 0, eo)
 			return a, b, err
 		}
 	}
 	rep.Train, rep.Test = len(ytr), len(yte)
 	nc := len(rep.Classes)
+	layers := []int{o.Embed.Layer}
+	if o.SelectLayer {
+		rep.Layer = LayerSelected
+		layers = []int{-1}
+		for l := 1; l < cfg.Model.Encoder.Layers; l++ {
+			layers = append(layers, l)
+		}
+		layers = append(layers, 0)
+	}
 	for _, random := range []bool{false, true} {
 		m, _, tok, err := OpenRun(run, gotch.CPU, random)
-		if err != nil {
-			return nil, err
-		}
-		a, b, err := embed(m, tok)
-		m.Free()
-		if err != nil {
-			return nil, err
-		}
-		k, l, err := scores(toMatrix(a), toMatrix(b), ytr, yte, nc, o.KNN, o.Seed, true)
 		if err != nil {
 			return nil, err
 		}
@@ -319,7 +330,36 @@ func Probe(run string, o ProbeOptions) (*ProbeReport, error) {
 		if random {
 			name = "random_init"
 		}
-		rep.Rows = append(rep.Rows, ProbeRow{Name: name, KNN: k, Linear: l, Dim: len(a[0])})
+		best := ProbeRow{Name: name, CV: -1}
+		var bestA, bestB [][]float32
+		for _, layer := range layers {
+			eo := o.Embed
+			eo.Layer = layer
+			a, b, err := embed(m, tok, eo)
+			if err != nil {
+				m.Free()
+				return nil, err
+			}
+			if len(layers) == 1 {
+				best, bestA, bestB = ProbeRow{Name: name, Layer: layer}, a, b
+				break
+			}
+			cv, err := crossValidate(toMatrix(a), ytr, nc, o.Seed)
+			if err != nil {
+				m.Free()
+				return nil, err
+			}
+			if cv > best.CV {
+				best, bestA, bestB = ProbeRow{Name: name, Layer: layer, CV: cv}, a, b
+			}
+		}
+		m.Free()
+		k, l, err := scores(toMatrix(bestA), toMatrix(bestB), ytr, yte, nc, o.KNN, o.Seed, true)
+		if err != nil {
+			return nil, err
+		}
+		best.KNN, best.Linear, best.Dim = k, l, len(bestA[0])
+		rep.Rows = append(rep.Rows, best)
 	}
 	k, l, err := scores(btr, bte, ytr, yte, nc, o.KNN, o.Seed, false)
 	if err != nil {
@@ -335,6 +375,51 @@ func Probe(run string, o ProbeOptions) (*ProbeReport, error) {
 	}
 	rep.Seconds = time.Since(start).Seconds()
 	return rep, nil
+}
+
+// LayerSelected is ProbeReport.Layer when each network's layer was chosen
+// by cross-validation (the rows name their layers).
+const LayerSelected = -1000
+
+// crossValidate is the mean linear-probe accuracy over 5 folds of x
+// (example i in fold i mod 5; the probe splits list examples class by
+// class, so every fold holds every class), standardized on each training
+// part.
+func crossValidate(x *eval.Matrix, y []int, classes int, seed uint64) (float64, error) {
+	const folds = 5
+	var sum float64
+	for f := 0; f < folds; f++ {
+		var trI, teI []int
+		for i := range y {
+			if i%folds == f {
+				teI = append(teI, i)
+			} else {
+				trI = append(trI, i)
+			}
+		}
+		pick := func(idx []int) (*eval.Matrix, []int) {
+			m := &eval.Matrix{Rows: len(idx), Cols: x.Cols, Data: make([]float32, 0, len(idx)*x.Cols)}
+			ys := make([]int, len(idx))
+			for k, i := range idx {
+				m.Data = append(m.Data, x.Row(i)...)
+				ys[k] = y[i]
+			}
+			return m, ys
+		}
+		a, ya := pick(trI)
+		b, yb := pick(teI)
+		standardize(a, b)
+		lp, err := eval.LinearProbe(a, ya, eval.LinearOptions{Seed: seed, Classes: classes})
+		if err != nil {
+			return 0, err
+		}
+		pred, err := lp.Model.Predict(b, 0)
+		if err != nil {
+			return 0, err
+		}
+		sum += eval.Accuracy(pred, yb)
+	}
+	return sum / folds, nil
 }
 
 // lastMetrics reads the last line of run's metrics.jsonl.
