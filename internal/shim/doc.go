@@ -12,7 +12,10 @@
 //  3. links libsslpipe_tch.so with --no-as-needed to torch, torch_cpu, c10
 //     (and torch_cuda, c10_cuda when present, so CUDA kernels register);
 //  4. caches the result under $XDG_CACHE_HOME/sslpipe/shim/<key>, keyed by
-//     libtorch version and path, gotch version and this package's version;
+//     libtorch version and path, gotch version, this package's version and
+//     the text of sslpipe's own C++ functions (extras.go: introspection for
+//     `sslpipe doctor` and the multi-tensor optimizer/EMA updates, each
+//     stubbed silently to "not available" where a libtorch lacks an op);
 //  5. writes a copy of the gotch module whose libtch links that library
 //     instead of compiling C++ (go.mod replaces gotch with it).
 //
@@ -20,7 +23,9 @@
 package shim
 
 // BuilderVersion changes whenever the build recipe changes, which
-// invalidates cached libraries.
+// invalidates cached libraries (a change to extrasCpp alone needs no bump:
+// its text is part of the key; copyVersion in gotchcopy.go covers the Go
+// bindings of the generated gotch copy).
 const BuilderVersion = "6"
 
 // LibName is the shared library's file name (and soname).
