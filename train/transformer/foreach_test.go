@@ -1,6 +1,7 @@
 package transformer
 
 import (
+	"fmt"
 	"math"
 	"testing"
 
@@ -133,5 +134,62 @@ func TestTotalNormAndReadScalars(t *testing.T) {
 	}
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+// BenchmarkAdamWStep times Minimize's update (clip + AdamW) on the CPU for
+// a Transformer-sized parameter list (6 blocks of d=128: 98 tensors),
+// with the multi-tensor ops and per tensor.
+func BenchmarkAdamWStep(b *testing.B) {
+	for _, mode := range []string{"foreach", "per-tensor"} {
+		b.Run(mode, func(b *testing.B) {
+			defer LockThread()()
+			DisableForeach(mode != "foreach")
+			defer DisableForeach(false)
+			var err error
+			defer Catch(&err)
+			var shapes [][]int64
+			for l := 0; l < 6; l++ {
+				for _, s := range [][]int64{{128, 128}, {128}, {128, 128}, {128}, {128, 128}, {128}, {128, 128}, {128}, {128}, {128}, {512, 128}, {512}, {128, 512}, {128}, {128}, {128}} {
+					shapes = append(shapes, s)
+				}
+			}
+			shapes = append(shapes, []int64{128}, []int64{128})
+			var params []*Param
+			var grads []Tensor
+			var tp Tape
+			defer tp.Drop()
+			for i, s := range shapes {
+				n := int64(1)
+				for _, d := range s {
+					n *= d
+				}
+				v := make([]float32, n)
+				for j := range v {
+					v[j] = float32(math.Sin(float64(i*7 + j)))
+				}
+				p := tp.Keep(tp.Float32(v, gotch.CPU, s...))
+				params = append(params, &Param{Name: fmt.Sprint(i), Shape: s, T: p})
+				grads = append(grads, tp.MulScalar(p, 0.01))
+			}
+			o := NewAdamW(AdamWConfig{Beta1: 0.9, Beta2: 0.98, Eps: 1e-6, WeightDecay: 0.01})
+			defer o.Free()
+			restore := NoGrad()
+			defer restore()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				var step Tape
+				ClipGradNorm(&step, grads, 1)
+				o.Step(&step, params, grads, 1e-4)
+				step.Drop()
+			}
+			b.StopTimer()
+			for _, p := range params {
+				Free(p.T)
+			}
+			if err != nil {
+				b.Fatal(err)
+			}
+		})
 	}
 }
