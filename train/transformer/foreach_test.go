@@ -3,6 +3,7 @@ package transformer
 import (
 	"fmt"
 	"math"
+	"slices"
 	"testing"
 
 	"github.com/sugarme/gotch"
@@ -191,5 +192,48 @@ func BenchmarkAdamWStep(b *testing.B) {
 				b.Fatal(err)
 			}
 		})
+	}
+}
+
+// MinimizeReading returns the stats' values and the gradient norm read in
+// one go, and skips the update (parameters unchanged) when the loss is not
+// finite.
+func TestMinimizeReading(t *testing.T) {
+	defer LockThread()()
+	var tp Tape
+	defer tp.Drop()
+	var err error
+	defer Catch(&err)
+	ps, loss := toyProblem(t, &tp)
+	defer func() {
+		for _, p := range ps {
+			Free(p.T)
+		}
+	}()
+	o := NewAdamW(AdamWConfig{Beta1: 0.9, Beta2: 0.98, Eps: 1e-6})
+	defer o.Free()
+	l := loss()
+	want := Scalar(l)
+	extra := tp.Float32([]float32{2.5}, gotch.CPU, 1)
+	before := ToFloat32(ps[0].T)
+	norm, vals, skipped := o.MinimizeReading(&tp, ps, l, 0, 0.01, l, extra)
+	if skipped || len(vals) != 2 || math.Abs(vals[0]-want) > 1e-6*math.Abs(want) || vals[1] != 2.5 || !(norm > 0) {
+		t.Fatalf("norm %v, vals %v (want [%v 2.5]), skipped %v", norm, vals, want, skipped)
+	}
+	if slices.Equal(before, ToFloat32(ps[0].T)) {
+		t.Fatal("parameters did not change")
+	}
+	// A NaN loss: NaN gradients, no update.
+	bad := tp.MulScalar(loss(), math.NaN())
+	before = ToFloat32(ps[0].T)
+	norm, vals, skipped = o.MinimizeReading(&tp, ps, bad, 1, 0.01, bad)
+	if !skipped || !math.IsNaN(vals[0]) || !math.IsNaN(norm) {
+		t.Fatalf("NaN loss: norm %v, vals %v, skipped %v", norm, vals, skipped)
+	}
+	if !slices.Equal(before, ToFloat32(ps[0].T)) {
+		t.Fatal("parameters changed on a skipped step")
+	}
+	if err != nil {
+		t.Fatal(err)
 	}
 }
