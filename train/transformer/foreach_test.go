@@ -9,7 +9,8 @@ import (
 	"github.com/sugarme/gotch"
 )
 
-// toyProblem makes three parameters (one marked NoDecay) and a loss
+// toyProblem makes three parameters (one marked NoDecay, freed when the
+// test ends) and a loss
 // sum((x·W1 + b)²) + sum(e²) whose gradients are all non-zero.
 func toyProblem(t *testing.T, tp *Tape) ([]*Param, func() Tensor) {
 	t.Helper()
@@ -30,6 +31,11 @@ func toyProblem(t *testing.T, tp *Tape) ([]*Param, func() Tensor) {
 		return &Param{Name: name, Shape: shape, NoDecay: noDecay, T: x}
 	}
 	ps := []*Param{mk("w1", false, 4, 3), mk("b", true, 3), mk("emb", true, 5)}
+	t.Cleanup(func() {
+		for _, p := range ps {
+			Free(p.T)
+		}
+	})
 	xs := make([]float32, 2*4)
 	for i := range xs {
 		xs[i] = float32(i%5) - 1.5
@@ -54,11 +60,6 @@ func TestForeachMatchesPerTensor(t *testing.T) {
 		var err error
 		defer Catch(&err)
 		ps, loss := toyProblem(t, &tp)
-		defer func() {
-			for _, p := range ps {
-				Free(p.T)
-			}
-		}()
 		o := NewAdamW(AdamWConfig{Beta1: 0.9, Beta2: 0.98, Eps: 1e-6, WeightDecay: 0.1, ExcludeNoDecay: true,
 			LRScale: func(name string) float64 {
 				if name == "emb" {
@@ -205,11 +206,6 @@ func TestMinimizeReading(t *testing.T) {
 	var err error
 	defer Catch(&err)
 	ps, loss := toyProblem(t, &tp)
-	defer func() {
-		for _, p := range ps {
-			Free(p.T)
-		}
-	}()
 	o := NewAdamW(AdamWConfig{Beta1: 0.9, Beta2: 0.98, Eps: 1e-6})
 	defer o.Free()
 	l := loss()
