@@ -3,6 +3,7 @@ package train
 import (
 	"context"
 	"fmt"
+	"github.com/sslpipe/sslpipe/train/op"
 	"math/rand/v2"
 	"sort"
 	"time"
@@ -30,7 +31,7 @@ type BenchResult struct {
 // after warmup untimed steps. No data pipeline is involved: this is the
 // number to compare with PyTorch eager (benchmarks/train/byol_step.py).
 func BenchStep(ctx context.Context, cfg Config, warmup, steps int) (res *BenchResult, err error) {
-	defer lockThread()()
+	defer op.LockThread()()
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -56,7 +57,7 @@ func BenchStep(ctx context.Context, cfg Config, warmup, steps int) (res *BenchRe
 		if vs[i], err = m.toDevice(data, [4]int{cfg.Batch, ch, size, size}); err != nil {
 			return nil, err
 		}
-		defer free(vs[i])
+		defer op.Free(vs[i])
 	}
 	res = &BenchResult{Device: DeviceName(dev), Arch: cfg.Arch.Name, Batch: cfg.Batch, Size: size, Optim: cfg.Optim.Name, BF16: m.bf16, Steps: steps}
 	lr := cfg.LR()

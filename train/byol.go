@@ -1,6 +1,7 @@
 package train
 
 import (
+	"github.com/sslpipe/sslpipe/train/op"
 	"math"
 
 	"github.com/sugarme/gotch"
@@ -36,14 +37,14 @@ func (b *byol) free() {
 
 // normalize is F.normalize(x, dim=1): x / max(||x||, 1e-12).
 func normalize(tp *tape, x tensor) tensor {
-	n := tp.sqrt(tp.sumDims(tp.mul(x, x), true, 1))
-	return tp.div(x, tp.clampMin(n, 1e-12))
+	n := tp.Sqrt(tp.SumDims(tp.Mul(x, x), true, 1))
+	return tp.Div(x, tp.ClampMin(n, 1e-12))
 }
 
 // pairLoss is mean over the batch of 2 - 2 cos(p, z).
 func pairLoss(tp *tape, p, z tensor) tensor {
-	cos := tp.sumDims(tp.mul(normalize(tp, p), normalize(tp, z)), false, 1)
-	return tp.mean(tp.addScalar(tp.mulScalar(cos, -2), 2))
+	cos := tp.SumDims(tp.Mul(normalize(tp, p), normalize(tp, z)), false, 1)
+	return tp.Mean(tp.AddScalar(tp.MulScalar(cos, -2), 2))
 }
 
 // forwardLoss computes BYOL's symmetric loss
@@ -59,12 +60,12 @@ func (b *byol) forwardLoss(tp *tape, v1, v2 tensor) (loss, feat tensor) {
 	y2 := b.online.bb.forward(tp, v2, true)
 	p1 := b.online.pred.forward(tp, b.online.proj.forward(tp, y1, true), true)
 	p2 := b.online.pred.forward(tp, b.online.proj.forward(tp, y2, true), true)
-	restore := noGrad()
+	restore := op.NoGrad()
 	t1 := b.target.proj.forward(tp, b.target.bb.forward(tp, v1, true), true)
 	t2 := b.target.proj.forward(tp, b.target.bb.forward(tp, v2, true), true)
 	restore()
-	t1, t2 = tp.detach(t1), tp.detach(t2)
-	return tp.add(pairLoss(tp, p1, t2), pairLoss(tp, p2, t1)), y1
+	t1, t2 = tp.Detach(t1), tp.Detach(t2)
+	return tp.Add(pairLoss(tp, p1, t2), pairLoss(tp, p2, t1)), y1
 }
 
 // stepResult is what one optimization step reports.
@@ -79,39 +80,39 @@ type stepResult struct {
 // and the EMA update (tau) on one batch already on the device. With
 // wantFeat it also returns the online backbone features of view 1.
 func (b *byol) step(v1, v2 tensor, lr, tau, clip float64, wantFeat bool) (r stepResult, err error) {
-	defer lockThread()()
-	defer catch(&err)
+	defer op.LockThread()()
+	defer op.Catch(&err)
 	var tp tape
-	tp.bf16 = b.bf16
+	tp.BF16 = b.bf16
 	defer tp.Drop()
 	loss, feat := b.forwardLoss(&tp, v1, v2)
-	backward(loss)
+	op.Backward(loss)
 	params := b.online.mod.Params()
 	grads := make([]tensor, len(params))
 	for i, p := range params {
-		grads[i] = tp.grad(p.t)
+		grads[i] = tp.Grad(p.t)
 	}
-	restore := noGrad()
+	restore := op.NoGrad()
 	defer restore()
 	finite := true
 	if b.opt.cfg.SkipNonFinite {
 		// Reading the loss synchronizes the device before the update.
-		r.loss = scalar(loss)
+		r.loss = op.Scalar(loss)
 		finite = !math.IsNaN(r.loss) && !math.IsInf(r.loss, 0)
 	}
 	if finite && clip > 0 {
 		var sq tensor
 		for _, g := range grads {
 			if g != nil {
-				s := tp.sumAll(tp.mul(g, g))
+				s := tp.Sum(tp.Mul(g, g))
 				if sq == nil {
 					sq = s
 				} else {
-					sq = tp.add(sq, s)
+					sq = tp.Add(sq, s)
 				}
 			}
 		}
-		norm := math.Sqrt(scalar(sq))
+		norm := math.Sqrt(op.Scalar(sq))
 		finite = !math.IsNaN(norm) && !math.IsInf(norm, 0)
 		if !b.opt.cfg.SkipNonFinite {
 			finite = true // clip only; non-finite updates are not skipped
@@ -119,7 +120,7 @@ func (b *byol) step(v1, v2 tensor, lr, tau, clip float64, wantFeat bool) (r step
 		if coef := clip / (norm + 1e-6); finite && coef < 1 {
 			for _, g := range grads {
 				if g != nil {
-					mulScalar_(g, coef)
+					op.MulScalarInPlace(g, coef)
 				}
 			}
 		}
@@ -133,32 +134,32 @@ func (b *byol) step(v1, v2 tensor, lr, tau, clip float64, wantFeat bool) (r step
 		r.skipped = true
 	}
 	if !b.opt.cfg.SkipNonFinite {
-		r.loss = scalar(loss) // after the update: the device queue stays full
+		r.loss = op.Scalar(loss) // after the update: the device queue stays full
 	}
 	for _, g := range grads {
 		if g != nil {
-			zero_(g)
+			op.ZeroInPlace(g)
 		}
 	}
 	if wantFeat {
-		s := shape(feat)
-		r.feat, r.featDim = toFloat32(feat), int(s[1])
+		s := op.Shape(feat)
+		r.feat, r.featDim = op.ToFloat32(feat), int(s[1])
 	}
 	return r, nil
 }
 
 // toDevice copies a batch view to the model's device (caller frees).
 func (b *byol) toDevice(data []float32, sh [4]int) (t tensor, err error) {
-	defer lockThread()()
-	defer catch(&err)
-	c, err := fromFloat32(data, int64(sh[0]), int64(sh[1]), int64(sh[2]), int64(sh[3]))
+	defer op.LockThread()()
+	defer op.Catch(&err)
+	c, err := fromFloat32CPU(data, int64(sh[0]), int64(sh[1]), int64(sh[2]), int64(sh[3]))
 	if err != nil {
 		return nil, err
 	}
 	if b.dev == gotch.CPU {
 		return c, nil
 	}
-	defer free(c)
+	defer op.Free(c)
 	var out tensor
 	libTo(&out, c, b.dev)
 	return out, nil

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/sslpipe/sslpipe/train/op"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -108,7 +109,7 @@ func LatestCheckpoint(dir string) (string, error) {
 // snapshot copies named module tensors into safetensors entries.
 func snapshot(out map[string]STensor, prefix string, m *Module) {
 	for _, v := range m.vars {
-		out[prefix+v.Name] = STensor{Shape: append([]int64(nil), v.Shape...), F32: toFloat32(v.t)}
+		out[prefix+v.Name] = STensor{Shape: append([]int64(nil), v.Shape...), F32: op.ToFloat32(v.t)}
 	}
 }
 
@@ -255,9 +256,9 @@ func (st *State) checkCompatible(path string, c *Config) error {
 // loadInto copies tensors named prefix+var name into m, checking that
 // every var is present with the same shape.
 func loadInto(path string, m *Module, prefix string, tensors map[string]STensor, only func(*Var) bool) (err error) {
-	defer lockThread()()
-	defer catch(&err)
-	restore := noGrad()
+	defer op.LockThread()()
+	defer op.Catch(&err)
+	restore := op.NoGrad()
 	defer restore()
 	for _, v := range m.vars {
 		if only != nil && !only(v) {
@@ -270,12 +271,12 @@ func loadInto(path string, m *Module, prefix string, tensors map[string]STensor,
 		if fmt.Sprint(t.Shape) != fmt.Sprint(v.Shape) || t.F32 == nil {
 			return fmt.Errorf("train: checkpoint %s: %w: tensor %s has shape %v, model wants %v", path, ErrBadCheckpoint, prefix+v.Name, t.Shape, v.Shape)
 		}
-		c, err := fromFloat32(t.F32, t.Shape...)
+		c, err := fromFloat32CPU(t.F32, t.Shape...)
 		if err != nil {
 			return err
 		}
-		copy_(v.t, c)
-		free(c)
+		op.CopyInPlace(v.t, c)
+		op.Free(c)
 	}
 	return nil
 }

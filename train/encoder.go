@@ -3,6 +3,7 @@ package train
 import (
 	"context"
 	"fmt"
+	"github.com/sslpipe/sslpipe/train/op"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -77,7 +78,7 @@ func encoderConfig(runDir string, o *EncoderOptions) (Config, gotch.Device, erro
 
 // OpenEncoder loads the backbone of a run folder's checkpoint.
 func OpenEncoder(runDir string, o EncoderOptions) (*Encoder, error) {
-	defer lockThread()()
+	defer op.LockThread()()
 	cfg, dev, err := encoderConfig(runDir, &o)
 	if err != nil {
 		return nil, err
@@ -114,7 +115,7 @@ func OpenEncoder(runDir string, o EncoderOptions) (*Encoder, error) {
 // seeded by the config's seed) weights: the random-init baseline, equal
 // to the run's weights at step 0.
 func RandomEncoder(runDir string, o EncoderOptions) (*Encoder, error) {
-	defer lockThread()()
+	defer op.LockThread()()
 	cfg, dev, err := encoderConfig(runDir, &o)
 	if err != nil {
 		return nil, err
@@ -124,7 +125,7 @@ func RandomEncoder(runDir string, o EncoderOptions) (*Encoder, error) {
 
 // NewEncoder builds cfg's backbone with its seeded initial weights.
 func NewEncoder(cfg Config, dev gotch.Device, batch int) (*Encoder, error) {
-	defer lockThread()()
+	defer op.LockThread()()
 	n, err := newNet(cfg.Arch, cfg.Heads, false, cfg.Seed, dev)
 	if err != nil {
 		return nil, err
@@ -154,7 +155,7 @@ func (e *Encoder) Close() error {
 func (e *Encoder) Embed(x []float32, shape [4]int) (out []float32, err error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	defer lockThread()()
+	defer op.LockThread()()
 	if e.n == nil {
 		return nil, fmt.Errorf("train: encoder is closed")
 	}
@@ -165,8 +166,8 @@ func (e *Encoder) Embed(x []float32, shape [4]int) (out []float32, err error) {
 	if len(x) != shape[0]*per {
 		return nil, fmt.Errorf("train: %d values for shape %v", len(x), shape)
 	}
-	defer catch(&err)
-	restore := noGrad()
+	defer op.Catch(&err)
+	restore := op.NoGrad()
 	defer restore()
 	bs := e.batch
 	if bs <= 1 {
@@ -176,16 +177,16 @@ func (e *Encoder) Embed(x []float32, shape [4]int) (out []float32, err error) {
 	for i := 0; i < shape[0]; i += bs {
 		n := min(bs, shape[0]-i)
 		var tp tape
-		c, err := fromFloat32(x[i*per:(i+n)*per], int64(n), int64(shape[1]), int64(shape[2]), int64(shape[3]))
+		c, err := fromFloat32CPU(x[i*per:(i+n)*per], int64(n), int64(shape[1]), int64(shape[2]), int64(shape[3]))
 		if err != nil {
 			return nil, err
 		}
-		tp.held = append(tp.held, c)
+		tp.Own(c)
 		if e.dev != gotch.CPU {
-			c = tp.to(c, e.dev)
+			c = tp.To(c, e.dev)
 		}
 		f := e.n.bb.forward(&tp, c, false)
-		out = append(out, toFloat32(f)...)
+		out = append(out, op.ToFloat32(f)...)
 		tp.Drop()
 	}
 	return out, nil

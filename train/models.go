@@ -2,6 +2,7 @@ package train
 
 import (
 	"fmt"
+	"github.com/sslpipe/sslpipe/train/op"
 	"strings"
 
 	"github.com/sugarme/gotch"
@@ -75,19 +76,19 @@ func (n *convNet) dim() int64 { return n.out }
 
 func (n *convNet) forward(tp *tape, x tensor, train bool) tensor {
 	for i := range n.convs {
-		x = tp.relu(n.bns[i].forward(tp, n.convs[i].forward(tp, x), train))
+		x = tp.Relu(n.bns[i].forward(tp, n.convs[i].forward(tp, x), train))
 		if i < len(n.convs)-1 {
-			x = tp.maxPool2d(x, 2, 2, 0)
+			x = tp.MaxPool2d(x, 2, 2, 0)
 		}
 	}
 	if n.pool > 1 {
-		x = tp.flatten(tp.adaptiveAvgPool2d(x, n.pool))
-		if tp.bf16 {
-			x = tp.toDtype(x, gotch.Float)
+		x = tp.Flatten(tp.AdaptiveAvgPool2d(x, n.pool))
+		if tp.BF16 {
+			x = tp.ToDtype(x, gotch.Float)
 		}
 		return x
 	}
-	return tp.meanDims(x, false, 2, 3)
+	return tp.MeanDims(x, false, 2, 3)
 }
 
 // basicBlock is torchvision's BasicBlock.
@@ -99,13 +100,13 @@ type basicBlock struct {
 }
 
 func (b *basicBlock) forward(tp *tape, x tensor, train bool) tensor {
-	y := tp.relu(b.b1.forward(tp, b.c1.forward(tp, x), train))
+	y := tp.Relu(b.b1.forward(tp, b.c1.forward(tp, x), train))
 	y = b.b2.forward(tp, b.c2.forward(tp, y), train)
 	id := x
 	if b.dc != nil {
 		id = b.db.forward(tp, b.dc.forward(tp, x), train)
 	}
-	return tp.relu(tp.add(y, id))
+	return tp.Relu(tp.Add(y, id))
 }
 
 type resNet struct {
@@ -151,14 +152,14 @@ func newResNet18(m *Module, prefix string, in int64, cifar bool) *resNet {
 func (r *resNet) dim() int64 { return 512 }
 
 func (r *resNet) forward(tp *tape, x tensor, train bool) tensor {
-	x = tp.relu(r.bn1.forward(tp, r.conv1.forward(tp, x), train))
+	x = tp.Relu(r.bn1.forward(tp, r.conv1.forward(tp, x), train))
 	if !r.cifar {
-		x = tp.maxPool2d(x, 3, 2, 1)
+		x = tp.MaxPool2d(x, 3, 2, 1)
 	}
 	for _, b := range r.blocks {
 		x = b.forward(tp, x, train)
 	}
-	return tp.meanDims(x, false, 2, 3)
+	return tp.MeanDims(x, false, 2, 3)
 }
 
 // Heads sizes BYOL's projector and predictor.
@@ -179,8 +180,8 @@ type net struct {
 // newNet builds the network; the seed fixes the initial weights, so an
 // online and a target network built with the same seed start equal.
 func newNet(a Arch, h Heads, withPredictor bool, seed uint64, dev gotch.Device) (n *net, err error) {
-	defer lockThread()()
-	defer catch(&err)
+	defer op.LockThread()()
+	defer op.Catch(&err)
 	m := newModule(seed, dev)
 	n = &net{mod: m}
 	defer func() {

@@ -2,6 +2,7 @@ package train
 
 import (
 	"fmt"
+	"github.com/sslpipe/sslpipe/train/op"
 	"math"
 	"math/rand/v2"
 	"sort"
@@ -63,7 +64,7 @@ func (m *Module) Names() []string {
 // Free releases every tensor of the module.
 func (m *Module) Free() {
 	for _, v := range m.vars {
-		free(v.t)
+		op.Free(v.t)
 		v.t = nil
 	}
 }
@@ -74,19 +75,19 @@ func (m *Module) newVar(name string, buffer, noDecay bool, vals []float32, dims 
 	if _, dup := m.byName[name]; dup {
 		panic(fmt.Sprintf("train: duplicate tensor name %q", name))
 	}
-	c, err := fromFloat32(vals, dims...)
+	c, err := fromFloat32CPU(vals, dims...)
 	if err != nil {
-		panic(torchError{err})
+		op.Fail(err)
 	}
 	t := c
 	if m.dev != gotch.CPU {
 		var out tensor
 		libTo(&out, c, m.dev)
-		free(c)
+		op.Free(c)
 		t = out
 	}
 	if !buffer {
-		requiresGrad_(t, true)
+		op.RequiresGrad(t, true)
 	}
 	v := &Var{Name: name, Shape: dims, Buffer: buffer, NoDecay: noDecay, t: t}
 	m.vars = append(m.vars, v)
@@ -143,7 +144,7 @@ func (m *Module) newConv(name string, in, out, k, stride, pad int64, bias, kaimi
 	return c
 }
 
-func (c *conv) forward(tp *tape, x tensor) tensor { return tp.conv2d(x, c.w, c.b, c.stride, c.pad) }
+func (c *conv) forward(tp *tape, x tensor) tensor { return conv2d(tp, x, c.w, c.b, c.stride, c.pad) }
 
 // bn is BatchNorm (1-d or 2-d) with PyTorch's defaults: momentum 0.1,
 // eps 1e-5, weight 1, bias 0.
@@ -159,7 +160,7 @@ func (m *Module) newBN(name string, c int64) *bn {
 }
 
 func (b *bn) forward(tp *tape, x tensor, train bool) tensor {
-	return tp.batchNorm(x, b.w, b.b, b.rm, b.rv, train, 0.1, 1e-5)
+	return tp.BatchNorm(x, b.w, b.b, b.rm, b.rv, train, 0.1, 1e-5)
 }
 
 // linear is torch.nn.Linear with its default init.
@@ -173,7 +174,7 @@ func (m *Module) newLinear(name string, in, out int64) *linear {
 	}
 }
 
-func (l *linear) forward(tp *tape, x tensor) tensor { return tp.linear(x, l.w, l.b) }
+func (l *linear) forward(tp *tape, x tensor) tensor { return linearOp(tp, x, l.w, l.b) }
 
 // mlp is Linear -> BatchNorm1d -> ReLU -> Linear, BYOL's projector and
 // predictor (names prefix.0, prefix.1, prefix.3 as in nn.Sequential).
@@ -194,9 +195,9 @@ func (m *Module) newMLP(prefix string, in, hidden, out int64) *mlp {
 }
 
 func (h *mlp) forward(tp *tape, x tensor, train bool) tensor {
-	y := h.l2.forward(tp, tp.relu(h.bn.forward(tp, h.l1.forward(tp, x), train)))
-	if tp.bf16 {
-		y = tp.toDtype(y, gotch.Float)
+	y := h.l2.forward(tp, tp.Relu(h.bn.forward(tp, h.l1.forward(tp, x), train)))
+	if tp.BF16 {
+		y = tp.ToDtype(y, gotch.Float)
 	}
 	return y
 }

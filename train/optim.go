@@ -2,6 +2,7 @@ package train
 
 import (
 	"fmt"
+	"github.com/sslpipe/sslpipe/train/op"
 	"math"
 	"sync/atomic"
 
@@ -89,7 +90,7 @@ func (o *optimizer) slot(tp *tape, p *Var, name string) tensor {
 	if t, ok := s[name]; ok {
 		return t
 	}
-	z := tp.keep(tp.zerosLike(p.t))
+	z := tp.Keep(tp.ZerosLike(p.t))
 	s[name] = z
 	return z
 }
@@ -98,7 +99,7 @@ func (o *optimizer) slot(tp *tape, p *Var, name string) tensor {
 func (o *optimizer) free() {
 	for _, s := range o.slots {
 		for _, t := range s {
-			free(t)
+			op.Free(t)
 		}
 	}
 	o.slots = map[string]map[string]tensor{}
@@ -151,13 +152,13 @@ func (o *optimizer) stepForeachSGD(tp *tape, params []*Var, grads []tensor, lr f
 		case 1:
 		case 0:
 			if k == 1 && len(groups[0].p) > 0 {
-				panic(torchError{fmt.Errorf("train: sgd: the foreach update vanished mid-step")})
+				op.Fail(fmt.Errorf("train: sgd: the foreach update vanished mid-step"))
 			}
 			foreachSGDMissing.Store(true)
 			return false
 		default:
-			check()
-			panic(torchError{fmt.Errorf("train: sgd: libtorch foreach update failed")})
+			op.Check()
+			op.Fail(fmt.Errorf("train: sgd: libtorch foreach update failed"))
 		}
 	}
 	return true
@@ -180,37 +181,37 @@ func (o *optimizer) step(tp *tape, params []*Var, grads []tensor, lr float64) {
 		case "sgd", "lars":
 			d := g
 			if o.decays(p) {
-				d = tp.add(g, tp.mulScalar(p.t, c.WeightDecay))
+				d = tp.Add(g, tp.MulScalar(p.t, c.WeightDecay))
 			}
 			if c.Name == "lars" && !p.NoDecay {
-				pn := math.Sqrt(scalar(tp.sumAll(tp.mul(p.t, p.t))))
-				dn := math.Sqrt(scalar(tp.sumAll(tp.mul(d, d))))
+				pn := math.Sqrt(op.Scalar(tp.Sum(tp.Mul(p.t, p.t))))
+				dn := math.Sqrt(op.Scalar(tp.Sum(tp.Mul(d, d))))
 				if pn > 0 && dn > 0 {
-					d = tp.mulScalar(d, c.Eta*pn/dn)
+					d = tp.MulScalar(d, c.Eta*pn/dn)
 				}
 			}
 			if c.Momentum != 0 {
 				buf := o.slot(tp, p, "momentum_buffer")
-				mulScalar_(buf, c.Momentum)
-				add_(buf, d)
+				op.MulScalarInPlace(buf, c.Momentum)
+				op.AddInPlace(buf, d)
 				d = buf
 			}
-			add_(p.t, tp.mulScalar(d, -lr))
+			op.AddInPlace(p.t, tp.MulScalar(d, -lr))
 		case "adamw":
 			t := float64(o.steps)
 			if o.decays(p) {
-				mulScalar_(p.t, 1-lr*c.WeightDecay)
+				op.MulScalarInPlace(p.t, 1-lr*c.WeightDecay)
 			}
 			m := o.slot(tp, p, "exp_avg")
 			v := o.slot(tp, p, "exp_avg_sq")
-			mulScalar_(m, c.Beta1)
-			add_(m, tp.mulScalar(g, 1-c.Beta1))
-			mulScalar_(v, c.Beta2)
-			add_(v, tp.mulScalar(tp.mul(g, g), 1-c.Beta2))
+			op.MulScalarInPlace(m, c.Beta1)
+			op.AddInPlace(m, tp.MulScalar(g, 1-c.Beta1))
+			op.MulScalarInPlace(v, c.Beta2)
+			op.AddInPlace(v, tp.MulScalar(tp.Mul(g, g), 1-c.Beta2))
 			bc1 := 1 - math.Pow(c.Beta1, t)
 			bc2 := 1 - math.Pow(c.Beta2, t)
-			denom := tp.addScalar(tp.mulScalar(tp.sqrt(v), 1/math.Sqrt(bc2)), c.Eps)
-			add_(p.t, tp.mulScalar(tp.div(m, denom), -lr/bc1))
+			denom := tp.AddScalar(tp.MulScalar(tp.Sqrt(v), 1/math.Sqrt(bc2)), c.Eps)
+			op.AddInPlace(p.t, tp.MulScalar(tp.Div(m, denom), -lr/bc1))
 		}
 	}
 }

@@ -1,6 +1,7 @@
 package train
 
 import (
+	"github.com/sslpipe/sslpipe/train/op"
 	"math"
 	"os"
 	"runtime"
@@ -63,11 +64,11 @@ func TestParityPyTorch(t *testing.T) {
 			var worstLoss float64
 			for k := int64(0); k < 20; k++ {
 				b := k % 4
-				v1, _ := fromFloat32(batches[bname(b, 0)].F32, 8, 3, 16, 16)
-				v2, _ := fromFloat32(batches[bname(b, 1)].F32, 8, 3, 16, 16)
+				v1, _ := fromFloat32CPU(batches[bname(b, 0)].F32, 8, 3, 16, 16)
+				v2, _ := fromFloat32CPU(batches[bname(b, 1)].F32, 8, 3, 16, 16)
 				r, err := m.step(v1, v2, lrs.At(k), tau.At(k, 20), 0, false)
-				free(v1)
-				free(v2)
+				op.Free(v1)
+				op.Free(v2)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -90,7 +91,7 @@ func TestParityPyTorch(t *testing.T) {
 						t.Errorf("golden lacks %s", prefix+v.Name)
 						continue
 					}
-					got := toFloat32(v.t)
+					got := op.ToFloat32(v.t)
 					// Relative error of the tensor: ||go - torch|| / ||torch||.
 					var diff, d2, n2 float64
 					for i := range got {

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/sslpipe/sslpipe/train/op"
 	"io"
 	"math"
 	"sort"
@@ -54,7 +55,7 @@ func WriteSafetensors(w io.Writer, tensors map[string]STensor, meta map[string]s
 		} else {
 			e.Dtype, size = "F32", int64(len(t.F32))*4
 		}
-		if numel(t.Shape) != size/map[bool]int64{true: 8, false: 4}[t.I64 != nil] {
+		if op.Numel(t.Shape) != size/map[bool]int64{true: 8, false: 4}[t.I64 != nil] {
 			return fmt.Errorf("train: safetensors: %s: shape %v does not match %d bytes", n, t.Shape, size)
 		}
 		e.Offsets = [2]int64{off, off + size}

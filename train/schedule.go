@@ -2,6 +2,7 @@ package train
 
 import (
 	"fmt"
+	"github.com/sslpipe/sslpipe/train/op"
 	"math"
 	"sync/atomic"
 
@@ -106,13 +107,13 @@ func emaUpdate(tp *tape, teacher, student *Module, tau float64) error {
 		case 0:
 			foreachEMAMissing.Store(true)
 		default:
-			check()
+			op.Check()
 			return fmt.Errorf("train: ema: libtorch foreach update failed")
 		}
 	}
 	for i := range dst {
-		mulScalar_(dst[i], tau)
-		add_(dst[i], tp.mulScalar(src[i], 1-tau))
+		op.MulScalarInPlace(dst[i], tau)
+		op.AddInPlace(dst[i], tp.MulScalar(src[i], 1-tau))
 	}
 	return nil
 }

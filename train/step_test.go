@@ -2,6 +2,7 @@ package train
 
 import (
 	"context"
+	"github.com/sslpipe/sslpipe/train/op"
 	"math"
 	"runtime"
 	"testing"
@@ -26,7 +27,7 @@ func batch(t *testing.T, n int, val func(i int) float32) tensor {
 	for i := range d {
 		d[i] = val(i)
 	}
-	x, err := fromFloat32(d, int64(n), 3, 8, 8)
+	x, err := fromFloat32CPU(d, int64(n), 3, 8, 8)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -42,7 +43,7 @@ func TestNaNStepSkipped(t *testing.T) {
 		m := smallNet(t, "sgd", clip)
 		before := map[string][]float32{}
 		for _, v := range m.online.mod.vars {
-			before[v.Name] = toFloat32(v.t)
+			before[v.Name] = op.ToFloat32(v.t)
 		}
 		x := batch(t, 4, func(i int) float32 { return float32(i%7) - 3 })
 		bad := batch(t, 4, func(i int) float32 {
@@ -59,7 +60,7 @@ func TestNaNStepSkipped(t *testing.T) {
 			t.Fatalf("clip %v: loss %v skipped %v", clip, r.loss, r.skipped)
 		}
 		for _, v := range m.online.mod.Params() {
-			after := toFloat32(v.t)
+			after := op.ToFloat32(v.t)
 			for i := range after {
 				if after[i] != before[v.Name][i] {
 					t.Fatalf("clip %v: %s changed by a skipped step", clip, v.Name)
@@ -74,8 +75,8 @@ func TestNaNStepSkipped(t *testing.T) {
 		if err != nil || r.skipped || math.IsNaN(r.loss) {
 			t.Fatalf("good step after a skipped one: %+v %v", r, err)
 		}
-		free(x)
-		free(bad)
+		op.Free(x)
+		op.Free(bad)
 		m.free()
 	}
 }
@@ -89,18 +90,18 @@ func TestGradClipBoundsUpdate(t *testing.T) {
 	defer m.free()
 	before := map[string][]float32{}
 	for _, v := range m.online.mod.Params() {
-		before[v.Name] = toFloat32(v.t)
+		before[v.Name] = op.ToFloat32(v.t)
 	}
 	x := batch(t, 4, func(i int) float32 { return float32(i%7) - 3 })
 	y := batch(t, 4, func(i int) float32 { return float32(i%5) - 2 })
-	defer free(x)
-	defer free(y)
+	defer op.Free(x)
+	defer op.Free(y)
 	if _, err := m.step(x, y, 0.5, 0.99, 1e-3, false); err != nil {
 		t.Fatal(err)
 	}
 	var sq float64
 	for _, v := range m.online.mod.Params() {
-		after := toFloat32(v.t)
+		after := op.ToFloat32(v.t)
 		for i := range after {
 			d := float64(after[i] - before[v.Name][i])
 			sq += d * d

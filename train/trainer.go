@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/sslpipe/sslpipe/train/op"
 	"io"
 	"math"
 	"os"
@@ -122,7 +123,7 @@ type trainer struct {
 // checkpoint and returns an error wrapping ctx.Err() together with the
 // Result so far. Run locks its goroutine to one OS thread for its duration.
 func Run(ctx context.Context, cfg Config, o RunOptions) (res *Result, err error) {
-	defer lockThread()()
+	defer op.LockThread()()
 	if cfg.Dir == "" {
 		return nil, errors.New("train: config has no run folder (dir)")
 	}
@@ -219,15 +220,15 @@ func (t *trainer) run(ctx context.Context, o RunOptions) (res *Result, err error
 		}
 		v2, err := t.model.toDevice(s.Value.Views[1], s.Value.Shape[1])
 		if err != nil {
-			free(v1)
+			op.Free(v1)
 			return nil, err
 		}
 		lr := sched.At(t.step)
 		tau := cfg.Tau.At(t.step, cfg.Steps)
 		logNow := cfg.LogEvery > 0 && (t.step+1)%cfg.LogEvery == 0
 		r, err := t.model.step(v1, v2, lr, tau, cfg.Optim.ClipGradNorm, logNow)
-		free(v1)
-		free(v2)
+		op.Free(v1)
+		op.Free(v2)
 		if err != nil {
 			return nil, err
 		}
@@ -313,15 +314,15 @@ func (t *trainer) builtinHooks(o RunOptions) []Hook {
 // snapshot returns the checkpoint tensors: online network, target, and
 // the optimizer slots.
 func (t *trainer) snapshot() (tensors map[string]STensor, err error) {
-	defer lockThread()()
-	defer catch(&err)
+	defer op.LockThread()()
+	defer op.Catch(&err)
 	tensors = map[string]STensor{}
 	snapshot(tensors, "online.", t.model.online.mod)
 	snapshot(tensors, "target.", t.model.target.mod)
 	for pname, slots := range t.model.opt.slots {
 		for sname, st := range slots {
 			v := t.model.online.mod.byName[pname]
-			tensors["optim."+pname+"."+sname] = STensor{Shape: v.Shape, F32: toFloat32(st)}
+			tensors["optim."+pname+"."+sname] = STensor{Shape: v.Shape, F32: op.ToFloat32(st)}
 		}
 	}
 	return tensors, nil
@@ -330,7 +331,7 @@ func (t *trainer) snapshot() (tensors map[string]STensor, err error) {
 // restore loads model, teacher, optimizer, step and data position from a
 // checkpoint that Loop read and verified.
 func (t *trainer) restore(path string, tensors map[string]STensor, st *State) (err error) {
-	defer lockThread()()
+	defer op.LockThread()()
 	if err := st.checkCompatible(path, t.cfg); err != nil {
 		return err
 	}
@@ -340,8 +341,8 @@ func (t *trainer) restore(path string, tensors map[string]STensor, st *State) (e
 	if err := loadInto(path, t.model.target.mod, "target.", tensors, nil); err != nil {
 		return err
 	}
-	defer catch(&err)
-	restore := noGrad()
+	defer op.Catch(&err)
+	restore := op.NoGrad()
 	defer restore()
 	for _, p := range t.model.online.mod.Params() {
 		for _, sname := range t.model.opt.slotNames() {
@@ -355,14 +356,14 @@ func (t *trainer) restore(path string, tensors map[string]STensor, st *State) (e
 			if fmt.Sprint(s.Shape) != fmt.Sprint(p.Shape) {
 				return fmt.Errorf("train: checkpoint %s: %w: optimizer state %s.%s has shape %v", path, ErrBadCheckpoint, p.Name, sname, s.Shape)
 			}
-			c, err := fromFloat32(s.F32, s.Shape...)
+			c, err := fromFloat32CPU(s.F32, s.Shape...)
 			if err != nil {
 				return err
 			}
 			if t.model.dev != gotch.CPU {
 				var out tensor
 				libTo(&out, c, t.model.dev)
-				free(c)
+				op.Free(c)
 				c = out
 			}
 			if t.model.opt.slots[p.Name] == nil {

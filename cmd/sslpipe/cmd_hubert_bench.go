@@ -10,7 +10,7 @@ import (
 
 	"github.com/sslpipe/sslpipe/train"
 	"github.com/sslpipe/sslpipe/train/hubert"
-	tr "github.com/sslpipe/sslpipe/train/transformer"
+	"github.com/sslpipe/sslpipe/train/op"
 )
 
 // runHubertBench times the HuBERT training step (forward, backward, clip,
@@ -37,7 +37,7 @@ func runHubertBench(ctx context.Context, env *cmdEnv, args []string) error {
 	if err != nil {
 		return usagef("hubert bench: %v", err)
 	}
-	defer tr.LockThread()()
+	defer op.LockThread()()
 	dev, err := train.ParseDevice(device)
 	if err != nil {
 		return err

@@ -9,7 +9,7 @@ import (
 	lib "github.com/sugarme/gotch/libtch"
 
 	"github.com/sslpipe/sslpipe/train"
-	tr "github.com/sslpipe/sslpipe/train/transformer"
+	"github.com/sslpipe/sslpipe/train/op"
 )
 
 // BenchConfig is the GPU comparison model of benchmarks/data2vec: a
@@ -42,7 +42,7 @@ type BenchResult struct {
 // (bf16 when cfg.BF16 and CUDA). The device is synchronized before and
 // after each step; the median step time is reported.
 func BenchStep(cfg Config, warmup, steps int) (res BenchResult, err error) {
-	defer tr.LockThread()()
+	defer op.LockThread()()
 	dev, err := train.ParseDevice(cfg.Device)
 	if err != nil {
 		return res, err
@@ -117,8 +117,8 @@ func sync(dev gotch.Device) (err error) {
 	if !dev.IsCuda() {
 		return nil
 	}
-	defer tr.Catch(&err)
+	defer op.Catch(&err)
 	lib.AtcSynchronize(int64(dev.Value))
-	tr.Check()
+	op.Check()
 	return nil
 }

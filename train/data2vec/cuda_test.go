@@ -7,7 +7,7 @@ import (
 	"github.com/sugarme/gotch"
 
 	"github.com/sslpipe/sslpipe/train"
-	tr "github.com/sslpipe/sslpipe/train/transformer"
+	"github.com/sslpipe/sslpipe/train/op"
 )
 
 // TestCUDAStep runs the parity batch on CUDA in fp32 and bf16: fp32 must
@@ -17,7 +17,7 @@ func TestCUDAStep(t *testing.T) {
 	if !gotch.CUDA.IsAvailable() {
 		t.Skip("no CUDA device")
 	}
-	defer tr.LockThread()()
+	defer op.LockThread()()
 	train.SetNumThreads(1)
 	cpu, b, gold := parityModel(t, parityConfig())
 	cpu.Free()

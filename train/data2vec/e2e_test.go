@@ -14,7 +14,7 @@ import (
 	"github.com/sslpipe/sslpipe/eval"
 	"github.com/sslpipe/sslpipe/text"
 	"github.com/sslpipe/sslpipe/train"
-	tr "github.com/sslpipe/sslpipe/train/transformer"
+	"github.com/sslpipe/sslpipe/train/op"
 )
 
 // tiny shrinks a preset to a test-sized model.
@@ -224,4 +224,4 @@ func TestTrainAudio(t *testing.T) {
 	checkRun(t, c)
 }
 
-func init() { _ = train.DeviceName; _ = tr.Free }
+func init() { _ = train.DeviceName; _ = op.Free }

@@ -6,7 +6,7 @@ import (
 
 	"github.com/sslpipe/sslpipe/datasets"
 	"github.com/sslpipe/sslpipe/text"
-	tr "github.com/sslpipe/sslpipe/train/transformer"
+	"github.com/sslpipe/sslpipe/train/op"
 )
 
 // EmbedOptions choose the features Embed* return.
@@ -34,11 +34,11 @@ func (o EmbedOptions) batch() int {
 
 // pooled runs b and returns its mean over positions, B x D.
 func (m *Model) pooled(b *Batch, o EmbedOptions) (out [][]float32, err error) {
-	defer tr.Catch(&err)
-	var tp tr.Tape
+	defer op.Catch(&err)
+	var tp op.Tape
 	defer tp.Drop()
 	x := m.Encode(&tp, b, o.Teacher, o.Layer)
-	v := tr.ToFloat32(tp.MeanDims(x, false, 1))
+	v := op.ToFloat32(tp.MeanDims(x, false, 1))
 	d := int(m.Cfg.Encoder.Dim)
 	for i := 0; i < b.B; i++ {
 		out = append(out, v[i*d:(i+1)*d])
@@ -53,7 +53,7 @@ func (m *Model) pooled(b *Batch, o EmbedOptions) (out [][]float32, err error) {
 // tokens, [SEP] kept last). Windows are batched by equal length (no
 // padding: the encoder has no attention mask).
 func EmbedTexts(m *Model, tok *text.Tokenizer, texts []string, o EmbedOptions) ([][]float32, error) {
-	defer tr.LockThread()()
+	defer op.LockThread()()
 	type window struct {
 		text int
 		ids  []int64
@@ -117,7 +117,7 @@ func EmbedTexts(m *Model, tok *text.Tokenizer, texts []string, o EmbedOptions) (
 // EmbedImages returns one mean-pooled feature vector per image (8-bit,
 // the model's size and channels).
 func EmbedImages(m *Model, imgs *datasets.Images, o EmbedOptions) ([][]float32, error) {
-	defer tr.LockThread()()
+	defer op.LockThread()()
 	if imgs.H != m.Cfg.ImageSize || imgs.W != m.Cfg.ImageSize || imgs.C != m.Cfg.Channels {
 		return nil, fmt.Errorf("%w: images are %dx%dx%d, model wants %dx%d with %d channels", ErrData, imgs.H, imgs.W, imgs.C, m.Cfg.ImageSize, m.Cfg.ImageSize, m.Cfg.Channels)
 	}
@@ -139,7 +139,7 @@ func EmbedImages(m *Model, imgs *datasets.Images, o EmbedOptions) ([][]float32, 
 // EmbedWaves returns one mean-pooled feature vector per waveform (16 kHz,
 // cut to maxSamples when > 0), one utterance per forward pass.
 func EmbedWaves(m *Model, waves [][]float32, maxSamples int, o EmbedOptions) ([][]float32, error) {
-	defer tr.LockThread()()
+	defer op.LockThread()()
 	rf := m.Cfg.CNN.ReceptiveField()
 	out := make([][]float32, 0, len(waves))
 	for i, w := range waves {

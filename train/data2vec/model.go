@@ -10,6 +10,7 @@ import (
 	"github.com/sugarme/gotch"
 	lib "github.com/sugarme/gotch/libtch"
 
+	"github.com/sslpipe/sslpipe/train/op"
 	tr "github.com/sslpipe/sslpipe/train/transformer"
 	"github.com/sslpipe/sslpipe/train/wavenc"
 )
@@ -41,12 +42,12 @@ type Model struct {
 	BF16 bool
 	dev  gotch.Device
 
-	tokW, posW, elnW, elnB tr.Tensor
-	patchW, patchB         tr.Tensor
-	flnW, flnB             tr.Tensor
-	projW, projB           tr.Tensor
-	maskEmb                tr.Tensor
-	head                   [][2]tr.Tensor
+	tokW, posW, elnW, elnB op.Tensor
+	patchW, patchB         op.Tensor
+	flnW, flnB             op.Tensor
+	projW, projB           op.Tensor
+	maskEmb                op.Tensor
+	head                   [][2]op.Tensor
 }
 
 // NewModel builds a randomly initialized student (weights drawn from seed)
@@ -98,7 +99,7 @@ func (m *Model) Positions(n int) int {
 }
 
 func (m *Model) front(p *tr.Params) (err error) {
-	defer tr.Catch(&err)
+	defer op.Catch(&err)
 	c := m.Cfg
 	d := c.Encoder.Dim
 	switch m.Modality {
@@ -135,19 +136,19 @@ func (m *Model) front(p *tr.Params) (err error) {
 }
 
 func (m *Model) newHead(p *tr.Params) (err error) {
-	defer tr.Catch(&err)
+	defer op.Catch(&err)
 	d := m.Cfg.Encoder.Dim
-	lin := func(name string, in, out int64) [2]tr.Tensor {
+	lin := func(name string, in, out int64) [2]op.Tensor {
 		b := 1 / math.Sqrt(float64(in))
-		return [2]tr.Tensor{
+		return [2]op.Tensor{
 			p.New(name+".weight", false, p.Uniform(out*in, -b, b), out, in),
 			p.New(name+".bias", true, p.Uniform(out, -b, b), out),
 		}
 	}
 	if m.Cfg.HeadLayers == 1 {
-		m.head = [][2]tr.Tensor{lin("final_proj", d, d)}
+		m.head = [][2]op.Tensor{lin("final_proj", d, d)}
 	} else {
-		m.head = [][2]tr.Tensor{lin("regression_head.0", d, 2*d), lin("regression_head.2", 2*d, d)}
+		m.head = [][2]op.Tensor{lin("regression_head.0", d, 2*d), lin("regression_head.2", 2*d, d)}
 	}
 	return nil
 }
@@ -166,16 +167,16 @@ func studentName(n string) string { return strings.TrimPrefix(n, "teacher.") }
 
 // CopyTeacher sets the teacher's encoder to the student's.
 func (m *Model) CopyTeacher() (err error) {
-	defer tr.Catch(&err)
-	restore := tr.NoGrad()
+	defer op.Catch(&err)
+	restore := op.NoGrad()
 	defer restore()
 	for _, q := range m.Teacher.List() {
 		s := m.Params.Get(studentName(q.Name))
 		if s == nil {
 			return fmt.Errorf("data2vec: teacher parameter %s has no student counterpart", q.Name)
 		}
-		tr.CopyInPlace(q.T, s.T)
-		tr.RequiresGrad(q.T, false)
+		op.CopyInPlace(q.T, s.T)
+		op.RequiresGrad(q.T, false)
 	}
 	return nil
 }
@@ -183,15 +184,15 @@ func (m *Model) CopyTeacher() (err error) {
 // UpdateTeacher moves the teacher towards the student:
 // teacher = tau·teacher + (1-tau)·student.
 func (m *Model) UpdateTeacher(tau float64) (err error) {
-	defer tr.Catch(&err)
-	restore := tr.NoGrad()
+	defer op.Catch(&err)
+	restore := op.NoGrad()
 	defer restore()
-	var dst, src []tr.Tensor
+	var dst, src []op.Tensor
 	for _, q := range m.Teacher.List() {
 		dst = append(dst, q.T)
 		src = append(src, m.Params.Get(studentName(q.Name)).T)
 	}
-	tr.ForeachEMA(dst, src, tau)
+	op.ForeachEMA(dst, src, tau)
 	return nil
 }
 
@@ -216,7 +217,7 @@ type Batch struct {
 }
 
 // embedText is the token + position embedding and its layer norm.
-func (m *Model) embedText(tp *tr.Tape, ids []int64, B, T int) tr.Tensor {
+func (m *Model) embedText(tp *op.Tape, ids []int64, B, T int) op.Tensor {
 	d := m.Cfg.Encoder.Dim
 	it := tp.Int64(ids, m.dev, int64(B*T))
 	x := tp.Reshape(tp.IndexSelect(m.tokW, 0, it), int64(B), int64(T), d)
@@ -226,13 +227,13 @@ func (m *Model) embedText(tp *tr.Tape, ids []int64, B, T int) tr.Tensor {
 
 // features returns the student's input (masked) and the teacher's input
 // (the same front-end on the unmasked input), B x T x D each.
-func (m *Model) features(tp *tr.Tape, b *Batch) (student, teacher tr.Tensor) {
+func (m *Model) features(tp *op.Tape, b *Batch) (student, teacher op.Tensor) {
 	B, T := int64(b.B), int64(b.T)
 	d := m.Cfg.Encoder.Dim
 	switch m.Modality {
 	case "text":
 		student = tp.Dropout(m.embedText(tp, b.Input, b.B, b.T), m.Cfg.Encoder.Dropout, b.Train)
-		restore := tr.NoGrad()
+		restore := op.NoGrad()
 		teacher = m.embedText(tp, b.IDs, b.B, b.T)
 		restore()
 		return student, teacher
@@ -259,14 +260,14 @@ func (m *Model) features(tp *tr.Tape, b *Batch) (student, teacher tr.Tensor) {
 
 // instanceNorm normalizes x (B x T x D) over T for each example and
 // channel (torch.nn.functional.instance_norm, eps 1e-5, no affine).
-func instanceNorm(tp *tr.Tape, x tr.Tensor) tr.Tensor {
+func instanceNorm(tp *op.Tape, x op.Tensor) op.Tensor {
 	c := tp.Sub(x, tp.MeanDims(x, true, 1))
 	v := tp.MeanDims(tp.Mul(c, c), true, 1)
 	return tp.Div(c, tp.Sqrt(tp.AddScalar(v, 1e-5)))
 }
 
 // layerNorm normalizes x over its last dimension d (no affine).
-func layerNorm(tp *tr.Tape, x tr.Tensor, d int64) tr.Tensor {
+func layerNorm(tp *op.Tape, x op.Tensor, d int64) op.Tensor {
 	return tp.LayerNorm(x, nil, nil, d, 1e-5)
 }
 
@@ -274,17 +275,17 @@ func layerNorm(tp *tr.Tape, x tr.Tensor, d int64) tr.Tensor {
 // returns the data2vec targets: the mean of the top-K blocks' feed-forward
 // outputs (before each block's last residual), each normalized first
 // (TargetNorm), then optionally normalized again. Owned by tp.
-func (m *Model) Targets(tp *tr.Tape, x tr.Tensor) tr.Tensor {
-	restore := tr.NoGrad()
+func (m *Model) Targets(tp *op.Tape, x op.Tensor) op.Tensor {
+	restore := op.NoGrad()
 	defer restore()
 	out := m.TEnc.Forward(tp, tp.Detach(x), tr.Options{Keep: true})
 	return m.targetsFrom(tp, out.FFN)
 }
 
-func (m *Model) targetsFrom(tp *tr.Tape, ffn []tr.Tensor) tr.Tensor {
+func (m *Model) targetsFrom(tp *op.Tape, ffn []op.Tensor) op.Tensor {
 	c := m.Cfg
 	d := c.Encoder.Dim
-	var sum tr.Tensor
+	var sum op.Tensor
 	for _, f := range ffn[len(ffn)-c.TopK:] {
 		switch c.TargetNorm {
 		case "instance":
@@ -309,7 +310,7 @@ func (m *Model) targetsFrom(tp *tr.Tape, ffn []tr.Tensor) tr.Tensor {
 }
 
 // regress is the regression head.
-func (m *Model) regress(tp *tr.Tape, x tr.Tensor) tr.Tensor {
+func (m *Model) regress(tp *op.Tape, x op.Tensor) op.Tensor {
 	for i, l := range m.head {
 		if i > 0 {
 			x = tp.Gelu(x)
@@ -321,15 +322,15 @@ func (m *Model) regress(tp *tr.Tape, x tr.Tensor) tr.Tensor {
 
 // LossOut is one forward pass: tensors belong to the tape.
 type LossOut struct {
-	Loss tr.Tensor
+	Loss op.Tensor
 	// Pred and Target are the masked positions' predictions and targets
 	// (N x D).
-	Pred, Target tr.Tensor
+	Pred, Target op.Tensor
 	Masked       int
 }
 
-func smoothL1Sum(tp *tr.Tape, x, y tr.Tensor, beta float64) tr.Tensor {
-	var out tr.Tensor
+func smoothL1Sum(tp *op.Tape, x, y op.Tensor, beta float64) op.Tensor {
+	var out op.Tensor
 	if beta == 0 {
 		lib.AtgMseLoss(&out, x, y, 2)
 	} else {
@@ -342,11 +343,11 @@ func smoothL1Sum(tp *tr.Tape, x, y tr.Tensor, beta float64) tr.Tensor {
 // positions, Smooth L1 (beta LossBeta) or squared error summed over the
 // target dimensions, times LossScale (0: 1/sqrt(D)), averaged over the
 // masked positions (fairseq's sum divided by the sample size). libtorch
-// errors are raised for tr.Catch.
-func (m *Model) Loss(tp *tr.Tape, b *Batch) *LossOut {
+// errors are raised for op.Catch.
+func (m *Model) Loss(tp *op.Tape, b *Batch) *LossOut {
 	tp.BF16 = m.BF16
 	if len(b.Mask) != b.B*b.T {
-		tr.Fail(fmt.Errorf("data2vec: batch %d x %d positions has %d mask entries", b.B, b.T, len(b.Mask)))
+		op.Fail(fmt.Errorf("data2vec: batch %d x %d positions has %d mask entries", b.B, b.T, len(b.Mask)))
 	}
 	var idx []int64
 	for i, v := range b.Mask {
@@ -355,11 +356,11 @@ func (m *Model) Loss(tp *tr.Tape, b *Batch) *LossOut {
 		}
 	}
 	if len(idx) == 0 {
-		tr.Fail(fmt.Errorf("data2vec: batch has no masked position"))
+		op.Fail(fmt.Errorf("data2vec: batch has no masked position"))
 	}
 	xs, xt := m.features(tp, b)
-	if s := tr.Shape(xs); s[1] != int64(b.T) {
-		tr.Fail(fmt.Errorf("data2vec: front-end gives %d positions, batch says %d", s[1], b.T))
+	if s := op.Shape(xs); s[1] != int64(b.T) {
+		op.Fail(fmt.Errorf("data2vec: front-end gives %d positions, batch says %d", s[1], b.T))
 	}
 	y := m.Targets(tp, xt)
 	out := m.Enc.Forward(tp, xs, tr.Options{Train: b.Train, Rng: b.Rng})
@@ -379,20 +380,20 @@ func (m *Model) Loss(tp *tr.Tape, b *Batch) *LossOut {
 // Variance is fairseq's compute_var: the mean over dimensions of the
 // standard deviation over rows (unbiased, +1e-6 inside the root) of x
 // (N x D). 0 for fewer than two rows.
-func Variance(tp *tr.Tape, x tr.Tensor) float64 {
+func Variance(tp *op.Tape, x op.Tensor) float64 {
 	v := varianceTensor(tp, x)
 	if v == nil {
 		return 0
 	}
-	return tr.Scalar(v)
+	return op.Scalar(v)
 }
 
 // varianceTensor is Variance left on the device (nil for fewer than two
 // rows), so a step can read it with its other values in one sync.
-func varianceTensor(tp *tr.Tape, x tr.Tensor) tr.Tensor {
-	restore := tr.NoGrad()
+func varianceTensor(tp *op.Tape, x op.Tensor) op.Tensor {
+	restore := op.NoGrad()
 	defer restore()
-	n := tr.Shape(x)[0]
+	n := op.Shape(x)[0]
 	if n < 2 {
 		return nil
 	}
@@ -407,8 +408,8 @@ func varianceTensor(tp *tr.Tape, x tr.Tensor) tr.Tensor {
 // the output of block layer (1-based; 0 or out of range: the encoder's
 // output; negative: the front end's embeddings, before the encoder),
 // B x T x D, owned by tp.
-func (m *Model) Encode(tp *tr.Tape, b *Batch, teacher bool, layer int) tr.Tensor {
-	restore := tr.NoGrad()
+func (m *Model) Encode(tp *op.Tape, b *Batch, teacher bool, layer int) op.Tensor {
+	restore := op.NoGrad()
 	defer restore()
 	tp.BF16 = m.BF16
 	nb := *b

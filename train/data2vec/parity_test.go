@@ -8,6 +8,7 @@ import (
 	"github.com/sugarme/gotch"
 
 	"github.com/sslpipe/sslpipe/train"
+	"github.com/sslpipe/sslpipe/train/op"
 	tr "github.com/sslpipe/sslpipe/train/transformer"
 )
 
@@ -75,7 +76,7 @@ func parityModel(t *testing.T, cfg ModelConfig) (*Model, *Batch, map[string]trai
 // before the last residual, layer or instance norm per block, averaged)
 // against PyTorch with torchaudio's encoder blocks.
 func TestParityTargets(t *testing.T) {
-	defer tr.LockThread()()
+	defer op.LockThread()()
 	train.SetNumThreads(1)
 	for _, norm := range []string{"layer", "instance"} {
 		cfg := parityConfig()
@@ -83,11 +84,11 @@ func TestParityTargets(t *testing.T) {
 		m, b, gold := parityModel(t, cfg)
 		var got []float32
 		err := func() (err error) {
-			defer tr.Catch(&err)
-			var tp tr.Tape
+			defer op.Catch(&err)
+			var tp op.Tape
 			defer tp.Drop()
 			_, xt := m.features(&tp, b)
-			got = tr.ToFloat32(m.Targets(&tp, xt))
+			got = op.ToFloat32(m.Targets(&tp, xt))
 			return nil
 		}()
 		m.Free()
@@ -105,7 +106,7 @@ func TestParityTargets(t *testing.T) {
 // TestParityStep checks the loss, the variances, one clipped AdamW update
 // and one EMA update against PyTorch.
 func TestParityStep(t *testing.T) {
-	defer tr.LockThread()()
+	defer op.LockThread()()
 	train.SetNumThreads(1)
 	m, b, gold := parityModel(t, parityConfig())
 	defer m.Free()

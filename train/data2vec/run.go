@@ -17,6 +17,7 @@ import (
 
 	"github.com/sslpipe/sslpipe/text"
 	"github.com/sslpipe/sslpipe/train"
+	"github.com/sslpipe/sslpipe/train/op"
 	tr "github.com/sslpipe/sslpipe/train/transformer"
 )
 
@@ -71,15 +72,15 @@ func (o *Optimizer) SetState(src string, ts map[string]train.STensor, steps int6
 // teacher is not touched: call Model.UpdateTeacher after). A non-finite
 // loss or gradient skips the update. The caller locks the OS thread.
 func (o *Optimizer) Step(b *Batch, lr float64) (r StepResult, err error) {
-	defer tr.Catch(&err)
-	var tp tr.Tape
+	defer op.Catch(&err)
+	var tp op.Tape
 	defer tp.Drop()
 	out := o.m.Loss(&tp, b)
 	r.Masked = out.Masked
 	// Loss and monitors are read with the gradient norm, after the backward
 	// pass is queued: one device sync per step. A non-finite loss gives a
 	// non-finite gradient norm, and the update is skipped.
-	stats := []tr.Tensor{out.Loss}
+	stats := []op.Tensor{out.Loss}
 	tv, pv := varianceTensor(&tp, out.Target), varianceTensor(&tp, out.Pred)
 	if tv != nil && pv != nil {
 		stats = append(stats, tv, pv)
@@ -231,7 +232,7 @@ func prepare(ctx context.Context, cfg *Config, progress io.Writer) (*source, err
 // checkpoint and the weights are written and ctx's error returned with
 // the Result so far. Train locks its goroutine to one OS thread.
 func Train(ctx context.Context, cfg Config, o RunOptions) (res *Result, err error) {
-	defer tr.LockThread()()
+	defer op.LockThread()()
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -429,7 +430,7 @@ func SaveWeights(path string, m *Model, cfg Config, step int64) error {
 // initialized model of the same config and seed instead of the weights,
 // the random-init baseline). For text the run's tokenizer is returned.
 func OpenRun(dir string, dev gotch.Device, random bool) (*Model, Config, *text.Tokenizer, error) {
-	defer tr.LockThread()()
+	defer op.LockThread()()
 	cfg, err := LoadConfig(filepath.Join(dir, "config.yaml"))
 	if err != nil {
 		return nil, cfg, nil, err

@@ -6,7 +6,7 @@ import (
 
 	"github.com/sugarme/gotch"
 
-	tr "github.com/sslpipe/sslpipe/train/transformer"
+	"github.com/sslpipe/sslpipe/train/op"
 )
 
 // TestCUDAStep runs the parity model's first step on the GPU: fp32 equals
@@ -15,7 +15,7 @@ func TestCUDAStep(t *testing.T) {
 	if !gotch.CUDA.IsAvailable() {
 		t.Skip("CUDA not available")
 	}
-	defer tr.LockThread()()
+	defer op.LockThread()()
 	init := readST(t, "testdata/parity_init.safetensors")
 	gold := readST(t, "testdata/parity_golden.safetensors")
 	for _, bf16 := range []bool{false, true} {

@@ -8,6 +8,7 @@ import (
 	"github.com/sugarme/gotch"
 
 	"github.com/sslpipe/sslpipe/audio"
+	"github.com/sslpipe/sslpipe/train/op"
 	tr "github.com/sslpipe/sslpipe/train/transformer"
 	"github.com/sslpipe/sslpipe/train/wavenc"
 )
@@ -90,11 +91,11 @@ type Model struct {
 	BF16 bool
 	dev  gotch.Device
 
-	lnw, lnb       tr.Tensor
-	projW, projB   tr.Tensor
-	maskEmb        tr.Tensor
-	finalW, finalB tr.Tensor
-	labelEmb       tr.Tensor
+	lnw, lnb       op.Tensor
+	projW, projB   op.Tensor
+	maskEmb        op.Tensor
+	finalW, finalB op.Tensor
+	labelEmb       op.Tensor
 }
 
 // NewModel builds a randomly initialized model (torchaudio's HuBERT
@@ -126,7 +127,7 @@ func NewModel(cfg ModelConfig, seed uint64, dev gotch.Device) (m *Model, err err
 }
 
 func (m *Model) head(p *tr.Params) (err error) {
-	defer tr.Catch(&err)
+	defer op.Catch(&err)
 	c := m.CNN.Config().Dim()
 	d := m.Cfg.Encoder.Dim
 	m.lnw = p.New("wav2vec2.encoder.feature_projection.layer_norm.weight", true, tr.Fill(c, 1), c)
@@ -138,7 +139,7 @@ func (m *Model) head(p *tr.Params) (err error) {
 }
 
 func (m *Model) tail(p *tr.Params) (err error) {
-	defer tr.Catch(&err)
+	defer op.Catch(&err)
 	d, f, k := m.Cfg.Encoder.Dim, m.Cfg.FinalDim, int64(m.Cfg.NumClasses)
 	m.maskEmb = p.New("mask_generator.mask_embedding", true, p.Uniform(d, 0, 1), d)
 	b := 1 / math.Sqrt(float64(d))
@@ -171,19 +172,19 @@ type Batch struct {
 // LossOut holds the tensors (owned by the tape) and metrics of one
 // forward pass.
 type LossOut struct {
-	Loss, LossM, LossU, FeatPen tr.Tensor
+	Loss, LossM, LossU, FeatPen op.Tensor
 	// CorrectM and CorrectU count, on the device, the masked and unmasked
 	// frames whose cosine logits' arg-max equals the label (nil when there
 	// are none); CountM and CountU are the frame counts.
-	CorrectM, CorrectU tr.Tensor
+	CorrectM, CorrectU op.Tensor
 	CountM, CountU     int
 }
 
 // stats lists the one-element tensors a step reads (loss, penalty, the
 // defined loss parts and accuracy counts), for one device sync.
-func (o *LossOut) stats() []tr.Tensor {
-	s := []tr.Tensor{o.Loss, o.FeatPen}
-	for _, t := range []tr.Tensor{o.LossM, o.LossU, o.CorrectM, o.CorrectU} {
+func (o *LossOut) stats() []op.Tensor {
+	s := []op.Tensor{o.Loss, o.FeatPen}
+	for _, t := range []op.Tensor{o.LossM, o.LossU, o.CorrectM, o.CorrectU} {
 		if t != nil {
 			s = append(s, t)
 		}
@@ -195,7 +196,7 @@ func (o *LossOut) stats() []tr.Tensor {
 func (o *LossOut) fill(r *StepResult, vals []float64) {
 	r.Loss, r.FeatPen = vals[0], vals[1]
 	i := 2
-	next := func(t tr.Tensor) float64 {
+	next := func(t op.Tensor) float64 {
 		if t == nil {
 			return 0
 		}
@@ -212,7 +213,7 @@ func (m *Model) T(L int) int { return m.CNN.Config().Frames(L) }
 
 // Features runs the CNN, the feature penalty, the layer norm and the
 // projection: x (B x T x D) and the penalty (scalar).
-func (m *Model) features(tp *tr.Tape, wave tr.Tensor, train bool) (x, pen tr.Tensor) {
+func (m *Model) features(tp *op.Tape, wave op.Tensor, train bool) (x, pen op.Tensor) {
 	f := m.CNN.Forward(tp, wave)
 	f = tp.ScaleGrad(f, m.Cfg.CNNGradScale)
 	pen = tp.Mean(tp.Mul(f, f))
@@ -227,12 +228,12 @@ func (m *Model) features(tp *tr.Tape, wave tr.Tensor, train bool) (x, pen tr.Ten
 // CE(masked) + UnmaskedWeight·CE(unmasked) + FeaturePenalty·pen, each
 // cross-entropy averaged over its frames (fairseq's loss summed over
 // masked frames and normalized by their count). Tensors belong to tp;
-// libtorch errors are raised for tr.Catch.
-func (m *Model) Loss(tp *tr.Tape, b *Batch) *LossOut {
+// libtorch errors are raised for op.Catch.
+func (m *Model) Loss(tp *op.Tape, b *Batch) *LossOut {
 	tp.BF16 = m.BF16
 	T := m.T(b.L)
 	if T <= 0 || len(b.Labels) != b.B*T || len(b.Mask) != b.B*T || len(b.Wave) != b.B*b.L {
-		tr.Fail(fmt.Errorf("hubert: batch %d x %d samples gives %d frames but has %d labels and %d mask entries", b.B, b.L, T, len(b.Labels), len(b.Mask)))
+		op.Fail(fmt.Errorf("hubert: batch %d x %d samples gives %d frames but has %d labels and %d mask entries", b.B, b.L, T, len(b.Labels), len(b.Mask)))
 	}
 	dev := m.dev
 	wave := tp.Float32(b.Wave, dev, int64(b.B), int64(b.L))
@@ -258,7 +259,7 @@ func (m *Model) Loss(tp *tr.Tape, b *Batch) *LossOut {
 	}
 	r := &LossOut{FeatPen: pen}
 	loss := tp.MulScalar(pen, m.Cfg.FeaturePenalty)
-	part := func(idx, lab []int64) (ce, correct tr.Tensor) {
+	part := func(idx, lab []int64) (ce, correct op.Tensor) {
 		it := tp.Int64(idx, dev, int64(len(idx)))
 		lt := tp.Int64(lab, dev, int64(len(lab)))
 		lg := tp.IndexSelect(logits, 0, it)
@@ -283,9 +284,9 @@ func (m *Model) Loss(tp *tr.Tape, b *Batch) *LossOut {
 // Layer returns the features of transformer block layer (1-based; 0 is the
 // projected CNN features that enter the Transformer) for waveforms
 // (B x L), without masking or dropout: B x T x D, owned by tp.
-func (m *Model) Layer(tp *tr.Tape, wave []float32, B, L, layer int) tr.Tensor {
+func (m *Model) Layer(tp *op.Tape, wave []float32, B, L, layer int) op.Tensor {
 	if layer < 0 || layer > m.Cfg.Encoder.Layers {
-		tr.Fail(fmt.Errorf("hubert: layer %d outside [0, %d]", layer, m.Cfg.Encoder.Layers))
+		op.Fail(fmt.Errorf("hubert: layer %d outside [0, %d]", layer, m.Cfg.Encoder.Layers))
 	}
 	w := tp.Float32(wave, m.dev, int64(B), int64(L))
 	x, _ := m.features(tp, w, false)

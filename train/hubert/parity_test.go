@@ -9,6 +9,7 @@ import (
 
 	"github.com/sslpipe/sslpipe/audio"
 	"github.com/sslpipe/sslpipe/train"
+	"github.com/sslpipe/sslpipe/train/op"
 	tr "github.com/sslpipe/sslpipe/train/transformer"
 	"github.com/sslpipe/sslpipe/train/wavenc"
 )
@@ -49,7 +50,7 @@ func maxAbsDiff(a, b []float32) float64 {
 // HuBERTPretrainModel (goldens from testdata/make_parity.py, same initial
 // weights, inputs and mask).
 func TestParityTorchaudio(t *testing.T) {
-	defer tr.LockThread()()
+	defer op.LockThread()()
 	train.SetNumThreads(1)
 	init := readST(t, "testdata/parity_init.safetensors")
 	gold := readST(t, "testdata/parity_golden.safetensors")

@@ -17,7 +17,7 @@ import (
 	"github.com/sslpipe/sslpipe/audio"
 	"github.com/sslpipe/sslpipe/plot"
 	"github.com/sslpipe/sslpipe/train"
-	tr "github.com/sslpipe/sslpipe/train/transformer"
+	"github.com/sslpipe/sslpipe/train/op"
 )
 
 // Metrics is one line of metrics.jsonl (averages over the LogEvery steps
@@ -94,7 +94,7 @@ func (c Config) Fingerprint() string {
 // returned with the Result so far. Train locks its goroutine to one OS
 // thread.
 func Train(ctx context.Context, cfg Config, o RunOptions) (res *Result, err error) {
-	defer tr.LockThread()()
+	defer op.LockThread()()
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -416,9 +416,9 @@ func OpenRun(dir string, dev gotch.Device) (*Model, Config, error) {
 // (0: the projected CNN features) averaged over time; long waves are cut
 // to maxSamples (0: no cut). One utterance at a time, no dropout.
 func Embed(m *Model, waves [][]float32, layer, maxSamples int) (out [][]float32, err error) {
-	defer tr.LockThread()()
-	defer tr.Catch(&err)
-	restore := tr.NoGrad()
+	defer op.LockThread()()
+	defer op.Catch(&err)
+	restore := op.NoGrad()
 	defer restore()
 	rf := m.Cfg.CNN.ReceptiveField()
 	for i, w := range waves {
@@ -428,9 +428,9 @@ func Embed(m *Model, waves [][]float32, layer, maxSamples int) (out [][]float32,
 		if len(w) < rf {
 			return nil, fmt.Errorf("%w: wave %d has %d samples, fewer than the receptive field %d", ErrData, i, len(w), rf)
 		}
-		var tp tr.Tape
+		var tp op.Tape
 		x := m.Layer(&tp, w, 1, len(w), layer)
-		out = append(out, tr.ToFloat32(tp.MeanDims(x, false, 1)))
+		out = append(out, op.ToFloat32(tp.MeanDims(x, false, 1)))
 		tp.Drop()
 	}
 	return out, nil
@@ -439,15 +439,15 @@ func Embed(m *Model, waves [][]float32, layer, maxSamples int) (out [][]float32,
 // LayerFrames returns the frame features (T x D, 50 Hz) of transformer
 // block layer for one wave.
 func LayerFrames(m *Model, wave []float32, layer int) (out audio.Matrix, err error) {
-	defer tr.LockThread()()
-	defer tr.Catch(&err)
-	restore := tr.NoGrad()
+	defer op.LockThread()()
+	defer op.Catch(&err)
+	restore := op.NoGrad()
 	defer restore()
-	var tp tr.Tape
+	var tp op.Tape
 	defer tp.Drop()
 	x := m.Layer(&tp, wave, 1, len(wave), layer)
-	s := tr.Shape(x)
-	return audio.Matrix{Rows: int(s[1]), Cols: int(s[2]), Data: tr.ToFloat32(x)}, nil
+	s := op.Shape(x)
+	return audio.Matrix{Rows: int(s[1]), Cols: int(s[2]), Data: op.ToFloat32(x)}, nil
 }
 
 // LayerLabels fits k-means (o.K, 500 in HuBERT's second iteration) on

@@ -8,6 +8,7 @@ import (
 	lib "github.com/sugarme/gotch/libtch"
 
 	"github.com/sslpipe/sslpipe/train"
+	"github.com/sslpipe/sslpipe/train/op"
 	tr "github.com/sslpipe/sslpipe/train/transformer"
 )
 
@@ -78,8 +79,8 @@ func (o *Optimizer) SetState(src string, ts map[string]train.STensor, steps int6
 // one AdamW update with learning rate lr. A non-finite loss skips the
 // update (Skipped). The caller locks the OS thread.
 func (o *Optimizer) Step(b *Batch, lr float64) (r StepResult, err error) {
-	defer tr.Catch(&err)
-	var tp tr.Tape
+	defer op.Catch(&err)
+	var tp op.Tape
 	defer tp.Drop()
 	out := o.m.Loss(&tp, b)
 	// Every value is read with the gradient norm, after the backward pass
@@ -97,13 +98,13 @@ func (o *Optimizer) Step(b *Batch, lr float64) (r StepResult, err error) {
 // Eval runs the model on b without updating it (no dropout unless
 // b.Train) and returns the same statistics.
 func (m *Model) Eval(b *Batch) (r StepResult, err error) {
-	defer tr.Catch(&err)
-	restore := tr.NoGrad()
+	defer op.Catch(&err)
+	restore := op.NoGrad()
 	defer restore()
-	var tp tr.Tape
+	var tp op.Tape
 	defer tp.Drop()
 	out := m.Loss(&tp, b)
-	out.fill(&r, tr.ReadScalars(&tp, out.stats()...))
+	out.fill(&r, op.ReadScalars(&tp, out.stats()...))
 	return r, nil
 }
 
@@ -112,8 +113,8 @@ func Sync(dev gotch.Device) (err error) {
 	if !dev.IsCuda() {
 		return nil
 	}
-	defer tr.Catch(&err)
+	defer op.Catch(&err)
 	lib.AtcSynchronize(int64(dev.Value))
-	tr.Check()
+	op.Check()
 	return nil
 }

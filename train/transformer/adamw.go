@@ -2,10 +2,9 @@ package transformer
 
 import (
 	"fmt"
+	"github.com/sslpipe/sslpipe/train/op"
 	"math"
 	"slices"
-
-	lib "github.com/sugarme/gotch/libtch"
 
 	"github.com/sslpipe/sslpipe/train"
 )
@@ -28,38 +27,38 @@ type AdamWConfig struct {
 type AdamW struct {
 	cfg   AdamWConfig
 	steps int64
-	m, v  map[string]Tensor
+	m, v  map[string]op.Tensor
 }
 
 // NewAdamW makes an optimizer with no state.
 func NewAdamW(cfg AdamWConfig) *AdamW {
-	return &AdamW{cfg: cfg, m: map[string]Tensor{}, v: map[string]Tensor{}}
+	return &AdamW{cfg: cfg, m: map[string]op.Tensor{}, v: map[string]op.Tensor{}}
 }
 
 // Steps is the number of updates applied (AdamW's t).
 func (o *AdamW) Steps() int64 { return o.steps }
 
-// Free releases the moments.
+// op.Free releases the moments.
 func (o *AdamW) Free() {
 	for _, t := range o.m {
-		Free(t)
+		op.Free(t)
 	}
 	for _, t := range o.v {
-		Free(t)
+		op.Free(t)
 	}
-	o.m, o.v = map[string]Tensor{}, map[string]Tensor{}
+	o.m, o.v = map[string]op.Tensor{}, map[string]op.Tensor{}
 }
 
 // Step applies one update with learning rate lr to params given their
-// gradients (nil: the parameter is skipped). Runs under NoGrad; the
+// gradients (nil: the parameter is skipped). Runs under op.NoGrad; the
 // temporaries go on tp.
-func (o *AdamW) Step(tp *Tape, params []*Param, grads []Tensor, lr float64) {
+func (o *AdamW) Step(tp *op.Tape, params []*Param, grads []op.Tensor, lr float64) {
 	o.steps++
 	c := o.cfg
 	t := float64(o.steps)
 	bc1 := 1 - math.Pow(c.Beta1, t)
 	bc2 := 1 - math.Pow(c.Beta2, t)
-	if opAdamW.use() && o.stepForeach(tp, params, grads, lr, bc1, bc2) {
+	if o.stepForeach(tp, params, grads, lr, bc1, bc2) {
 		return
 	}
 	for i, p := range params {
@@ -72,7 +71,7 @@ func (o *AdamW) Step(tp *Tape, params []*Param, grads []Tensor, lr float64) {
 			lr *= c.LRScale(p.Name)
 		}
 		if c.WeightDecay > 0 && !(c.ExcludeNoDecay && p.NoDecay) {
-			MulScalarInPlace(p.T, 1-lr*c.WeightDecay)
+			op.MulScalarInPlace(p.T, 1-lr*c.WeightDecay)
 		}
 		m, ok := o.m[p.Name]
 		if !ok {
@@ -85,28 +84,28 @@ func (o *AdamW) Step(tp *Tape, params []*Param, grads []Tensor, lr float64) {
 		// update up to rounding):
 		// m = lerp(m, g, 1-b1); v = b2·v + (√(1-b2)·g)²;
 		// p += m / ((√v/√bc2 + eps)·(-bc1/lr)).
-		LerpInPlace(m, g, 1-c.Beta1)
-		MulScalarInPlace(v, c.Beta2)
+		op.LerpInPlace(m, g, 1-c.Beta1)
+		op.MulScalarInPlace(v, c.Beta2)
 		gs := tp.MulScalar(g, math.Sqrt(1-c.Beta2))
-		AddcmulInPlace(v, gs, gs)
+		op.AddcmulInPlace(v, gs, gs)
 		if lr == 0 {
 			continue
 		}
 		denom := tp.Sqrt(v)
-		MulScalarInPlace(denom, 1/math.Sqrt(bc2))
-		AddScalarInPlace(denom, c.Eps)
-		MulScalarInPlace(denom, -bc1/lr)
-		AddcdivInPlace(p.T, m, denom)
+		op.MulScalarInPlace(denom, 1/math.Sqrt(bc2))
+		op.AddScalarInPlace(denom, c.Eps)
+		op.MulScalarInPlace(denom, -bc1/lr)
+		op.AddcdivInPlace(p.T, m, denom)
 	}
 }
 
 // stepForeach is Step with libtorch's multi-tensor ops: the parameters are
 // grouped by learning rate and weight decay, one foreach update per group.
 // It returns false (nothing changed) where the shim lacks the op.
-func (o *AdamW) stepForeach(tp *Tape, params []*Param, grads []Tensor, lr, bc1, bc2 float64) bool {
+func (o *AdamW) stepForeach(tp *op.Tape, params []*Param, grads []op.Tensor, lr, bc1, bc2 float64) bool {
 	c := o.cfg
 	type key struct{ lr, wd float64 }
-	type group struct{ p, g, m, v []Tensor }
+	type group struct{ p, g, m, v []op.Tensor }
 	groups := map[key]*group{}
 	var order []key
 	for i, p := range params {
@@ -137,9 +136,9 @@ func (o *AdamW) stepForeach(tp *Tape, params []*Param, grads []Tensor, lr, bc1, 
 	}
 	for i, k := range order {
 		gr := groups[k]
-		if !opAdamW.ran(lib.SslpipeForeachAdamW(gr.p, gr.g, gr.m, gr.v, k.lr, c.Beta1, c.Beta2, c.Eps, k.wd, bc1, bc2)) {
+		if !op.ForeachAdamW(gr.p, gr.g, gr.m, gr.v, k.lr, c.Beta1, c.Beta2, c.Eps, k.wd, bc1, bc2) {
 			if i > 0 {
-				Fail(foreachError("AdamW: the foreach update vanished mid-step"))
+				op.Fail(op.ForeachError("AdamW: the foreach update vanished mid-step"))
 			}
 			return false
 		}
@@ -151,12 +150,12 @@ func (o *AdamW) stepForeach(tp *Tape, params []*Param, grads []Tensor, lr, bc1, 
 // prefix+<param>.exp_avg and prefix+<param>.exp_avg_sq (PyTorch's state
 // names).
 func (o *AdamW) State(params *Params, prefix string) (out map[string]train.STensor, err error) {
-	defer Catch(&err)
+	defer op.Catch(&err)
 	out = map[string]train.STensor{}
 	for _, p := range params.List() {
 		if m, ok := o.m[p.Name]; ok {
-			out[prefix+p.Name+".exp_avg"] = train.STensor{Shape: slices.Clone(p.Shape), F32: ToFloat32(m)}
-			out[prefix+p.Name+".exp_avg_sq"] = train.STensor{Shape: slices.Clone(p.Shape), F32: ToFloat32(o.v[p.Name])}
+			out[prefix+p.Name+".exp_avg"] = train.STensor{Shape: slices.Clone(p.Shape), F32: op.ToFloat32(m)}
+			out[prefix+p.Name+".exp_avg_sq"] = train.STensor{Shape: slices.Clone(p.Shape), F32: op.ToFloat32(o.v[p.Name])}
 		}
 	}
 	return out, nil
@@ -166,12 +165,12 @@ func (o *AdamW) State(params *Params, prefix string) (out map[string]train.STens
 // update count; src names the checkpoint in errors. With steps > 0 every
 // parameter must have its moments.
 func (o *AdamW) SetState(src string, params *Params, tensors map[string]train.STensor, prefix string, steps int64) (err error) {
-	defer Catch(&err)
-	restore := NoGrad()
+	defer op.Catch(&err)
+	restore := op.NoGrad()
 	defer restore()
 	o.Free()
 	for _, p := range params.List() {
-		var pair [2]Tensor
+		var pair [2]op.Tensor
 		for i, name := range []string{".exp_avg", ".exp_avg_sq"} {
 			s, ok := tensors[prefix+p.Name+name]
 			if !ok {
@@ -185,7 +184,7 @@ func (o *AdamW) SetState(src string, params *Params, tensors map[string]train.ST
 				o.Free()
 				return fmt.Errorf("%s: %w: optimizer state %s has shape %v, want %v", src, train.ErrBadCheckpoint, prefix+p.Name+name, s.Shape, p.Shape)
 			}
-			t, err := FromFloat32(s.F32, params.Device(), p.Shape...)
+			t, err := op.FromFloat32(s.F32, params.Device(), p.Shape...)
 			if err != nil {
 				o.Free()
 				return err
@@ -205,7 +204,7 @@ func (o *AdamW) SetState(src string, params *Params, tensors map[string]train.ST
 // applies one update with learning rate lr. It returns the norm before
 // clipping; skipped reports a non-finite norm, in which case nothing is
 // updated. Temporaries go on tp.
-func (o *AdamW) Minimize(tp *Tape, params []*Param, loss Tensor, clip, lr float64) (gradNorm float64, skipped bool) {
+func (o *AdamW) Minimize(tp *op.Tape, params []*Param, loss op.Tensor, clip, lr float64) (gradNorm float64, skipped bool) {
 	gradNorm, _, skipped = o.MinimizeReading(tp, params, loss, clip, lr)
 	return gradNorm, skipped
 }
@@ -214,17 +213,17 @@ func (o *AdamW) Minimize(tp *Tape, params []*Param, loss Tensor, clip, lr float6
 // (the loss, monitors) to the host together with the gradient norm: one
 // device synchronization per step, after the backward pass is queued,
 // instead of one per value. vals holds the stats' values in order.
-func (o *AdamW) MinimizeReading(tp *Tape, params []*Param, loss Tensor, clip, lr float64, stats ...Tensor) (gradNorm float64, vals []float64, skipped bool) {
-	ts := make([]Tensor, len(params))
+func (o *AdamW) MinimizeReading(tp *op.Tape, params []*Param, loss op.Tensor, clip, lr float64, stats ...op.Tensor) (gradNorm float64, vals []float64, skipped bool) {
+	ts := make([]op.Tensor, len(params))
 	for i, p := range params {
 		ts[i] = p.T
 	}
-	ClearGrads(ts)
-	Backward(loss)
-	restore := NoGrad()
+	op.ClearGrads(ts)
+	op.Backward(loss)
+	restore := op.NoGrad()
 	defer restore()
-	grads := make([]Tensor, len(params))
-	var present []Tensor
+	grads := make([]op.Tensor, len(params))
+	var present []op.Tensor
 	for i, p := range params {
 		if grads[i] = tp.Grad(p.T); grads[i] != nil {
 			present = append(present, grads[i])
@@ -232,18 +231,18 @@ func (o *AdamW) MinimizeReading(tp *Tape, params []*Param, loss Tensor, clip, lr
 	}
 	read := slices.Clone(stats)
 	if len(present) > 0 {
-		read = append(read, TotalNorm(tp, present))
+		read = append(read, op.TotalNorm(tp, present))
 	}
-	all := ReadScalars(tp, read...)
+	all := op.ReadScalars(tp, read...)
 	vals = all[:len(stats)]
 	if len(present) > 0 {
 		gradNorm = all[len(stats)]
 	}
-	if !finite(gradNorm) {
+	if !op.Finite(gradNorm) {
 		return gradNorm, vals, true
 	}
-	if f := clipFactor(gradNorm, clip); f != 1 {
-		ForeachMulScalar(present, f)
+	if f := op.ClipFactor(gradNorm, clip); f != 1 {
+		op.ForeachMulScalar(present, f)
 	}
 	o.Step(tp, params, grads, lr)
 	return gradNorm, vals, false

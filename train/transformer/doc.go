@@ -1,30 +1,18 @@
 // Package transformer is the Transformer encoder shared by sslpipe's speech
-// (and data2vec) models, and the small libtorch op layer they are built on.
+// (and data2vec) models, with their parameters and AdamW, built on the op
+// layer of package train/op (Tape, Catch, LockThread, ...).
 //
-// # Op layer
-//
-// A Tape records the tensors made during one computation and frees them
-// all in Drop; its ops (Conv1d, Linear, LayerNorm, GroupNorm, Gelu,
-// Softmax, Matmul, CrossEntropy, ...) call gotch's C API directly and raise
-// libtorch errors as panics that Catch, deferred at every exported entry
-// point, turns back into errors. Nothing here calls gotch's Must*
-// functions. Params holds named parameters with deterministic Go-side
-// initialization and safetensors import/export (train.STensor).
-//
-// libtorch reports errors through a C thread-local: run a Tape's ops on one
-// locked OS thread (LockThread). Tapes, Params and Encoders are not safe
-// for concurrent use.
-//
-// Debian's libtorch 1.13.1 computes a wrong CPU GELU gradient when the
-// incoming gradient is not contiguous; Gelu checks for that once
-// (NativeGELUBackwardOK) and then uses the erf formula on the CPU.
+// Params holds named parameters with deterministic Go-side initialization
+// and safetensors import/export (train.STensor). Params and Encoders are
+// not safe for concurrent use; run them on one locked OS thread
+// (op.LockThread).
 //
 // # Encoder
 //
 //	p := transformer.NewParams(seed, gotch.CPU)
 //	enc, err := transformer.New(p, "encoder.", transformer.Config{Dim: 256, Layers: 4, Heads: 4, FFN: 1024,
 //		PosConvKernel: 32, PosConvGroups: 16})
-//	var tp transformer.Tape
+//	var tp op.Tape
 //	defer tp.Drop()
 //	out := enc.Forward(&tp, x, transformer.Options{Train: true, Keep: true}) // x: B x T x 256
 //	// out.Final, out.Blocks[i] (each block's output), out.FFN[i] (feed-forward

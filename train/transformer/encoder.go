@@ -2,6 +2,7 @@ package transformer
 
 import (
 	"fmt"
+	"github.com/sslpipe/sslpipe/train/op"
 	"math"
 	"math/rand/v2"
 	"strconv"
@@ -42,13 +43,13 @@ func (c Config) Validate() error {
 	return nil
 }
 
-type lin struct{ w, b Tensor }
+type lin struct{ w, b op.Tensor }
 
 type block struct {
 	q, k, v, o lin
-	ln1w, ln1b Tensor // layer_norm (after attention, or before it when LayerNormFirst)
+	ln1w, ln1b op.Tensor // layer_norm (after attention, or before it when LayerNormFirst)
 	ff1, ff2   lin
-	ln2w, ln2b Tensor // final_layer_norm
+	ln2w, ln2b op.Tensor // final_layer_norm
 }
 
 // Encoder is the Transformer encoder of wav2vec 2.0 and HuBERT: a
@@ -72,9 +73,9 @@ type block struct {
 // (no padding mask).
 type Encoder struct {
 	cfg        Config
-	posV, posG Tensor
-	posB       Tensor
-	lnw, lnb   Tensor
+	posV, posG op.Tensor
+	posB       op.Tensor
+	lnw, lnb   op.Tensor
 	blocks     []block
 }
 
@@ -98,7 +99,7 @@ func New(p *Params, prefix string, cfg Config) (e *Encoder, err error) {
 	if cfg.Eps == 0 {
 		cfg.Eps = 1e-5
 	}
-	defer Catch(&err)
+	defer op.Catch(&err)
 	e = &Encoder{cfg: cfg}
 	d := cfg.Dim
 	if k := cfg.PosConvKernel; k > 0 {
@@ -157,21 +158,21 @@ type Options struct {
 	Keep bool
 }
 
-// Output of Forward; tensors belong to the Tape.
+// Output of Forward; tensors belong to the op.Tape.
 type Output struct {
 	// Final is the encoder output (B x T x Dim): the last block's output
 	// (followed by the final layer norm for pre-LN blocks), or the output
 	// of block Options.Layers when stopped early.
-	Final Tensor
+	Final op.Tensor
 	// Blocks[i] is block i's output; FFN[i] is block i's feed-forward
 	// output before the residual connection that ends the block (the
 	// data2vec target). Only with Options.Keep; a dropped block
 	// (layer drop) repeats its input and has a nil FFN entry.
-	Blocks, FFN []Tensor
+	Blocks, FFN []op.Tensor
 }
 
 // PosEmbed is the convolutional positional embedding of x (B x T x Dim).
-func (e *Encoder) PosEmbed(tp *Tape, x Tensor) Tensor {
+func (e *Encoder) PosEmbed(tp *op.Tape, x op.Tensor) op.Tensor {
 	k := e.cfg.PosConvKernel
 	// weight_norm(dim=2): w = g · v / ||v||, the norm over dims 0 and 1.
 	nv := tp.Sqrt(tp.SumDims(tp.Mul(e.posV, e.posV), true, 0, 1))
@@ -179,7 +180,7 @@ func (e *Encoder) PosEmbed(tp *Tape, x Tensor) Tensor {
 	xc := tp.Transpose(x, 1, 2)
 	y := tp.Conv1d(xc, w, e.posB, 1, k/2, e.cfg.PosConvGroups)
 	if k%2 == 0 {
-		y = tp.Narrow(y, 2, 0, Shape(y)[2]-1)
+		y = tp.Narrow(y, 2, 0, op.Shape(y)[2]-1)
 	}
 	// GELU after the transpose, on a contiguous copy, so that its gradient
 	// is contiguous (see GeluNative); same values as torchaudio's order.
@@ -187,8 +188,8 @@ func (e *Encoder) PosEmbed(tp *Tape, x Tensor) Tensor {
 }
 
 // Attention is multi-head self-attention of block i on x (B x T x Dim).
-func (e *Encoder) attention(tp *Tape, b *block, x Tensor, train bool) Tensor {
-	s := Shape(x)
+func (e *Encoder) attention(tp *op.Tape, b *block, x op.Tensor, train bool) op.Tensor {
+	s := op.Shape(x)
 	B, T, D := s[0], s[1], s[2]
 	H := e.cfg.Heads
 	hd := D / H
@@ -202,7 +203,7 @@ func (e *Encoder) attention(tp *Tape, b *block, x Tensor, train bool) Tensor {
 	return tp.Linear(o, b.o.w, b.o.b)
 }
 
-func (e *Encoder) ffn(tp *Tape, b *block, x Tensor, train bool) Tensor {
+func (e *Encoder) ffn(tp *op.Tape, b *block, x op.Tensor, train bool) op.Tensor {
 	h := tp.GeluNative(tp.Linear(x, b.ff1.w, b.ff1.b))
 	h = tp.Dropout(h, e.cfg.ActDropout, train)
 	h = tp.Linear(h, b.ff2.w, b.ff2.b)
@@ -210,9 +211,9 @@ func (e *Encoder) ffn(tp *Tape, b *block, x Tensor, train bool) Tensor {
 }
 
 // Forward runs the encoder on x (B x T x Dim, float32); the result's
-// tensors belong to tp. libtorch errors are raised for Catch (callers
-// defer Catch).
-func (e *Encoder) Forward(tp *Tape, x Tensor, o Options) Output {
+// tensors belong to tp. libtorch errors are raised for op.Catch (callers
+// defer op.Catch).
+func (e *Encoder) Forward(tp *op.Tape, x op.Tensor, o Options) Output {
 	c := e.cfg
 	d := c.Dim
 	if c.PosConvKernel > 0 {
@@ -242,7 +243,7 @@ func (e *Encoder) Forward(tp *Tape, x Tensor, o Options) Output {
 		}
 		x = tp.Dropout(e.attention(tp, b, x, o.Train), c.Dropout, o.Train)
 		x = tp.Add(res, x)
-		var f Tensor
+		var f op.Tensor
 		if c.LayerNormFirst {
 			f = e.ffn(tp, b, tp.LayerNorm(x, b.ln2w, b.ln2b, d, c.Eps), o.Train)
 			x = tp.Add(x, f)

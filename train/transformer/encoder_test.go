@@ -1,6 +1,7 @@
 package transformer
 
 import (
+	"github.com/sslpipe/sslpipe/train/op"
 	"math"
 	"testing"
 
@@ -10,7 +11,7 @@ import (
 // Forward keeps every block's output and the FFN outputs; stopping early
 // returns block L's output; post-LN blocks end normalized.
 func TestEncoderOutputs(t *testing.T) {
-	defer LockThread()()
+	defer op.LockThread()()
 	for _, pre := range []bool{false, true} {
 		p := NewParams(3, gotch.CPU)
 		cfg := Config{Dim: 16, Layers: 3, Heads: 4, FFN: 32, PosConvKernel: 4, PosConvGroups: 2, LayerNormFirst: pre}
@@ -22,22 +23,22 @@ func TestEncoderOutputs(t *testing.T) {
 		for i := range x {
 			x[i] = float32(math.Sin(float64(i)))
 		}
-		var tp Tape
+		var tp op.Tape
 		func() {
-			defer Catch(&err)
+			defer op.Catch(&err)
 			in := tp.Float32(x, gotch.CPU, 2, 7, 16)
 			out := e.Forward(&tp, in, Options{Keep: true})
 			if len(out.Blocks) != 3 || len(out.FFN) != 3 {
 				t.Fatalf("pre=%v: %d blocks, %d FFN outputs", pre, len(out.Blocks), len(out.FFN))
 			}
 			part := e.Forward(&tp, in, Options{Layers: 2, Keep: true})
-			a, b := ToFloat32(part.Final), ToFloat32(out.Blocks[1])
+			a, b := op.ToFloat32(part.Final), op.ToFloat32(out.Blocks[1])
 			for i := range a {
 				if a[i] != b[i] {
 					t.Fatalf("pre=%v: early stop at 2 differs from block 2's output", pre)
 				}
 			}
-			f := ToFloat32(out.Final)
+			f := op.ToFloat32(out.Final)
 			// Each position of the final output has mean 0 and variance 1
 			// (layer norm with unit weight, zero bias at init).
 			var m, v float64
@@ -64,28 +65,28 @@ func TestEncoderOutputs(t *testing.T) {
 }
 
 // Debian's libtorch 1.13.1 has the GELU backward bug; the erf path of
-// Tape.Gelu gives the same gradient whatever the layout.
+// op.Tape.Gelu gives the same gradient whatever the layout.
 func TestGeluGradientLayout(t *testing.T) {
-	defer LockThread()()
-	t.Logf("native GELU backward OK: %v", NativeGELUBackwardOK())
+	defer op.LockThread()()
+	t.Logf("native GELU backward OK: %v", op.NativeGELUBackwardOK())
 	vals := make([]float32, 2*8*10)
 	for i := range vals {
 		vals[i] = float32(math.Cos(float64(i) * 0.7))
 	}
 	var grads [2][]float32
 	for k := range grads {
-		var tp Tape
+		var tp op.Tape
 		var err error
 		func() {
-			defer Catch(&err)
+			defer op.Catch(&err)
 			x := tp.Float32(vals, gotch.CPU, 2, 8, 10)
-			RequiresGrad(x, true)
+			op.RequiresGrad(x, true)
 			g := tp.Gelu(x)
 			if k == 1 {
 				g = tp.Transpose(g, 1, 2)
 			}
-			Backward(tp.Mean(tp.Mul(g, g)))
-			grads[k] = ToFloat32(tp.Grad(x))
+			op.Backward(tp.Mean(tp.Mul(g, g)))
+			grads[k] = op.ToFloat32(tp.Grad(x))
 		}()
 		if err != nil {
 			t.Fatal(err)

@@ -2,6 +2,7 @@ package transformer
 
 import (
 	"fmt"
+	"github.com/sslpipe/sslpipe/train/op"
 	"math"
 	"slices"
 	"testing"
@@ -12,7 +13,7 @@ import (
 // toyProblem makes three parameters (one marked NoDecay, freed when the
 // test ends) and a loss
 // sum((x·W1 + b)²) + sum(e²) whose gradients are all non-zero.
-func toyProblem(t *testing.T, tp *Tape) ([]*Param, func() Tensor) {
+func toyProblem(t *testing.T, tp *op.Tape) ([]*Param, func() op.Tensor) {
 	t.Helper()
 	mk := func(name string, noDecay bool, shape ...int64) *Param {
 		n := int64(1)
@@ -23,24 +24,24 @@ func toyProblem(t *testing.T, tp *Tape) ([]*Param, func() Tensor) {
 		for i := range v {
 			v[i] = float32(math.Sin(float64(3*i+len(name)))) * 0.5
 		}
-		x, err := FromFloat32(v, gotch.CPU, shape...)
+		x, err := op.FromFloat32(v, gotch.CPU, shape...)
 		if err != nil {
 			t.Fatal(err)
 		}
-		RequiresGrad(x, true)
+		op.RequiresGrad(x, true)
 		return &Param{Name: name, Shape: shape, NoDecay: noDecay, T: x}
 	}
 	ps := []*Param{mk("w1", false, 4, 3), mk("b", true, 3), mk("emb", true, 5)}
 	t.Cleanup(func() {
 		for _, p := range ps {
-			Free(p.T)
+			op.Free(p.T)
 		}
 	})
 	xs := make([]float32, 2*4)
 	for i := range xs {
 		xs[i] = float32(i%5) - 1.5
 	}
-	loss := func() Tensor {
+	loss := func() op.Tensor {
 		x := tp.Float32(xs, gotch.CPU, 2, 4)
 		h := tp.Add(tp.Matmul(x, ps[0].T), ps[1].T)
 		return tp.Add(tp.Sum(tp.Mul(h, h)), tp.Sum(tp.Mul(ps[2].T, ps[2].T)))
@@ -51,14 +52,14 @@ func toyProblem(t *testing.T, tp *Tape) ([]*Param, func() Tensor) {
 // The multi-tensor AdamW, clip and EMA (libtorch's _foreach ops through the
 // shim) give the per-tensor results, and they do run on this libtorch.
 func TestForeachMatchesPerTensor(t *testing.T) {
-	defer LockThread()()
-	defer DisableForeach(false)
+	defer op.LockThread()()
+	defer op.DisableForeach(false)
 	run := func(foreach bool) (weights [][]float32, norms []float64) {
-		DisableForeach(!foreach)
-		var tp Tape
+		op.DisableForeach(!foreach)
+		var tp op.Tape
 		defer tp.Drop()
 		var err error
-		defer Catch(&err)
+		defer op.Catch(&err)
 		ps, loss := toyProblem(t, &tp)
 		o := NewAdamW(AdamWConfig{Beta1: 0.9, Beta2: 0.98, Eps: 1e-6, WeightDecay: 0.1, ExcludeNoDecay: true,
 			LRScale: func(name string) float64 {
@@ -76,17 +77,17 @@ func TestForeachMatchesPerTensor(t *testing.T) {
 			norms = append(norms, n)
 		}
 		// EMA of a copy towards the parameters.
-		dst := make([]Tensor, len(ps))
-		src := make([]Tensor, len(ps))
+		dst := make([]op.Tensor, len(ps))
+		src := make([]op.Tensor, len(ps))
 		for i, p := range ps {
 			dst[i] = tp.MulScalar(tp.Detach(p.T), 2)
 			src[i] = p.T
 		}
-		restore := NoGrad()
-		ForeachEMA(dst, src, 0.9)
+		restore := op.NoGrad()
+		op.ForeachEMA(dst, src, 0.9)
 		restore()
 		for i, p := range ps {
-			weights = append(weights, ToFloat32(p.T), ToFloat32(dst[i]))
+			weights = append(weights, op.ToFloat32(p.T), op.ToFloat32(dst[i]))
 		}
 		if err != nil {
 			t.Fatal(err)
@@ -95,9 +96,8 @@ func TestForeachMatchesPerTensor(t *testing.T) {
 	}
 	wa, na := run(false)
 	wb, nb := run(true)
-	if !ForeachAvailable() || opNorm.missing.Load() || opEMA.missing.Load() || opClear.missing.Load() || opMul.missing.Load() {
-		t.Fatalf("a foreach op is missing from this shim (adamw %v norm %v ema %v clear %v mul %v)",
-			!ForeachAvailable(), opNorm.missing.Load(), opEMA.missing.Load(), opClear.missing.Load(), opMul.missing.Load())
+	if !op.ForeachAvailable() {
+		t.Fatal("a foreach op is missing from this shim")
 	}
 	for i := range na {
 		if math.Abs(na[i]-nb[i]) > 1e-5*na[i] {
@@ -116,40 +116,17 @@ func TestForeachMatchesPerTensor(t *testing.T) {
 	}
 }
 
-// TotalNorm is the norm of all tensors together; ReadScalars reads several
-// one-element tensors at once.
-func TestTotalNormAndReadScalars(t *testing.T) {
-	defer LockThread()()
-	var tp Tape
-	defer tp.Drop()
-	var err error
-	defer Catch(&err)
-	a := tp.Float32([]float32{3, 0}, gotch.CPU, 2)
-	b := tp.Float32([]float32{4}, gotch.CPU, 1)
-	c := tp.Float32([]float32{12, 0, 0, 0}, gotch.CPU, 2, 2)
-	got := ReadScalars(&tp, TotalNorm(&tp, []Tensor{a, b, c}), tp.Sum(a), tp.CountEqual(a, tp.Float32([]float32{3, 1}, gotch.CPU, 2)))
-	want := []float64{13, 3, 1}
-	for i := range want {
-		if math.Abs(got[i]-want[i]) > 1e-5 {
-			t.Fatalf("values %v, want %v", got, want)
-		}
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-}
-
 // BenchmarkAdamWStep times Minimize's update (clip + AdamW) on the CPU for
 // a Transformer-sized parameter list (6 blocks of d=128: 98 tensors),
 // with the multi-tensor ops and per tensor.
 func BenchmarkAdamWStep(b *testing.B) {
 	for _, mode := range []string{"foreach", "per-tensor"} {
 		b.Run(mode, func(b *testing.B) {
-			defer LockThread()()
-			DisableForeach(mode != "foreach")
-			defer DisableForeach(false)
+			defer op.LockThread()()
+			op.DisableForeach(mode != "foreach")
+			defer op.DisableForeach(false)
 			var err error
-			defer Catch(&err)
+			defer op.Catch(&err)
 			var shapes [][]int64
 			for l := 0; l < 6; l++ {
 				for _, s := range [][]int64{{128, 128}, {128}, {128, 128}, {128}, {128, 128}, {128}, {128, 128}, {128}, {128}, {128}, {512, 128}, {512}, {128, 512}, {128}, {128}, {128}} {
@@ -158,8 +135,8 @@ func BenchmarkAdamWStep(b *testing.B) {
 			}
 			shapes = append(shapes, []int64{128}, []int64{128})
 			var params []*Param
-			var grads []Tensor
-			var tp Tape
+			var grads []op.Tensor
+			var tp op.Tape
 			defer tp.Drop()
 			for i, s := range shapes {
 				n := int64(1)
@@ -176,18 +153,18 @@ func BenchmarkAdamWStep(b *testing.B) {
 			}
 			o := NewAdamW(AdamWConfig{Beta1: 0.9, Beta2: 0.98, Eps: 1e-6, WeightDecay: 0.01})
 			defer o.Free()
-			restore := NoGrad()
+			restore := op.NoGrad()
 			defer restore()
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
-				var step Tape
-				ClipGradNorm(&step, grads, 1)
+				var step op.Tape
+				op.ClipGradNorm(&step, grads, 1)
 				o.Step(&step, params, grads, 1e-4)
 				step.Drop()
 			}
 			b.StopTimer()
 			for _, p := range params {
-				Free(p.T)
+				op.Free(p.T)
 			}
 			if err != nil {
 				b.Fatal(err)
@@ -200,33 +177,33 @@ func BenchmarkAdamWStep(b *testing.B) {
 // one go, and skips the update (parameters unchanged) when the loss is not
 // finite.
 func TestMinimizeReading(t *testing.T) {
-	defer LockThread()()
-	var tp Tape
+	defer op.LockThread()()
+	var tp op.Tape
 	defer tp.Drop()
 	var err error
-	defer Catch(&err)
+	defer op.Catch(&err)
 	ps, loss := toyProblem(t, &tp)
 	o := NewAdamW(AdamWConfig{Beta1: 0.9, Beta2: 0.98, Eps: 1e-6})
 	defer o.Free()
 	l := loss()
-	want := Scalar(l)
+	want := op.Scalar(l)
 	extra := tp.Float32([]float32{2.5}, gotch.CPU, 1)
-	before := ToFloat32(ps[0].T)
+	before := op.ToFloat32(ps[0].T)
 	norm, vals, skipped := o.MinimizeReading(&tp, ps, l, 0, 0.01, l, extra)
 	if skipped || len(vals) != 2 || math.Abs(vals[0]-want) > 1e-6*math.Abs(want) || vals[1] != 2.5 || !(norm > 0) {
 		t.Fatalf("norm %v, vals %v (want [%v 2.5]), skipped %v", norm, vals, want, skipped)
 	}
-	if slices.Equal(before, ToFloat32(ps[0].T)) {
+	if slices.Equal(before, op.ToFloat32(ps[0].T)) {
 		t.Fatal("parameters did not change")
 	}
 	// A NaN loss: NaN gradients, no update.
 	bad := tp.MulScalar(loss(), math.NaN())
-	before = ToFloat32(ps[0].T)
+	before = op.ToFloat32(ps[0].T)
 	norm, vals, skipped = o.MinimizeReading(&tp, ps, bad, 1, 0.01, bad)
 	if !skipped || !math.IsNaN(vals[0]) || !math.IsNaN(norm) {
 		t.Fatalf("NaN loss: norm %v, vals %v, skipped %v", norm, vals, skipped)
 	}
-	if !slices.Equal(before, ToFloat32(ps[0].T)) {
+	if !slices.Equal(before, op.ToFloat32(ps[0].T)) {
 		t.Fatal("parameters changed on a skipped step")
 	}
 	if err != nil {

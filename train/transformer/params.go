@@ -2,6 +2,7 @@ package transformer
 
 import (
 	"fmt"
+	"github.com/sslpipe/sslpipe/train/op"
 	"math"
 	"math/rand/v2"
 	"slices"
@@ -19,7 +20,7 @@ type Param struct {
 	// NoDecay marks biases, normalization weights and embeddings that
 	// weight decay skips (when the optimizer is told to).
 	NoDecay bool
-	T       Tensor
+	T       op.Tensor
 }
 
 // Params is an ordered set of named parameters on one device. Model
@@ -51,31 +52,31 @@ func (p *Params) Get(name string) *Param { return p.byName[name] }
 func (p *Params) Count() int64 {
 	var n int64
 	for _, q := range p.list {
-		n += Numel(q.Shape)
+		n += op.Numel(q.Shape)
 	}
 	return n
 }
 
-// Free releases every parameter tensor.
+// op.Free releases every parameter tensor.
 func (p *Params) Free() {
 	for _, q := range p.list {
-		Free(q.T)
+		op.Free(q.T)
 		q.T = nil
 	}
 }
 
 // New adds a trainable parameter initialized with vals; it raises a
-// libtorch error (see Catch) on failure and panics on a duplicate name
+// libtorch error (see op.Catch) on failure and panics on a duplicate name
 // (a programming error).
-func (p *Params) New(name string, noDecay bool, vals []float32, dims ...int64) Tensor {
+func (p *Params) New(name string, noDecay bool, vals []float32, dims ...int64) op.Tensor {
 	if _, dup := p.byName[name]; dup {
 		panic(fmt.Sprintf("transformer: duplicate parameter %q", name))
 	}
-	t, err := FromFloat32(vals, p.dev, dims...)
+	t, err := op.FromFloat32(vals, p.dev, dims...)
 	if err != nil {
-		Fail(err)
+		op.Fail(err)
 	}
-	RequiresGrad(t, true)
+	op.RequiresGrad(t, true)
 	q := &Param{Name: name, Shape: slices.Clone(dims), NoDecay: noDecay, T: t}
 	p.list = append(p.list, q)
 	p.byName[name] = q
@@ -118,11 +119,11 @@ func (p *Params) XavierUniform(out, in int64, gain float64) []float32 {
 // Tensors copies every parameter whose name starts with prefix into
 // safetensors form, keyed by the full name.
 func (p *Params) Tensors(prefix string) (out map[string]train.STensor, err error) {
-	defer Catch(&err)
+	defer op.Catch(&err)
 	out = map[string]train.STensor{}
 	for _, q := range p.list {
 		if strings.HasPrefix(q.Name, prefix) {
-			out[q.Name] = train.STensor{Shape: slices.Clone(q.Shape), F32: ToFloat32(q.T)}
+			out[q.Name] = train.STensor{Shape: slices.Clone(q.Shape), F32: op.ToFloat32(q.T)}
 		}
 	}
 	return out, nil
@@ -132,8 +133,8 @@ func (p *Params) Tensors(prefix string) (out map[string]train.STensor, err error
 // or a shape mismatch is an error naming src; tensors the set does not
 // know are ignored.
 func (p *Params) Load(src string, tensors map[string]train.STensor, prefix string) (err error) {
-	defer Catch(&err)
-	restore := NoGrad()
+	defer op.Catch(&err)
+	restore := op.NoGrad()
 	defer restore()
 	for _, q := range p.list {
 		s, ok := tensors[prefix+q.Name]
@@ -143,12 +144,12 @@ func (p *Params) Load(src string, tensors map[string]train.STensor, prefix strin
 		if !slices.Equal(s.Shape, q.Shape) || s.F32 == nil {
 			return fmt.Errorf("transformer: %s: tensor %s has shape %v (float32: %v), want float32 %v", src, prefix+q.Name, s.Shape, s.F32 != nil, q.Shape)
 		}
-		t, err := FromFloat32(s.F32, p.dev, q.Shape...)
+		t, err := op.FromFloat32(s.F32, p.dev, q.Shape...)
 		if err != nil {
 			return err
 		}
-		CopyInPlace(q.T, t)
-		Free(t)
+		op.CopyInPlace(q.T, t)
+		op.Free(t)
 	}
 	return nil
 }

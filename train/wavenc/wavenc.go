@@ -16,6 +16,7 @@ import (
 	"math"
 	"strconv"
 
+	"github.com/sslpipe/sslpipe/train/op"
 	tr "github.com/sslpipe/sslpipe/train/transformer"
 
 	"github.com/sslpipe/sslpipe/audio"
@@ -87,8 +88,8 @@ func (c Config) ReceptiveField() int {
 func (c Config) Dim() int64 { return c.Channels[len(c.Channels)-1] }
 
 type layer struct {
-	w, b     tr.Tensor
-	nw, nb   tr.Tensor
+	w, b     op.Tensor
+	nw, nb   op.Tensor
 	k, s, ch int64
 }
 
@@ -104,7 +105,7 @@ func New(p *tr.Params, prefix string, cfg Config) (e *Encoder, err error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	defer tr.Catch(&err)
+	defer op.Catch(&err)
 	e = &Encoder{cfg: cfg}
 	in := int64(1)
 	for i := range cfg.Channels {
@@ -131,7 +132,7 @@ func (e *Encoder) Config() Config { return e.cfg }
 
 // Forward maps waveforms (B x L float32) to features (B x T x C). The
 // result belongs to tp.
-func (e *Encoder) Forward(tp *tr.Tape, wave tr.Tensor) tr.Tensor {
+func (e *Encoder) Forward(tp *op.Tape, wave op.Tensor) op.Tensor {
 	x := tp.Unsqueeze(wave, 1)
 	for i, l := range e.layers {
 		x = tp.Conv1d(x, l.w, l.b, l.s, 0, 1)

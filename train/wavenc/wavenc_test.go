@@ -6,6 +6,7 @@ import (
 	"github.com/sugarme/gotch"
 
 	"github.com/sslpipe/sslpipe/audio"
+	"github.com/sslpipe/sslpipe/train/op"
 	tr "github.com/sslpipe/sslpipe/train/transformer"
 )
 
@@ -25,7 +26,7 @@ func TestBaseGeometry(t *testing.T) {
 }
 
 func TestForwardShape(t *testing.T) {
-	defer tr.LockThread()()
+	defer op.LockThread()()
 	c := Base()
 	c.Channels = []int64{8, 8, 8, 8, 8, 8, 8}
 	for _, mode := range []string{"group_norm", "layer_norm"} {
@@ -35,11 +36,11 @@ func TestForwardShape(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		var tp tr.Tape
+		var tp op.Tape
 		func() {
-			defer tr.Catch(&err)
+			defer op.Catch(&err)
 			y := e.Forward(&tp, tp.Float32(make([]float32, 2*16000), gotch.CPU, 2, 16000))
-			s := tr.Shape(y)
+			s := op.Shape(y)
 			if s[0] != 2 || s[1] != 49 || s[2] != 8 {
 				t.Errorf("%s: output %v, want [2 49 8]", mode, s)
 			}

@@ -1,4 +1,4 @@
-package transformer
+package op
 
 import (
 	"errors"
@@ -614,7 +614,7 @@ func Numel(dims []int64) int64 {
 func FromFloat32(data []float32, dev gotch.Device, dims ...int64) (Tensor, error) {
 	n := Numel(dims)
 	if int64(len(data)) != n || n == 0 {
-		return nil, fmt.Errorf("transformer: %d values for shape %v", len(data), dims)
+		return nil, fmt.Errorf("op: %d values for shape %v", len(data), dims)
 	}
 	c := lib.AtTensorOfData(unsafe.Pointer(&data[0]), dims, uint(len(dims)), 4, int(gotch.Float.CKind()))
 	if err := ts.TorchErr(); err != nil {
@@ -626,7 +626,7 @@ func FromFloat32(data []float32, dev gotch.Device, dims ...int64) (Tensor, error
 // FromInt64 copies data into a new int64 tensor on dev.
 func FromInt64(data []int64, dev gotch.Device, dims ...int64) (Tensor, error) {
 	if int64(len(data)) != Numel(dims) || len(data) == 0 {
-		return nil, fmt.Errorf("transformer: %d values for shape %v", len(data), dims)
+		return nil, fmt.Errorf("op: %d values for shape %v", len(data), dims)
 	}
 	c := lib.AtTensorOfData(unsafe.Pointer(&data[0]), dims, uint(len(dims)), 8, int(gotch.Int64.CKind()))
 	if err := ts.TorchErr(); err != nil {
@@ -638,7 +638,7 @@ func FromInt64(data []int64, dev gotch.Device, dims ...int64) (Tensor, error) {
 // FromBool copies data into a new bool tensor on dev.
 func FromBool(data []bool, dev gotch.Device, dims ...int64) (Tensor, error) {
 	if int64(len(data)) != Numel(dims) || len(data) == 0 {
-		return nil, fmt.Errorf("transformer: %d values for shape %v", len(data), dims)
+		return nil, fmt.Errorf("op: %d values for shape %v", len(data), dims)
 	}
 	b := make([]uint8, len(data))
 	for i, v := range data {
@@ -773,8 +773,61 @@ func ClipGradNorm(tp *Tape, grads []Tensor, max float64) float64 {
 		return 0
 	}
 	norm := Scalar(TotalNorm(tp, present))
-	if f := clipFactor(norm, max); f != 1 {
+	if f := ClipFactor(norm, max); f != 1 {
 		ForeachMulScalar(present, f)
 	}
 	return norm
+}
+
+// MulInPlace is x *= y.
+func MulInPlace(x, y Tensor) {
+	var out Tensor
+	lib.AtgMul_(&out, x, y)
+	inplace(out)
+}
+
+// ZeroInPlace sets every element of x to 0.
+func ZeroInPlace(x Tensor) {
+	var out Tensor
+	lib.AtgZero_(&out, x)
+	inplace(out)
+}
+
+// BatchNorm is torch.nn.functional.batch_norm (x: B x C x ...): batch
+// statistics (biased variance) in training, running statistics rm, rv
+// updated with momentum and the unbiased variance; in evaluation the
+// running statistics are used.
+func (tp *Tape) BatchNorm(x, w, b, rm, rv Tensor, train bool, momentum, eps float64) Tensor {
+	var out Tensor
+	lib.AtgBatchNorm(&out, x, w, b, rm, rv, b32(train), momentum, eps, 1)
+	return tp.Own(out)
+}
+
+// Relu is max(x, 0).
+func (tp *Tape) Relu(x Tensor) Tensor {
+	var out Tensor
+	lib.AtgRelu(&out, x)
+	return tp.Own(out)
+}
+
+// MaxPool2d is torch.nn.functional.max_pool2d with a square kernel k,
+// stride s and padding p.
+func (tp *Tape) MaxPool2d(x Tensor, k, s, p int64) Tensor {
+	var out Tensor
+	lib.AtgMaxPool2d(&out, x, []int64{k, k}, 2, []int64{s, s}, 2, []int64{p, p}, 2, []int64{1, 1}, 2, 0)
+	return tp.Own(out)
+}
+
+// AdaptiveAvgPool2d pools x (B x C x H x W) to p x p.
+func (tp *Tape) AdaptiveAvgPool2d(x Tensor, p int64) Tensor {
+	var out Tensor
+	lib.AtgAdaptiveAvgPool2d(&out, x, []int64{p, p}, 2)
+	return tp.Own(out)
+}
+
+// Flatten flattens every dimension after the first (B x ...  -> B x N).
+func (tp *Tape) Flatten(x Tensor) Tensor {
+	var out Tensor
+	lib.AtgFlatten(&out, x, 1, -1)
+	return tp.Own(out)
 }

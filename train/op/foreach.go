@@ -1,4 +1,4 @@
-package transformer
+package op
 
 import (
 	"math"
@@ -29,9 +29,28 @@ var (
 // (tests compare the two forms).
 func DisableForeach(off bool) { foreachOffAll.Store(off) }
 
-// ForeachAvailable reports whether the multi-tensor AdamW update ran (or
-// has not been tried yet) in this process.
-func ForeachAvailable() bool { return opAdamW.use() }
+// ForeachAvailable reports whether every multi-tensor op has run (or not
+// been tried yet) in this process: false once one was found missing.
+func ForeachAvailable() bool {
+	for _, o := range []*foreachOp{&opMul, &opEMA, &opAdamW, &opNorm, &opClear} {
+		if !o.use() {
+			return false
+		}
+	}
+	return true
+}
+
+// ForeachAdamW applies one AdamW update to parameters p with gradients g
+// and moments m, v (bias corrections bc1, bc2; see the shim's
+// sslpipe_foreach_adamw) and reports whether it ran: false, having changed
+// nothing, where the loaded libtorch lacks a foreach op (the caller runs
+// the per-tensor form).
+func ForeachAdamW(p, g, m, v []Tensor, lr, beta1, beta2, eps, wd, bc1, bc2 float64) bool {
+	if len(p) == 0 {
+		return true
+	}
+	return opAdamW.use() && opAdamW.ran(lib.SslpipeForeachAdamW(p, g, m, v, lr, beta1, beta2, eps, wd, bc1, bc2))
+}
 
 func (o *foreachOp) use() bool { return !foreachOffAll.Load() && !o.missing.Load() }
 
@@ -52,11 +71,12 @@ func (o *foreachOp) ran(rc int) bool {
 	}
 }
 
-var errForeach = foreachError("libtorch foreach op failed")
+var errForeach = ForeachError("libtorch foreach op failed")
 
-type foreachError string
+// ForeachError is an inconsistency in a multi-tensor update.
+type ForeachError string
 
-func (e foreachError) Error() string { return string(e) }
+func (e ForeachError) Error() string { return string(e) }
 
 // ForeachMulScalar is x *= s for every tensor of xs.
 func ForeachMulScalar(xs []Tensor, s float64) {
@@ -74,7 +94,7 @@ func ForeachMulScalar(xs []Tensor, s float64) {
 // ForeachEMA is dst_i = tau·dst_i + (1-tau)·src_i (EMA teachers).
 func ForeachEMA(dst, src []Tensor, tau float64) {
 	if len(dst) != len(src) {
-		Fail(foreachError("ForeachEMA: lists of different lengths"))
+		Fail(ForeachError("ForeachEMA: lists of different lengths"))
 	}
 	if len(dst) == 0 {
 		return
@@ -116,13 +136,14 @@ func TotalNorm(tp *Tape, xs []Tensor) Tensor {
 	return tp.Sqrt(tp.Sum(tp.Cat(sq, 0)))
 }
 
-// clipFactor is the factor ClipGradNorm scales gradients by for a norm.
-func clipFactor(norm, max float64) float64 {
+// ClipFactor is the factor ClipGradNorm scales gradients by for a norm:
+// max/(norm+1e-6) when norm > max > 0, else 1 (torch's clip_grad_norm_).
+func ClipFactor(norm, max float64) float64 {
 	if max > 0 && norm > max {
 		return max / (norm + 1e-6)
 	}
 	return 1
 }
 
-// finite reports whether v is neither NaN nor infinite.
-func finite(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) }
+// Finite reports whether v is neither NaN nor infinite.
+func Finite(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) }
