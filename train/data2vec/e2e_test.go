@@ -99,6 +99,9 @@ func TestTrainText(t *testing.T) {
 // weighted mean of its windows' means; Cut keeps the first window only.
 func checkWindows(t *testing.T, m *Model, tok *text.Tokenizer) {
 	t.Helper()
+	// m.pooled switches autograd off and back on: it must stay on one OS
+	// thread, or the switch leaks to another test's thread.
+	defer op.LockThread()()
 	S := m.Cfg.SeqLen
 	long := strings.Repeat("the quick brown fox jumps over a lazy dog and ", 12)
 	ids := tok.Encode(long, true).IDs
