@@ -2,11 +2,9 @@ package train
 
 import (
 	"fmt"
-	"github.com/sslpipe/sslpipe/train/op"
 	"math"
-	"sync/atomic"
 
-	lib "github.com/sugarme/gotch/libtch"
+	"github.com/sslpipe/sslpipe/train/op"
 )
 
 // OptimConfig selects and tunes an optimizer. The update rules are
@@ -115,18 +113,11 @@ func (o *optimizer) decays(p *Var) bool {
 	return true
 }
 
-// foreachSGDMissing is set when the loaded shim lacks the multi-tensor
-// SGD (then the per-tensor form runs).
-var foreachSGDMissing atomic.Bool
-
 // stepForeachSGD is the SGD update with libtorch's multi-tensor ops, one
 // call per weight-decay group (a few kernel launches instead of six per
 // tensor). It returns false, having changed nothing, where the shim lacks
 // them.
 func (o *optimizer) stepForeachSGD(tp *tape, params []*Var, grads []tensor, lr float64) bool {
-	if foreachSGDMissing.Load() {
-		return false
-	}
 	c := o.cfg
 	var groups [2]struct{ p, g, buf []tensor }
 	for i, p := range params {
@@ -148,17 +139,11 @@ func (o *optimizer) stepForeachSGD(tp *tape, params []*Var, grads []tensor, lr f
 		if k == 1 {
 			wd = c.WeightDecay
 		}
-		switch lib.SslpipeForeachSGD(gr.p, gr.g, gr.buf, lr, c.Momentum, wd) {
-		case 1:
-		case 0:
+		if !op.ForeachSGD(gr.p, gr.g, gr.buf, lr, c.Momentum, wd) {
 			if k == 1 && len(groups[0].p) > 0 {
 				op.Fail(fmt.Errorf("train: sgd: the foreach update vanished mid-step"))
 			}
-			foreachSGDMissing.Store(true)
 			return false
-		default:
-			op.Check()
-			op.Fail(fmt.Errorf("train: sgd: libtorch foreach update failed"))
 		}
 	}
 	return true

@@ -2,11 +2,11 @@ package train
 
 import (
 	"fmt"
-	"github.com/sslpipe/sslpipe/train/op"
 	"math"
-	"sync/atomic"
 
 	lib "github.com/sugarme/gotch/libtch"
+
+	"github.com/sslpipe/sslpipe/train/op"
 )
 
 // LRSchedule is linear warmup then cosine decay:
@@ -100,16 +100,9 @@ func emaUpdate(tp *tape, teacher, student *Module, tau float64) error {
 	// foreach form's differs in the last bits, which LARS's trust ratios
 	// amplify to 2e-4 over 20 steps).
 	// gotch's AtDevice reads 8 bytes of a C int: the low 32 bits are the device (-1: CPU).
-	if len(dst) > 0 && int32(lib.AtDevice(dst[0])) >= 0 && !foreachEMAMissing.Load() {
-		switch lib.SslpipeForeachEMA(dst, src, tau) {
-		case 1:
-			return nil
-		case 0:
-			foreachEMAMissing.Store(true)
-		default:
-			op.Check()
-			return fmt.Errorf("train: ema: libtorch foreach update failed")
-		}
+	if len(dst) > 0 && int32(lib.AtDevice(dst[0])) >= 0 {
+		op.ForeachEMA(dst, src, tau)
+		return nil
 	}
 	for i := range dst {
 		op.MulScalarInPlace(dst[i], tau)
@@ -117,6 +110,3 @@ func emaUpdate(tp *tape, teacher, student *Module, tau float64) error {
 	}
 	return nil
 }
-
-// foreachEMAMissing is set when the loaded shim lacks the multi-tensor EMA.
-var foreachEMAMissing atomic.Bool

@@ -21,8 +21,8 @@ import (
 type foreachOp struct{ missing atomic.Bool }
 
 var (
-	foreachOffAll                          atomic.Bool
-	opMul, opEMA, opAdamW, opNorm, opClear foreachOp
+	foreachOffAll                                 atomic.Bool
+	opMul, opEMA, opAdamW, opSGD, opNorm, opClear foreachOp
 )
 
 // DisableForeach switches the multi-tensor updates off (true) or back on
@@ -32,7 +32,7 @@ func DisableForeach(off bool) { foreachOffAll.Store(off) }
 // ForeachAvailable reports whether every multi-tensor op has run (or not
 // been tried yet) in this process: false once one was found missing.
 func ForeachAvailable() bool {
-	for _, o := range []*foreachOp{&opMul, &opEMA, &opAdamW, &opNorm, &opClear} {
+	for _, o := range []*foreachOp{&opMul, &opEMA, &opAdamW, &opSGD, &opNorm, &opClear} {
 		if !o.use() {
 			return false
 		}
@@ -77,6 +77,17 @@ var errForeach = ForeachError("libtorch foreach op failed")
 type ForeachError string
 
 func (e ForeachError) Error() string { return string(e) }
+
+// ForeachSGD applies one SGD-with-momentum update (torch.optim.SGD's
+// multi-tensor form: d = g + wd·p; buf = momentum·buf + d; p -= lr·buf;
+// buf unused when momentum is 0) and reports whether it ran: false, having
+// changed nothing, where the loaded libtorch lacks a foreach op.
+func ForeachSGD(p, g, buf []Tensor, lr, momentum, wd float64) bool {
+	if len(p) == 0 {
+		return true
+	}
+	return opSGD.use() && opSGD.ran(lib.SslpipeForeachSGD(p, g, buf, lr, momentum, wd))
+}
 
 // ForeachMulScalar is x *= s for every tensor of xs.
 func ForeachMulScalar(xs []Tensor, s float64) {
