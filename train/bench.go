@@ -3,10 +3,11 @@ package train
 import (
 	"context"
 	"fmt"
-	"github.com/sslpipe/sslpipe/train/op"
 	"math/rand/v2"
 	"sort"
 	"time"
+
+	"github.com/sslpipe/sslpipe/train/op"
 )
 
 // BenchResult is the timing of BenchStep.

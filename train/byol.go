@@ -1,10 +1,11 @@
 package train
 
 import (
-	"github.com/sslpipe/sslpipe/train/op"
 	"math"
 
 	"github.com/sugarme/gotch"
+
+	"github.com/sslpipe/sslpipe/train/op"
 )
 
 // byol is the online network (backbone, projector, predictor) and the EMA

@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/sslpipe/sslpipe/train/op"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -16,6 +15,7 @@ import (
 	"strings"
 
 	"github.com/sslpipe/sslpipe/pipeline"
+	"github.com/sslpipe/sslpipe/train/op"
 )
 
 // ErrBadCheckpoint is wrapped by every error about a checkpoint that is

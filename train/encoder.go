@@ -3,7 +3,6 @@ package train
 import (
 	"context"
 	"fmt"
-	"github.com/sslpipe/sslpipe/train/op"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -13,6 +12,7 @@ import (
 	"github.com/sslpipe/sslpipe/augment"
 	"github.com/sslpipe/sslpipe/datasets"
 	"github.com/sslpipe/sslpipe/eval"
+	"github.com/sslpipe/sslpipe/train/op"
 )
 
 // InputSpec is what an Encoder expects: Channels x Size x Size images

@@ -2,10 +2,11 @@ package train
 
 import (
 	"fmt"
-	"github.com/sslpipe/sslpipe/train/op"
 	"strings"
 
 	"github.com/sugarme/gotch"
+
+	"github.com/sslpipe/sslpipe/train/op"
 )
 
 // Arch describes a backbone.

@@ -2,12 +2,13 @@ package train
 
 import (
 	"fmt"
-	"github.com/sslpipe/sslpipe/train/op"
 	"math"
 	"math/rand/v2"
 	"sort"
 
 	"github.com/sugarme/gotch"
+
+	"github.com/sslpipe/sslpipe/train/op"
 )
 
 // Var is one named tensor of a Module: a trainable parameter or a buffer

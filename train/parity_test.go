@@ -1,13 +1,14 @@
 package train
 
 import (
-	"github.com/sslpipe/sslpipe/train/op"
 	"math"
 	"os"
 	"runtime"
 	"testing"
 
 	"github.com/sugarme/gotch"
+
+	"github.com/sslpipe/sslpipe/train/op"
 )
 
 // TestParityPyTorch runs 20 BYOL steps of a small network (two conv

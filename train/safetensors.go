@@ -6,10 +6,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/sslpipe/sslpipe/train/op"
 	"io"
 	"math"
 	"sort"
+
+	"github.com/sslpipe/sslpipe/train/op"
 )
 
 // STensor is one tensor of a safetensors file: float32 (F32) or int64

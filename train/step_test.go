@@ -2,12 +2,13 @@ package train
 
 import (
 	"context"
-	"github.com/sslpipe/sslpipe/train/op"
 	"math"
 	"runtime"
 	"testing"
 
 	"github.com/sugarme/gotch"
+
+	"github.com/sslpipe/sslpipe/train/op"
 )
 
 func smallNet(t *testing.T, optim string, clip float64) *byol {

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/sslpipe/sslpipe/train/op"
 	"io"
 	"math"
 	"os"
@@ -16,6 +15,7 @@ import (
 	"github.com/sugarme/gotch"
 
 	"github.com/sslpipe/sslpipe/pipeline"
+	"github.com/sslpipe/sslpipe/train/op"
 )
 
 // Metrics is one line of metrics.jsonl. Fields that a step did not measure

@@ -2,11 +2,11 @@ package transformer
 
 import (
 	"fmt"
-	"github.com/sslpipe/sslpipe/train/op"
 	"math"
 	"slices"
 
 	"github.com/sslpipe/sslpipe/train"
+	"github.com/sslpipe/sslpipe/train/op"
 )
 
 // AdamWConfig is torch.optim.AdamW's hyperparameters (the learning rate

@@ -2,10 +2,11 @@ package transformer
 
 import (
 	"fmt"
-	"github.com/sslpipe/sslpipe/train/op"
 	"math"
 	"math/rand/v2"
 	"strconv"
+
+	"github.com/sslpipe/sslpipe/train/op"
 )
 
 // Config describes a wav2vec 2.0 / HuBERT Transformer encoder.

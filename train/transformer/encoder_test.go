@@ -1,11 +1,12 @@
 package transformer
 
 import (
-	"github.com/sslpipe/sslpipe/train/op"
 	"math"
 	"testing"
 
 	"github.com/sugarme/gotch"
+
+	"github.com/sslpipe/sslpipe/train/op"
 )
 
 // Forward keeps every block's output and the FFN outputs; stopping early

@@ -2,12 +2,13 @@ package transformer
 
 import (
 	"fmt"
-	"github.com/sslpipe/sslpipe/train/op"
 	"math"
 	"slices"
 	"testing"
 
 	"github.com/sugarme/gotch"
+
+	"github.com/sslpipe/sslpipe/train/op"
 )
 
 // toyProblem makes three parameters (one marked NoDecay, freed when the

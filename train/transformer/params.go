@@ -2,7 +2,6 @@ package transformer
 
 import (
 	"fmt"
-	"github.com/sslpipe/sslpipe/train/op"
 	"math"
 	"math/rand/v2"
 	"slices"
@@ -11,6 +10,7 @@ import (
 	"github.com/sugarme/gotch"
 
 	"github.com/sslpipe/sslpipe/train"
+	"github.com/sslpipe/sslpipe/train/op"
 )
 
 // Param is one named trainable tensor.
