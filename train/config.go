@@ -69,6 +69,9 @@ type DataConfig struct {
 	Prefetch int `yaml:"prefetch" json:"prefetch"` // batches made ahead of the step
 	// Limit, if > 0, uses only the first Limit samples of each epoch.
 	Limit int `yaml:"limit" json:"limit"`
+	// Labels is a frame-label set joined to audio data by sample (HuBERT's
+	// iteration-2 labels, written by `sslpipe hubert labels`).
+	Labels string `yaml:"labels,omitempty" json:"labels,omitempty"`
 	// MaxErrors is how many bad samples a run skips (each written to
 	// RUN/errors.jsonl) before it stops with exit code 4; < 0: no limit.
 	MaxErrors int `yaml:"max_errors" json:"max_errors"`

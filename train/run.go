@@ -102,7 +102,7 @@ func AutoResources(threads, workers int, cuda bool) (int, int) {
 
 // OpenData opens the dataset a config names.
 func OpenData(c *Config) (*data.Dataset, error) {
-	return data.Open(c.Data.Spec, data.Options{Modality: c.Data.Modality, Tokenizer: c.Data.Tokenizer, Workers: c.Data.Workers})
+	return data.Open(c.Data.Spec, data.Options{Modality: c.Data.Modality, Tokenizer: c.Data.Tokenizer, Workers: c.Data.Workers, Labels: c.Data.Labels})
 }
 
 // Run trains cfg.Method on the configured data until cfg.Schedule.Steps

@@ -67,6 +67,9 @@ type Options struct {
 	SeqLen int
 	// Workers decode in parallel (0: GOMAXPROCS).
 	Workers int
+	// Labels is a frame-label set (LabelSet) joined to an audio dataset
+	// by sample: its labels replace the dataset's own km.npy.
+	Labels string
 }
 
 // Dataset is an opened data spec: its length, modality and a way to
@@ -84,8 +87,9 @@ type Dataset struct {
 	Fields []string
 	// Labelled is true when examples carry a Class.
 	Labelled bool
-	// LabelRate is the frame rate of audio Labels (Hz; 0: none).
-	LabelRate int
+	// LabelRate is the frame rate of audio Labels (Hz; 0: none) and
+	// LabelK the number of label values (0: unknown).
+	LabelRate, LabelK int
 	// Tokenizer is the dataset's tokenizer (text; nil otherwise).
 	Tokenizer *text.Tokenizer
 
@@ -217,6 +221,16 @@ func Open(spec string, o Options) (*Dataset, error) {
 	if err != nil {
 		return nil, err
 	}
+	if o.Labels != "" {
+		if d.Modality != Audio {
+			d.Close()
+			return nil, fmt.Errorf("%w: a label set joins audio data, %s holds %s", ErrSpec, spec, d.Modality)
+		}
+		if err := joinLabels(d, o.Labels); err != nil {
+			d.Close()
+			return nil, err
+		}
+	}
 	if o.Modality != "" && d.Modality != o.Modality {
 		d.Close()
 		return nil, fmt.Errorf("%w: %s holds %s data, not %s", ErrSpec, spec, d.Modality, o.Modality)
@@ -276,7 +290,7 @@ func openPreprocessed(dir string, o Options) (*Dataset, error) {
 	}
 	d.Kind, d.Manifest, d.Classes = "preprocessed", m, m.Classes
 	if m.Meta != nil && m.Meta.LabelRate > 0 && slices.Contains(m.Fields, "km.npy") {
-		d.LabelRate = m.Meta.LabelRate
+		d.LabelRate, d.LabelK = m.Meta.LabelRate, m.Meta.KMeansK
 	}
 	if d.Modality == Text {
 		for _, a := range m.Artifacts {
