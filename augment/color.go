@@ -149,7 +149,8 @@ func AdjustHue(m *Image, factor float64) {
 }
 
 // rgbToHSV is Pillow's rgb2hsv_row: float32 intermediates, double
-// constants, truncation to bytes.
+// constants, truncation to bytes (identical to Image.convert("HSV") for
+// all 2^24 inputs: TestHSVGoldenExhaustive).
 func rgbToHSV(r, g, b uint8) (uint8, uint8, uint8) {
 	maxc := max(r, g, b)
 	minc := min(r, g, b)
@@ -181,20 +182,11 @@ func rgbToHSV(r, g, b uint8) (uint8, uint8, uint8) {
 	return uint8(int(float64(h) * 255.0)), uint8(int(float64(s) * 255.0)), maxc
 }
 
-func clipInt8(v int) uint8 {
-	if v <= 0 {
-		return 0
-	}
-	if v >= 255 {
-		return 255
-	}
-	return uint8(v)
-}
-
 // hsvToRGB is Pillow's hsv2rgb with its per-byte subexpressions (fs as
 // float32 and double, f and 1-f, the sector) tabulated in 256-entry
 // tables; the arithmetic that combines them is Pillow's, so results are
-// identical (TestHSVToRGBExhaustive checks all 2^24 inputs).
+// identical (TestHSVGoldenExhaustive checks all 2^24 inputs against
+// Pillow's HSV-to-RGB convert).
 func hsvToRGB(tab *hsvTab, h, s, v uint8) (uint8, uint8, uint8) {
 	if s == 0 {
 		return v, v, v
@@ -221,8 +213,8 @@ func hsvToRGB(tab *hsvTab, h, s, v uint8) (uint8, uint8, uint8) {
 
 // roundHalfAway is C's round() for the products v*m in [0, 255] that
 // hsvToRGB forms. int(x+0.5) could differ from round(x) only when x is
-// within an ulp below a half-integer; TestHSVToRGBExhaustive checks all
-// 2^24 inputs against a transcription of Pillow's code, so it does not.
+// within an ulp below a half-integer; TestHSVGoldenExhaustive checks all
+// 2^24 inputs against Pillow's output, so it does not.
 func roundHalfAway(x float64) uint8 { return uint8(int(x + 0.5)) }
 
 type hsvTab struct {
