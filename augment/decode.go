@@ -125,7 +125,9 @@ func decodeInto(dst *Image, name string, data []byte, opt DecodeOptions, lib *tu
 	if err != nil {
 		return &DecodeError{name, fmt.Errorf("%w: %v", ErrFormat, err)}
 	}
-	fromImageInto(dst, src, opt.Channels)
+	if ycc, ok := src.(*image.YCbCr); !ok || opt.Channels == 1 || !jpegYCbCrToRGB(dst, ycc) {
+		fromImageInto(dst, src, opt.Channels)
+	}
 	if format == "jpeg" {
 		return orientJPEG(dst, data, opt)
 	}

@@ -3,7 +3,9 @@ package augment
 import (
 	"bytes"
 	"errors"
+	"image"
 	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/sslpipe/sslpipe/augment/internal/turbo"
@@ -98,6 +100,65 @@ func TestDecodeIntoReusesPixels(t *testing.T) {
 			if &dst.Pix[0] != p {
 				t.Fatalf("lib %v: pixel buffer reallocated", lib != nil)
 			}
+		}
+	}
+}
+
+// TestJPEGYCbCrToRGBMatchesLibjpeg feeds libjpeg's own Y, Cb, Cr planes
+// (before upsampling) to jpegYCbCrToRGB, the conversion of the image/jpeg
+// path: the result must equal libjpeg's RGB decode bit for bit, for every
+// subsampling the fixtures have (4:4:4, 4:2:2, 4:2:0, 4:4:0; odd sizes;
+// chroma rows of two samples) and for the benchmark photos when present.
+// What is left between the image/jpeg path and PIL is then the IDCT alone.
+func TestJPEGYCbCrToRGBMatchesLibjpeg(t *testing.T) {
+	if jpegLib == nil {
+		t.Skip("libjpeg-turbo not loaded")
+	}
+	files, _ := filepath.Glob("testdata/*.jpg")
+	photos, _ := filepath.Glob("/tmp/sslpipe-augment-images/*.jpg")
+	files = append(files, photos...)
+	seen := map[int]int{}
+	ratio := map[int]image.YCbCrSubsampleRatio{
+		turbo.Sub444: image.YCbCrSubsampleRatio444, turbo.Sub422: image.YCbCrSubsampleRatio422,
+		turbo.Sub420: image.YCbCrSubsampleRatio420, turbo.Sub440: image.YCbCrSubsampleRatio440,
+	}
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		w, h, sub, ys, cs, planes, ok := jpegLib.DecodePlanes(data)
+		if !ok {
+			continue // gray, CMYK
+		}
+		seen[sub]++
+		ycc := &image.YCbCr{Y: planes[0], Cb: planes[1], Cr: planes[2], YStride: ys, CStride: cs,
+			SubsampleRatio: ratio[sub], Rect: image.Rect(0, 0, w, h)}
+		got := &Image{}
+		if !jpegYCbCrToRGB(got, ycc) {
+			t.Fatalf("%s: not converted", f)
+		}
+		want := make([]byte, w*h*3)
+		if !jpegLib.Decode(want, data, w, h, 3) {
+			t.Fatalf("%s: libjpeg decode failed", f)
+		}
+		if !bytes.Equal(got.Pix, want) {
+			n := 0
+			for i := range want {
+				if got.Pix[i] != want[i] {
+					if n == 0 {
+						t.Errorf("%s (%dx%d, subsampling %d): first difference at x %d y %d channel %d: %d, libjpeg %d",
+							f, w, h, sub, i/3%w, i/3/w, i%3, got.Pix[i], want[i])
+					}
+					n++
+				}
+			}
+			t.Errorf("%s: %d of %d samples differ", f, n, len(want))
+		}
+	}
+	for _, s := range []int{turbo.Sub444, turbo.Sub422, turbo.Sub420, turbo.Sub440} {
+		if seen[s] == 0 {
+			t.Errorf("no fixture with subsampling %d", s)
 		}
 	}
 }

@@ -37,6 +37,7 @@ func Open(path string) (*Lib, error) {
 			return nil, fmt.Errorf("turbo: %s: %w (libjpeg-turbo 2.0 or later needed)", path, err)
 		}
 	}
+	l.decompressToYUVPlanes, _ = purego.Dlsym(dl, "tjDecompressToYUVPlanes")
 	return l, nil
 }
 
@@ -66,5 +67,20 @@ func (l *Lib) decode(hd *handle, dst, data []byte, w, h, pf, flags int) bool {
 		uintptr(unsafe.Pointer(&dst[0])), uintptr(w), 0, uintptr(h), uintptr(pf), uintptr(flags))
 	runtime.KeepAlive(data)
 	runtime.KeepAlive(dst)
+	return int32(r) == 0
+}
+
+func (l *Lib) decodePlanes(hd *handle, planes *[3][]byte, data []byte, w, h, flags int) bool {
+	// An array of three C pointers; the planes stay reachable (and Go's
+	// heap does not move) until the call returns.
+	ptrs := [3]uintptr{
+		uintptr(unsafe.Pointer(&planes[0][0])), uintptr(unsafe.Pointer(&planes[1][0])), uintptr(unsafe.Pointer(&planes[2][0])),
+	}
+	r, _, _ := purego.SyscallN(l.decompressToYUVPlanes, hd.h,
+		uintptr(unsafe.Pointer(&data[0])), uintptr(len(data)),
+		uintptr(unsafe.Pointer(&ptrs[0])), uintptr(w), 0, uintptr(h), uintptr(flags))
+	runtime.KeepAlive(data)
+	runtime.KeepAlive(planes)
+	runtime.KeepAlive(&ptrs)
 	return int32(r) == 0
 }

@@ -47,6 +47,7 @@ type Lib struct {
 	path string
 	// C function pointers.
 	initDecompress, decompressHeader3, decompress2, destroy uintptr
+	decompressToYUVPlanes                                   uintptr // 0 if absent
 	handles                                                 chan *handle
 }
 
@@ -122,4 +123,56 @@ func (l *Lib) Decode(dst []byte, data []byte, w, h, channels int) bool {
 		pf = pfGray
 	}
 	return l.decode(hd, dst, data, w, h, pf, flagStopOnWarning|flagLimitScans)
+}
+
+// Subsampling of a JPEG's chroma planes, as TurboJPEG numbers them.
+const (
+	Sub444 = 0
+	Sub422 = 1
+	Sub420 = 2
+	Sub440 = 4
+)
+
+// DecodePlanes decodes a YCbCr JPEG without chroma upsampling or color
+// conversion (tjDecompressToYUVPlanes): the Y, Cb and Cr planes as
+// libjpeg's IDCT leaves them. The Y plane has yStride x (h rounded up to
+// the vertical factor) bytes, yStride being w rounded up to the
+// horizontal factor; the chroma planes are cStride = yStride/hf wide and
+// that height over vf, where (hf, vf) is (1, 1) for Sub444, (2, 1) for
+// Sub422, (2, 2) for Sub420 and (1, 2) for Sub440. Only those are read;
+// ok is false for other subsamplings, for gray or CMYK files and on any
+// warning. It exists so that tests can feed libjpeg's own planes to a Go
+// conversion and compare the result with Decode's.
+func (l *Lib) DecodePlanes(data []byte) (w, h, sub, yStride, cStride int, planes [3][]byte, ok bool) {
+	if l == nil || l.decompressToYUVPlanes == 0 || len(data) == 0 {
+		return
+	}
+	hd := l.get()
+	if hd == nil {
+		return
+	}
+	defer l.put(hd)
+	if !l.header(hd, data) || hd.out[3] != 1 { // TJCS_YCbCr
+		return
+	}
+	w, h, sub = int(hd.out[0]), int(hd.out[1]), int(hd.out[2])
+	hf, vf := 1, 1
+	switch sub {
+	case Sub444:
+	case Sub422:
+		hf = 2
+	case Sub420:
+		hf, vf = 2, 2
+	case Sub440:
+		vf = 2
+	default:
+		return 0, 0, 0, 0, 0, planes, false
+	}
+	yStride, ph := (w+hf-1)/hf*hf, (h+vf-1)/vf*vf // tjPlaneWidth, tjPlaneHeight
+	cStride = yStride / hf
+	planes = [3][]byte{make([]byte, yStride*ph), make([]byte, cStride*ph/vf), make([]byte, cStride*ph/vf)}
+	if !l.decodePlanes(hd, &planes, data, w, h, flagStopOnWarning|flagLimitScans) {
+		return 0, 0, 0, 0, 0, [3][]byte{}, false
+	}
+	return w, h, sub, yStride, cStride, planes, true
 }

@@ -9,3 +9,6 @@ func (l *Lib) newHandle() uintptr                                            { r
 func (l *Lib) destroyHandle(h uintptr)                                       {}
 func (l *Lib) header(hd *handle, data []byte) bool                           { return false }
 func (l *Lib) decode(hd *handle, dst, data []byte, w, h, pf, flags int) bool { return false }
+func (l *Lib) decodePlanes(hd *handle, planes *[3][]byte, data []byte, w, h, flags int) bool {
+	return false
+}
