@@ -140,12 +140,52 @@ func AdjustHue(m *Image, factor float64) {
 	// Even a zero shift goes through PIL's HSV round trip, which is not
 	// the identity for every pixel, so it is always applied.
 	p := m.Pix
-	tab := hsvTables()
+	tab, fwd := hsvTables(), rgbHSVTables()
 	for i := 0; i+3 <= len(p); i += 3 {
 		q := p[i : i+3 : i+3]
-		h, s, v := rgbToHSV(q[0], q[1], q[2])
+		h, s, v := fwd.rgbToHSV(q[0], q[1], q[2])
 		q[0], q[1], q[2] = hsvToRGB(tab, h+shift, s, v)
 	}
+}
+
+// rgbHSVTab holds rgbToHSV's results in tables, so that AdjustHue does
+// no division and takes no data-dependent branch. Pillow's hue depends
+// only on the differences between channels (which channel is the largest
+// and the smallest, ties included, and max - x for each channel x), so it
+// is tabulated by (r-g, g-b); saturation depends on (max, max-min).
+// TestHSVGoldenExhaustive checks the tables against Pillow over all 2^24
+// inputs.
+type rgbHSVTab struct {
+	hue [511 * 511]uint8 // [(r-g+255)*511 + g-b+255]
+	sat [256 * 256]uint8 // [max<<8 | max-min]
+}
+
+var rgbHSVTables = sync.OnceValue(func() *rgbHSVTab {
+	t := new(rgbHSVTab)
+	for d1 := -255; d1 <= 255; d1++ { // r - g
+		for d2 := -255; d2 <= 255; d2++ { // g - b
+			// The representative with min 0: b, b+d2, b+d1+d2. Pairs
+			// spanning more than 255 levels never occur.
+			lo, hi := min(0, d2, d1+d2), max(0, d2, d1+d2)
+			if hi-lo > 255 {
+				continue
+			}
+			b := -lo
+			t.hue[(d1+255)*511+d2+255], _, _ = rgbToHSV(uint8(b+d1+d2), uint8(b+d2), uint8(b))
+		}
+	}
+	for mx := range 256 {
+		for cr := 0; cr <= mx; cr++ {
+			_, t.sat[mx<<8|cr], _ = rgbToHSV(uint8(mx), uint8(mx-cr), uint8(mx-cr))
+		}
+	}
+	return t
+})
+
+// rgbToHSV is the package-level rgbToHSV by table lookup.
+func (t *rgbHSVTab) rgbToHSV(r, g, b uint8) (uint8, uint8, uint8) {
+	maxc, minc := max(r, g, b), min(r, g, b)
+	return t.hue[(int(r)-int(g)+255)*511+int(g)-int(b)+255], t.sat[int(maxc)<<8|int(maxc-minc)], maxc
 }
 
 // rgbToHSV is Pillow's rgb2hsv_row: float32 intermediates, double

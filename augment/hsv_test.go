@@ -34,19 +34,24 @@ func loadHSVGolden(t *testing.T) *hsvGolden {
 	return &g
 }
 
-// hsvOps are the functions under test, by golden name: each maps the
-// three input bytes to three output bytes.
-var hsvOps = map[string]func(x, y, z uint8) (uint8, uint8, uint8){
-	"rgb2hsv": rgbToHSV,
-	"hsv2rgb": func(h, s, v uint8) (uint8, uint8, uint8) { return hsvToRGB(hsvTables(), h, s, v) },
+// hsvOps are the functions under test with the golden each must match:
+// each maps the three input bytes to three output bytes.
+var hsvOps = []struct {
+	golden, name string
+	f            func(x, y, z uint8) (uint8, uint8, uint8)
+}{
+	{"rgb2hsv", "rgbToHSV", rgbToHSV},
+	{"rgb2hsv", "rgbHSVTab.rgbToHSV", func(r, g, b uint8) (uint8, uint8, uint8) { return rgbHSVTables().rgbToHSV(r, g, b) }},
+	{"hsv2rgb", "hsvToRGB", func(h, s, v uint8) (uint8, uint8, uint8) { return hsvToRGB(hsvTables(), h, s, v) }},
 }
 
 // TestHSVGoldenGrid compares rgbToHSV and hsvToRGB with Pillow on the
 // grid Levels^3 and prints the differing values.
 func TestHSVGoldenGrid(t *testing.T) {
 	g := loadHSVGolden(t)
-	for name, f := range hsvOps {
-		grid := g.Ops[name].Grid
+	for _, op := range hsvOps {
+		name, f := op.name, op.f
+		grid := g.Ops[op.golden].Grid
 		if len(grid) != 3*len(g.Levels)*len(g.Levels)*len(g.Levels) {
 			t.Fatalf("%s: grid of %d bytes", name, len(grid))
 		}
@@ -72,7 +77,8 @@ func TestHSVGoldenGrid(t *testing.T) {
 }
 
 // TestHSVGoldenExhaustive checks every one of the 2^24 inputs of
-// rgbToHSV, hsvToRGB and AdjustHue (at the golden's factors) against
+// rgbToHSV (formula and tables), hsvToRGB and AdjustHue (at the golden's
+// factors) against
 // Pillow/torchvision: the SHA-256 of each slice of 65,536 outputs with
 // the same first input byte must match.
 func TestHSVGoldenExhaustive(t *testing.T) {
@@ -80,8 +86,8 @@ func TestHSVGoldenExhaustive(t *testing.T) {
 		t.Skip("8 x 16.7M cases")
 	}
 	g := loadHSVGolden(t)
-	check := func(name string, slice func(x int, out []uint8)) {
-		want := g.Ops[name].Digests
+	check := func(golden, name string, slice func(x int, out []uint8)) {
+		want := g.Ops[golden].Digests
 		if len(want) != 256 {
 			t.Fatalf("%s: %d digests", name, len(want))
 		}
@@ -100,15 +106,17 @@ func TestHSVGoldenExhaustive(t *testing.T) {
 			t.Errorf("%s: %d of 256 slices differ", name, bad)
 		}
 	}
-	for name, f := range hsvOps {
-		check(name, func(x int, out []uint8) {
+	for _, op := range hsvOps {
+		f := op.f
+		check(op.golden, op.name, func(x int, out []uint8) {
 			for i := range 1 << 16 {
 				out[3*i], out[3*i+1], out[3*i+2] = f(uint8(x), uint8(i>>8), uint8(i))
 			}
 		})
 	}
 	for _, hf := range g.HueFactors {
-		check(fmt.Sprintf("hue_%s", pyFloat(hf)), func(x int, out []uint8) {
+		name := "hue_" + pyFloat(hf)
+		check(name, fmt.Sprintf("AdjustHue(%v)", hf), func(x int, out []uint8) {
 			m := &Image{W: 256, H: 256, C: 3, Pix: out}
 			for i := range 1 << 16 {
 				out[3*i], out[3*i+1], out[3*i+2] = uint8(x), uint8(i>>8), uint8(i)
