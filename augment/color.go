@@ -28,6 +28,22 @@ func ToGray(dst, src *Image) {
 	}
 }
 
+// grayInPlace converts an RGB m to 1-channel gray (ToGray) in its own
+// buffer: pixel i's gray value goes to byte i, which pixels 0..i have
+// already been read from.
+func grayInPlace(m *Image) {
+	if m.C == 1 {
+		return
+	}
+	p := m.Pix
+	n := len(p) / 3
+	for i := range n {
+		q := p[3*i : 3*i+3 : 3*i+3]
+		p[i] = luma(q[0], q[1], q[2])
+	}
+	m.Pix, m.C = p[:n], 1
+}
+
 // GrayToRGB replicates a 1-channel src into 3 channels in dst (an RGB src
 // is copied).
 func GrayToRGB(dst, src *Image) {

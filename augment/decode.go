@@ -125,7 +125,11 @@ func decodeInto(dst *Image, name string, data []byte, opt DecodeOptions, lib *tu
 	if err != nil {
 		return &DecodeError{name, fmt.Errorf("%w: %v", ErrFormat, err)}
 	}
-	if ycc, ok := src.(*image.YCbCr); !ok || opt.Channels == 1 || !jpegYCbCrToRGB(dst, ycc) {
+	if ycc, ok := src.(*image.YCbCr); ok && jpegYCbCrToRGB(dst, ycc) {
+		if opt.Channels == 1 {
+			grayInPlace(dst)
+		}
+	} else {
 		fromImageInto(dst, src, opt.Channels)
 	}
 	if format == "jpeg" {

@@ -54,10 +54,19 @@ func decodeJPEGFast(lib *turbo.Lib, dst *Image, data []byte, channels, maxPixels
 		// check did: image/jpeg decides.
 		return false
 	}
+	// A gray JPEG decodes to its one channel (what PIL opens it as); a
+	// color one to RGB, then to gray with PIL's weights if asked (libjpeg's
+	// own gray output would be the Y plane, not PIL's convert("L")).
 	c := 3
-	if channels == 1 || (channels == 0 && gray) {
+	if gray && channels != 3 {
 		c = 1
 	}
 	dst.Reset(w, h, c)
-	return lib.Decode(dst.Pix, data, w, h, c)
+	if !lib.Decode(dst.Pix, data, w, h, c) {
+		return false
+	}
+	if channels == 1 && c == 3 {
+		grayInPlace(dst)
+	}
+	return true
 }

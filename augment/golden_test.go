@@ -1,6 +1,7 @@
 package augment
 
 import (
+	"bytes"
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
@@ -234,6 +235,17 @@ func TestGoldenDecode(t *testing.T) {
 					t.Errorf("|diff| vs PIL: mean %.3f (tolerance %.3f), max %d (tolerance %d)", mean, tol, maxd, tolMax)
 				} else {
 					t.Logf("|diff| vs PIL: mean %.3f, max %d", mean, maxd)
+				}
+				// Channels 1 is PIL's convert("L") of that RGB image
+				// (ToGray, checked against PIL by the grayscale1 case):
+				// equal to the gray of the RGB decode on either path.
+				gray, wantGray := &Image{}, &Image{}
+				if err := decodeInto(gray, d.File, readTestdata(t, d.File), DecodeOptions{Channels: 1}, p.lib); err != nil {
+					t.Fatal(err)
+				}
+				ToGray(wantGray, got)
+				if gray.C != 1 || !bytes.Equal(gray.Pix, wantGray.Pix) {
+					t.Errorf("Channels 1 is not the gray of the RGB decode")
 				}
 			})
 		}

@@ -16,7 +16,7 @@ import torch
 import torchvision
 import torchvision.transforms as T
 import torchvision.transforms.functional as F
-from PIL import Image, ImageOps
+from PIL import Image, ImageEnhance, ImageOps
 
 OUT = "golden"
 os.makedirs(OUT, exist_ok=True)
@@ -138,8 +138,13 @@ for name, box, kw in (("s422_odd.jpg", (3, 5, 40, 28), dict(subsampling="4:2:2")
                       ("s420_odd_prog.jpg", (7, 2, 44, 25), dict(subsampling="4:2:0", progressive=True)),
                       ("s420_tiny.jpg", (20, 20, 23, 25), dict(subsampling="4:2:0")),
                       ("s422_tiny.jpg", (30, 9, 34, 16), dict(subsampling="4:2:2")),
-                      ("s440_odd.jpg", (11, 13, 48, 40), None)):
+                      ("s440_odd.jpg", (11, 13, 48, 40), None),
+                      ("saturated_420.jpg", (50, 30, 90, 60), dict(subsampling="4:2:0"))):
     im = rgb.crop(box)
+    if name.startswith("saturated"):
+        # Colors that clip in RGB: libjpeg's gray (Y) output differs from
+        # PIL's convert("L") of the RGB decode there.
+        im = ImageEnhance.Color(im).enhance(4.0)
     if kw is None:
         im.save("s440_src.ppm")
         with open(name, "wb") as f:
