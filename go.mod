@@ -4,6 +4,7 @@ go 1.26
 
 require (
 	github.com/disintegration/imaging v1.6.2 // indirect
+	github.com/ebitengine/purego v0.11.3
 	github.com/go-audio/audio v1.0.0 // indirect
 	github.com/go-audio/riff v1.0.0 // indirect
 	github.com/go-audio/wav v1.1.0 // indirect
