@@ -121,7 +121,7 @@ func evalFlags(fs *flag.FlagSet, o *evalOptions, ks, ts, l2 *string) {
 	fs.StringVar(ts, "t", "0.1", "kNN temperature(s); one value or one per --k")
 	fs.StringVar(l2, "l2", "", "linear probe: comma list of L2 strengths to sweep (default 0.1,0.01,0.001,1e-4)")
 	fs.StringVar(&o.Network, "which", "", "network of the run: teacher (EMA target) or student (online); default: the method's")
-	fs.StringVar(&o.Device, "device", "cpu", "device for the encoder: cpu, cuda, cuda:N or auto")
+	fs.StringVar(&o.Device, "device", "auto", "device for the encoder: auto, cpu, cuda or cuda:N")
 	fs.IntVar(&o.Batch, "batch", 256, "images per encoder forward pass")
 	fs.IntVar(&o.MaxTrain, "max-train", 0, "use an evenly spaced subset of this many probe-train examples (0: all)")
 	fs.IntVar(&o.MaxTest, "max-test", 0, "use an evenly spaced subset of this many probe-test examples (0: all)")
