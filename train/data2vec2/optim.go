@@ -1,0 +1,110 @@
+package data2vec2
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/sslpipe/sslpipe/train"
+	"github.com/sslpipe/sslpipe/train/op"
+	tr "github.com/sslpipe/sslpipe/train/transformer"
+)
+
+// ErrCollapse is returned by CollapseConfig.Check when the monitor stops a
+// run.
+var ErrCollapse = errors.New("data2vec2: representation collapse")
+
+// Optimizer is AdamW over a model's student parameters, with gradient
+// clipping.
+type Optimizer struct {
+	m   *Model
+	cfg OptimConfig
+	opt *tr.AdamW
+}
+
+// NewOptimizer makes an optimizer with no state.
+func NewOptimizer(m *Model, cfg OptimConfig) (*Optimizer, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	ac := tr.AdamWConfig{Beta1: cfg.Beta1, Beta2: cfg.Beta2, Eps: cfg.Eps, WeightDecay: cfg.WeightDecay, ExcludeNoDecay: true}
+	return &Optimizer{m: m, cfg: cfg, opt: tr.NewAdamW(ac)}, nil
+}
+
+// Free releases the optimizer state.
+func (o *Optimizer) Free() { o.opt.Free() }
+
+// Steps is the number of updates applied.
+func (o *Optimizer) Steps() int64 { return o.opt.Steps() }
+
+// State returns the AdamW moments as checkpoint entries
+// "optim.<param>.exp_avg" and "optim.<param>.exp_avg_sq".
+func (o *Optimizer) State() (map[string]train.STensor, error) {
+	return o.opt.State(o.m.Params, "optim.")
+}
+
+// SetState restores what State returned after steps updates.
+func (o *Optimizer) SetState(src string, ts map[string]train.STensor, steps int64) error {
+	return o.opt.SetState(src, o.m.Params, ts, "optim.", steps)
+}
+
+// StepResult is one update's figures.
+type StepResult struct {
+	// Loss is the total; Reg and Cls its regression and CLS parts.
+	Loss, Reg, Cls float64
+	// TargetVar and PredVar are the collapse monitor's variances of the
+	// masked targets and predictions.
+	TargetVar, PredVar float64
+	GradNorm           float64
+	// Masked is the number of masked positions per student row, of T.
+	Masked, T int
+	// Skipped reports a non-finite loss or gradient (no update).
+	Skipped bool
+}
+
+// Step runs teacher and student on b, back-propagates the loss, clips the
+// gradient norm and applies one AdamW update with learning rate lr (the
+// teacher is not touched: call Model.UpdateTeacher after, with
+// EMAConfig.TauAt). A non-finite loss or gradient skips the update. The
+// caller locks the OS thread.
+func (o *Optimizer) Step(b *Batch, lr float64) (r StepResult, err error) {
+	defer op.Catch(&err)
+	var tp op.Tape
+	defer tp.Drop()
+	out := o.m.Loss(&tp, b)
+	r.Masked, r.T = out.Masked, b.T
+	stats := []op.Tensor{out.Loss, out.Reg}
+	if out.Cls != nil {
+		stats = append(stats, out.Cls)
+	}
+	tv, pv := varianceTensor(&tp, out.Target), varianceTensor(&tp, out.Pred)
+	if tv != nil && pv != nil {
+		stats = append(stats, tv, pv)
+	}
+	var vals []float64
+	r.GradNorm, vals, r.Skipped = o.opt.MinimizeReading(&tp, o.m.Params.List(), out.Loss, o.cfg.ClipGradNorm, lr, stats...)
+	r.Loss, r.Reg, vals = vals[0], vals[1], vals[2:]
+	if out.Cls != nil {
+		r.Cls, vals = vals[0], vals[1:]
+	}
+	if len(vals) == 2 {
+		r.TargetVar, r.PredVar = vals[0], vals[1]
+	}
+	if !op.Finite(r.Loss) {
+		r.Skipped = true
+	}
+	return r, nil
+}
+
+// Check applies the collapse monitor to the figures of update step
+// (1-based): after After updates, a target variance below MinTargetVar or
+// a prediction variance below MinPredVar is a collapse. It returns nil
+// (healthy or not checked yet), or an error wrapping ErrCollapse; warn
+// reports whether the trainer should warn rather than stop (Stop false).
+func (c CollapseConfig) Check(step int64, r StepResult) (warn bool, err error) {
+	if step <= c.After || (r.TargetVar >= c.MinTargetVar && r.PredVar >= c.MinPredVar) {
+		return false, nil
+	}
+	err = fmt.Errorf("%w at step %d: target variance %.4f (min %.3g), prediction variance %.4f (min %.3g)",
+		ErrCollapse, step, r.TargetVar, c.MinTargetVar, r.PredVar, c.MinPredVar)
+	return !c.Stop, err
+}
