@@ -1,0 +1,104 @@
+package data2vec2
+
+import (
+	"math"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/sugarme/gotch"
+
+	"github.com/sslpipe/sslpipe/train"
+	"github.com/sslpipe/sslpipe/train/op"
+)
+
+// toyBatch draws a batch of b samples for m's modality (random tokens,
+// patches or waves) with masks from the modality's masker.
+func toyBatch(t *testing.T, m *Model, b int, seed uint64) *Batch {
+	t.Helper()
+	r := rand.New(rand.NewPCG(seed, 1))
+	c := m.Cfg
+	bt := &Batch{B: b, Clones: c.CloneBatch, Train: true}
+	var rows, cols int
+	switch m.Modality {
+	case "text":
+		bt.T = c.SeqLen
+		for range b * bt.T {
+			bt.IDs = append(bt.IDs, int64(r.IntN(c.Vocab)))
+		}
+	case "image":
+		bt.T = m.Positions(0)
+		rows, cols = m.Grid(), m.Grid()
+		for range b * bt.T * c.Channels * c.Patch * c.Patch {
+			bt.Patches = append(bt.Patches, float32(r.NormFloat64()))
+		}
+	case "audio":
+		bt.L = c.MaxSamples
+		bt.T = m.Positions(bt.L)
+		for i := range b * bt.L {
+			bt.Wave = append(bt.Wave, float32(0.3*math.Sin(float64(i)*0.05*(1+float64(i/bt.L)))+0.05*r.NormFloat64()))
+		}
+	}
+	mk, err := NewMasker(c.Mask, bt.T, rows, cols)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys := make([]MaskKey, b)
+	for i := range keys {
+		keys[i] = MaskKey{Seed: seed, Index: uint64(i)}
+	}
+	bt.Mask = mk.Batch(keys, c.CloneBatch)
+	return bt
+}
+
+// Each modality's smoke preset trains: finite losses, the masked count of
+// its masker, the variances in range, no tensor left on the tape, and the
+// teacher moves by the EMA.
+func TestStepSmoke(t *testing.T) {
+	defer op.LockThread()()
+	train.SetNumThreads(1)
+	for _, mod := range Modalities {
+		c, err := Preset(mod, "smoke")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := c.Validate(); err != nil {
+			t.Fatalf("%s: %v", mod, err)
+		}
+		m, err := NewModel(mod, c.Model, 3, gotch.CPU)
+		if err != nil {
+			t.Fatalf("%s: %v", mod, err)
+		}
+		o, err := NewOptimizer(m, c.Optim)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var first, last StepResult
+		for s := range 6 {
+			b := toyBatch(t, m, c.Batch, 7) // the same batch: the loss must fall
+			r, err := o.Step(b, c.Optim.LR)
+			if err != nil {
+				t.Fatalf("%s step %d: %v", mod, s, err)
+			}
+			if r.Skipped || !op.Finite(r.Loss) || r.TargetVar <= 0 || r.PredVar <= 0 {
+				t.Fatalf("%s step %d: %+v", mod, s, r)
+			}
+			if err := m.UpdateTeacher(c.EMA.TauAt(int64(s))); err != nil {
+				t.Fatal(err)
+			}
+			if s == 0 {
+				first = r
+			}
+			last = r
+		}
+		t.Logf("%s: loss %.4f -> %.4f (reg %.4f cls %.4f), %d of %d masked, target var %.3f, pred var %.3f",
+			mod, first.Loss, last.Loss, last.Reg, last.Cls, last.Masked, last.T, last.TargetVar, last.PredVar)
+		if !(last.Loss < first.Loss) {
+			t.Errorf("%s: loss did not fall on a repeated batch: %v -> %v", mod, first.Loss, last.Loss)
+		}
+		if (mod == "image") != (last.Cls > 0) {
+			t.Errorf("%s: cls loss %v", mod, last.Cls)
+		}
+		o.Free()
+		m.Free()
+	}
+}
