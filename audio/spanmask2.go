@@ -69,11 +69,17 @@ func ExpectedSpanCount(T int, c MaskConfig) (int, error) {
 	if T <= 0 {
 		return 0, nil
 	}
+	return min(int(expectedUnion(T, c)), T-1), nil
+}
+
+// expectedUnion is the unrounded expected count of ExpectedSpanCount:
+// the span count is int(x + U[0,1)) for x = Prob·T/Length, so floor(x) + 1
+// with probability frac(x) and floor(x) otherwise.
+func expectedUnion(T int, c MaskConfig) float64 {
 	x := c.Prob * float64(T) / float64(c.Length)
 	k0 := math.Floor(x)
 	frac := x - k0
-	e := (1-frac)*expectedCovered(T, int(k0), c) + frac*expectedCovered(T, int(k0)+1, c)
-	return min(int(e), T-1), nil
+	return (1-frac)*expectedCovered(T, int(k0), c) + frac*expectedCovered(T, int(k0)+1, c)
 }
 
 // expectedCovered is the expected union size of num spans (before
