@@ -4,8 +4,8 @@ import (
 	"math"
 	"strconv"
 
+	"github.com/sslpipe/sslpipe/train/nn"
 	"github.com/sslpipe/sslpipe/train/op"
-	tr "github.com/sslpipe/sslpipe/train/transformer"
 )
 
 // convStack is a stack of convolution blocks over a sequence (1-D) or a
@@ -27,7 +27,7 @@ type convStack struct {
 // newConvStack adds layers blocks (in -> dim channels, then dim -> dim)
 // with PyTorch's default convolution initialization (uniform ±1/√fan_in
 // for weights and biases).
-func newConvStack(p *tr.Params, prefix string, in, dim int64, layers int, kernel, groups int64, residual bool, rows, cols int64) convStack {
+func newConvStack(p *nn.Params, prefix string, in, dim int64, layers int, kernel, groups int64, residual bool, rows, cols int64) convStack {
 	s := convStack{in: in, dim: dim, kernel: kernel, groups: groups, residual: residual, rows: rows, cols: cols}
 	for i := range layers {
 		cin := dim
@@ -84,7 +84,7 @@ func (s *convStack) forward(tp *op.Tape, x op.Tensor) op.Tensor {
 // decoder.proj.{0,2}.*; PyTorch's default Linear initialization.
 type projection [][2]op.Tensor
 
-func newProjection(p *tr.Params, prefix string, in, out int64, layers int, ratio float64) projection {
+func newProjection(p *nn.Params, prefix string, in, out int64, layers int, ratio float64) projection {
 	lin := func(name string, in, out int64) [2]op.Tensor {
 		b := 1 / math.Sqrt(float64(in))
 		return [2]op.Tensor{

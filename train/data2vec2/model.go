@@ -7,6 +7,7 @@ import (
 
 	"github.com/sugarme/gotch"
 
+	"github.com/sslpipe/sslpipe/train/nn"
 	"github.com/sslpipe/sslpipe/train/op"
 	tr "github.com/sslpipe/sslpipe/train/transformer"
 	"github.com/sslpipe/sslpipe/train/wavenc"
@@ -36,7 +37,7 @@ type Model struct {
 	Modality string
 	// Params are the student's trainable parameters; Teacher the EMA
 	// copies (never trained by gradient).
-	Params, Teacher *tr.Params
+	Params, Teacher *nn.Params
 	Enc, TEnc       *tr.Encoder
 	CNN             *wavenc.Encoder
 	// BF16 runs matrix products and convolutions in bfloat16 (CUDA).
@@ -55,7 +56,7 @@ type Model struct {
 }
 
 // newParam adds a parameter with fairseq's decay rule.
-func newParam(p *tr.Params, name string, vals []float32, dims ...int64) op.Tensor {
+func newParam(p *nn.Params, name string, vals []float32, dims ...int64) op.Tensor {
 	return p.New(name, len(dims) == 1 || strings.HasSuffix(name, ".bias"), vals, dims...)
 }
 
@@ -88,8 +89,8 @@ func NewModel(modality string, cfg ModelConfig, seed uint64, dev gotch.Device) (
 	if cfg.Encoder.Eps == 0 {
 		cfg.Encoder.Eps = 1e-5
 	}
-	p := tr.NewParams(seed, dev)
-	tq := tr.NewParams(seed^0x7eac2, dev)
+	p := nn.NewParams(seed, dev)
+	tq := nn.NewParams(seed^0x7eac2, dev)
 	m = &Model{Cfg: cfg, Modality: modality, Params: p, Teacher: tq, dev: dev}
 	defer func() {
 		if err != nil {
@@ -103,8 +104,8 @@ func NewModel(modality string, cfg ModelConfig, seed uint64, dev gotch.Device) (
 		v, l := int64(cfg.Vocab), int64(cfg.SeqLen)
 		m.tokW = newParam(p, "embed.tokens.weight", p.Normal(v*d, 0.02), v, d)
 		m.posW = newParam(p, "embed.positions.weight", p.Normal(l*d, 0.02), l, d)
-		m.elnW = newParam(p, "embed.layer_norm.weight", tr.Fill(d, 1), d)
-		m.elnB = newParam(p, "embed.layer_norm.bias", tr.Fill(d, 0), d)
+		m.elnW = newParam(p, "embed.layer_norm.weight", nn.Fill(d, 1), d)
+		m.elnB = newParam(p, "embed.layer_norm.bias", nn.Fill(d, 0), d)
 	case "image":
 		in := int64(cfg.Channels * cfg.Patch * cfg.Patch)
 		bw := math.Sqrt(6 / float64(in+d)) // Xavier-uniform on the flattened weight
@@ -124,8 +125,8 @@ func NewModel(modality string, cfg ModelConfig, seed uint64, dev gotch.Device) (
 			return nil, err
 		}
 		ch := cfg.CNN.Dim()
-		m.flnW = newParam(p, "layer_norm.weight", tr.Fill(ch, 1), ch)
-		m.flnB = newParam(p, "layer_norm.bias", tr.Fill(ch, 0), ch)
+		m.flnW = newParam(p, "layer_norm.weight", nn.Fill(ch, 1), ch)
+		m.flnB = newParam(p, "layer_norm.bias", nn.Fill(ch, 0), ch)
 		b := 1 / math.Sqrt(float64(ch))
 		m.projW = newParam(p, "post_extract_proj.weight", p.Uniform(d*ch, -b, b), d, ch)
 		m.projB = newParam(p, "post_extract_proj.bias", p.Uniform(d, -b, b), d)

@@ -5,8 +5,8 @@ import (
 	"fmt"
 
 	"github.com/sslpipe/sslpipe/train"
+	"github.com/sslpipe/sslpipe/train/nn"
 	"github.com/sslpipe/sslpipe/train/op"
-	tr "github.com/sslpipe/sslpipe/train/transformer"
 )
 
 // ErrCollapse is returned by CollapseConfig.Check when the monitor stops a
@@ -18,7 +18,7 @@ var ErrCollapse = errors.New("data2vec2: representation collapse")
 type Optimizer struct {
 	m   *Model
 	cfg OptimConfig
-	opt *tr.AdamW
+	opt *nn.AdamW
 }
 
 // NewOptimizer makes an optimizer with no state.
@@ -26,8 +26,8 @@ func NewOptimizer(m *Model, cfg OptimConfig) (*Optimizer, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	ac := tr.AdamWConfig{Beta1: cfg.Beta1, Beta2: cfg.Beta2, Eps: cfg.Eps, WeightDecay: cfg.WeightDecay, ExcludeNoDecay: true}
-	return &Optimizer{m: m, cfg: cfg, opt: tr.NewAdamW(ac)}, nil
+	ac := nn.AdamWConfig{Beta1: cfg.Beta1, Beta2: cfg.Beta2, Eps: cfg.Eps, WeightDecay: cfg.WeightDecay, ExcludeNoDecay: true}
+	return &Optimizer{m: m, cfg: cfg, opt: nn.NewAdamW(ac)}, nil
 }
 
 // Free releases the optimizer state.

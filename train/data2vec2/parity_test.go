@@ -9,6 +9,7 @@ import (
 	"github.com/sugarme/gotch"
 
 	"github.com/sslpipe/sslpipe/train"
+	"github.com/sslpipe/sslpipe/train/nn"
 	"github.com/sslpipe/sslpipe/train/op"
 	tr "github.com/sslpipe/sslpipe/train/transformer"
 	"github.com/sslpipe/sslpipe/train/wavenc"
@@ -83,7 +84,7 @@ func parityModel(t *testing.T, mod string) (*Model, *Batch, map[string]train.STe
 		t.Fatal(err)
 	}
 	t.Cleanup(m.Free)
-	for _, p := range []*tr.Params{m.Params, m.Teacher} {
+	for _, p := range []*nn.Params{m.Params, m.Teacher} {
 		if err := p.Load("parity_"+mod+"_init.safetensors", init, ""); err != nil {
 			t.Fatal(err)
 		}
@@ -217,7 +218,7 @@ func TestParityStep(t *testing.T) {
 				t.Fatal(err)
 			}
 			for _, set := range []struct {
-				p      *tr.Params
+				p      *nn.Params
 				prefix string
 			}{{m.Params, "after."}, {m.Teacher, "ema."}} {
 				ts, err := set.p.Tensors("")
