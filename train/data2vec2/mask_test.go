@@ -2,6 +2,7 @@ package data2vec2
 
 import (
 	"slices"
+	"sync"
 	"testing"
 
 	"github.com/sslpipe/sslpipe/audio"
@@ -72,5 +73,32 @@ func TestMaskerKeyed(t *testing.T) {
 		if _, err := NewMasker(bad.cfg, bad.T, bad.r, bad.cols); err == nil {
 			t.Errorf("%+v accepted", bad)
 		}
+	}
+}
+
+// A Masker is shared by data workers: concurrent draws give the same
+// masks as sequential ones.
+func TestMaskerConcurrent(t *testing.T) {
+	m, err := NewMasker(MaskConfig{Kind: "span", Prob: 0.5, Length: 5, MinMasks: 1}, 99, 0, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys := make([]MaskKey, 16)
+	for i := range keys {
+		keys[i] = MaskKey{Seed: 3, Epoch: 1, Index: uint64(i)}
+	}
+	want := m.Batch(keys, 4)
+	got := make([][]bool, len(keys))
+	var wg sync.WaitGroup
+	for i := range keys {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			got[i] = m.Batch(keys[i:i+1], 4)
+		}()
+	}
+	wg.Wait()
+	if !slices.Equal(slices.Concat(got...), want) {
+		t.Error("concurrent masks differ from sequential ones")
 	}
 }

@@ -13,7 +13,7 @@ import (
 
 // toyBatch draws a batch of b samples for m's modality (random tokens,
 // patches or waves) with masks from the modality's masker.
-func toyBatch(t *testing.T, m *Model, b int, seed uint64) *Batch {
+func toyBatch(t testing.TB, m *Model, b int, seed uint64) *Batch {
 	t.Helper()
 	r := rand.New(rand.NewPCG(seed, 1))
 	c := m.Cfg
@@ -100,5 +100,79 @@ func TestStepSmoke(t *testing.T) {
 		}
 		o.Free()
 		m.Free()
+	}
+}
+
+// The decoder's mask noise (fairseq mask_noise_std) and input dropout draw
+// from libtorch's generator: with the same seed a step's loss repeats,
+// with another it changes; without them the loss is that of zeros at the
+// masked positions.
+func TestMaskNoiseSeeded(t *testing.T) {
+	defer op.LockThread()()
+	train.SetNumThreads(1)
+	c, _ := Preset("text", "smoke")
+	c.Model.Decoder.InputDropout = 0.1
+	loss := func(seed int64, std float64) float64 {
+		cfg := c.Model
+		cfg.MaskNoiseStd = std
+		m, err := NewModel("text", cfg, 3, gotch.CPU)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer m.Free()
+		train.ManualSeed(seed)
+		var tp op.Tape
+		defer tp.Drop()
+		var v float64
+		err = func() (err error) {
+			defer op.Catch(&err)
+			v = op.Scalar(m.Loss(&tp, toyBatch(t, m, 2, 5)).Loss)
+			return nil
+		}()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	a, b, other, zero := loss(1, 0.5), loss(1, 0.5), loss(2, 0.5), loss(1, 0)
+	t.Logf("loss: seed 1 %.6f, again %.6f, seed 2 %.6f, no noise %.6f", a, b, other, zero)
+	if a != b {
+		t.Errorf("same seed, losses %v and %v", a, b)
+	}
+	if a == other || a == zero {
+		t.Errorf("noise has no effect: %v, %v, %v", a, other, zero)
+	}
+}
+
+// Encode gives B x T x D for every modality (the image CLS position
+// removed), from the student, the teacher and an intermediate block.
+func TestEncodeShapes(t *testing.T) {
+	defer op.LockThread()()
+	train.SetNumThreads(1)
+	for _, mod := range Modalities {
+		c, _ := Preset(mod, "smoke")
+		m, err := NewModel(mod, c.Model, 3, gotch.CPU)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b := toyBatch(t, m, 3, 1)
+		var tp op.Tape
+		err = func() (err error) {
+			defer op.Catch(&err)
+			for _, teacher := range []bool{false, true} {
+				for _, layer := range []int{-1, 0, 1} {
+					s := op.Shape(m.Encode(&tp, b, teacher, layer))
+					if s[0] != 3 || s[1] != int64(b.T) || s[2] != c.Model.Encoder.Dim {
+						t.Errorf("%s teacher=%v layer %d: shape %v, want [3 %d %d]", mod, teacher, layer, s, b.T, c.Model.Encoder.Dim)
+					}
+				}
+			}
+			return nil
+		}()
+		tp.Drop()
+		m.Free()
+		if err != nil {
+			t.Fatal(err)
+		}
 	}
 }
