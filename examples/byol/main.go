@@ -1,3 +1,5 @@
+//go:build portpending
+
 // Command byol trains BYOL through sslpipe's library API: an in-memory
 // data source (procedurally drawn shapes, no files), the Fashion-MNIST
 // recipe changed in code (smaller crops, no solarize), a hook that prints
