@@ -22,12 +22,9 @@ func BenchmarkStep(b *testing.B) {
 			// Each sub-benchmark runs on its own goroutine: pin it (the
 			// no-grad flag and libtorch's errors are per OS thread).
 			defer op.LockThread()()
-			c, err := Preset(mod, mod+"-cpu")
-			if err != nil {
-				b.Fatal(err)
-			}
+			c := presetFor(b, mod, mod+"-cpu")
 			train.SetNumThreads(c.Threads)
-			m, err := NewModel(mod, c.Model, 1, gotch.CPU)
+			m, err := NewModel(mod, *model(&c), 1, gotch.CPU)
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -37,18 +34,18 @@ func BenchmarkStep(b *testing.B) {
 				b.Fatal(err)
 			}
 			defer o.Free()
-			batch := toyBatch(b, m, c.Batch, 1)
+			batch := toyBatch(b, m, c.Data.Batch, 1)
 			b.ReportAllocs()
 			b.ResetTimer()
 			for i := range b.N {
-				if _, err := o.Step(batch, c.Optim.LRAt(int64(i), c.Steps)); err != nil {
+				if _, err := o.Step(batch, c.LRAt(int64(i)), nil); err != nil {
 					b.Fatal(err)
 				}
-				if err := m.UpdateTeacher(c.EMA.TauAt(int64(i))); err != nil {
+				if err := m.UpdateTeacher(settings(&c).EMA.At(int64(i), c.Schedule.Steps)); err != nil {
 					b.Fatal(err)
 				}
 			}
-			b.ReportMetric(float64(b.N*c.Batch)/b.Elapsed().Seconds(), "samples/s")
+			b.ReportMetric(float64(b.N*c.Data.Batch)/b.Elapsed().Seconds(), "samples/s")
 		})
 	}
 }

@@ -3,6 +3,7 @@ package data2vec2_test
 import (
 	"fmt"
 
+	"github.com/sslpipe/sslpipe/train"
 	"github.com/sslpipe/sslpipe/train/data2vec2"
 )
 
@@ -28,30 +29,21 @@ func ExampleMasker() {
 	// 32 masks, 157 masked, 39 kept in the first
 }
 
-// The teacher's decay rises linearly, then stays constant (the image base
-// model's schedule).
-func ExampleEMAConfig_TauAt() {
-	c, _ := data2vec2.Preset("image", "image-base")
-	for _, step := range []int64{0, 50000, 100000, 300000} {
-		fmt.Printf("%d %.6f\n", step, c.EMA.TauAt(step))
-	}
-	// Output:
-	// 0 0.999800
-	// 50000 0.999895
-	// 100000 0.999990
-	// 300000 0.999990
-}
-
 // The base presets follow fairseq's data2vec 2.0 base configurations.
-func ExamplePreset() {
+func Example_presets() {
 	for _, mod := range data2vec2.Modalities {
-		c, _ := data2vec2.Preset(mod, mod+"-base")
-		m := c.Model
-		fmt.Printf("%s: %d blocks, top %d, clone %d, %s mask %.2f, decoder %d x %d (k %d), lr %g\n",
-			mod, m.Encoder.Layers, m.TopK, m.CloneBatch, m.Mask.Kind, m.Mask.Prob, m.Decoder.Layers, m.Decoder.Dim, m.Decoder.Kernel, c.Optim.LR)
+		c, err := train.PresetConfig("data2vec2", mod+"-base")
+		if err != nil {
+			fmt.Println(err)
+			return
+		}
+		m := c.Model.(*data2vec2.ModelConfig)
+		ema := c.Settings.(*data2vec2.Settings).EMA
+		fmt.Printf("%s: %d blocks, top %d, clone %d, batch %d, lr %g, EMA %g -> %g over %d\n",
+			mod, m.Encoder.Layers, m.TopK, m.CloneBatch, c.Data.Batch, c.Optim.LR, ema.Base, ema.End, ema.Steps)
 	}
 	// Output:
-	// audio: 12 blocks, top 8, clone 8, span mask 0.50, decoder 4 x 384 (k 7), lr 0.00075
-	// image: 12 blocks, top 10, clone 16, block mask 0.80, decoder 6 x 768 (k 3), lr 0.001
-	// text: 12 blocks, top 12, clone 8, random mask 0.48, decoder 5 x 768 (k 9), lr 0.0002
+	// audio: 12 blocks, top 8, clone 8, batch 8, lr 0.00075, EMA 0.999 -> 0.99999 over 75000
+	// image: 12 blocks, top 10, clone 16, batch 256, lr 0.001, EMA 0.9998 -> 0.99999 over 100000
+	// text: 12 blocks, top 12, clone 8, batch 64, lr 0.0002, EMA 0.9999 -> 0.99999 over 100000
 }

@@ -106,8 +106,8 @@ func (m *Model) local(tp *op.Tape, b *Batch, train bool) op.Tensor {
 		if len(b.IDs) != b.B*b.T {
 			op.Fail(fmt.Errorf("data2vec2: %d token ids for %d x %d", len(b.IDs), b.B, b.T))
 		}
-		if b.T > m.Cfg.SeqLen {
-			op.Fail(fmt.Errorf("data2vec2: %d tokens exceed seq_len %d", b.T, m.Cfg.SeqLen))
+		if b.T > m.Cfg.Text.SeqLen {
+			op.Fail(fmt.Errorf("data2vec2: %d tokens exceed seq_len %d", b.T, m.Cfg.Text.SeqLen))
 		}
 		it := tp.Int64(b.IDs, m.dev, B*T)
 		x := tp.Reshape(tp.IndexSelect(m.tokW, 0, it), B, T, d)
@@ -124,13 +124,13 @@ func (m *Model) local(tp *op.Tape, b *Batch, train bool) op.Tensor {
 		if s := op.Shape(f); s[1] != T {
 			op.Fail(fmt.Errorf("data2vec2: the CNN gives %d frames, batch says %d", s[1], T))
 		}
-		x := tp.LayerNorm(f, m.flnW, m.flnB, m.Cfg.CNN.Dim(), 1e-5)
+		x := tp.LayerNorm(f, m.flnW, m.flnB, m.Cfg.Audio.CNN.Dim(), 1e-5)
 		return tp.Linear(x, m.projW, m.projB)
 	}
 }
 
 func (m *Model) patchEmbed(tp *op.Tape, b *Batch, w, bias op.Tensor) op.Tensor {
-	in := int64(m.Cfg.Channels * m.Cfg.Patch * m.Cfg.Patch)
+	in := int64(m.Cfg.Image.Channels * m.Cfg.Image.Patch * m.Cfg.Image.Patch)
 	n := int64(m.Grid() * m.Grid())
 	if b.T != int(n) || len(b.Patches) != b.B*b.T*int(in) {
 		op.Fail(fmt.Errorf("data2vec2: %d patch values for %d images of %d patches of %d", len(b.Patches), b.B, n, in))
@@ -240,6 +240,7 @@ func (m *Model) Loss(tp *op.Tape, b *Batch) *LossOut {
 		op.Fail(err)
 	}
 	c := m.Cfg
+	dc := c.decoder(m.Modality)
 	d := c.Encoder.Dim
 	bc, K, M, T := int64(l.bc), int64(l.kept), int64(l.masked), int64(b.T)
 	local := m.local(tp, b, b.Train)
@@ -271,7 +272,7 @@ func (m *Model) Loss(tp *op.Tape, b *Batch) *LossOut {
 	if m.Modality == "image" {
 		hk = tp.Narrow(h, 1, 1, K)
 	}
-	hk = tp.Dropout(tp.Reshape(hk, bc*K, d), c.Decoder.InputDropout, b.Train)
+	hk = tp.Dropout(tp.Reshape(hk, bc*K, d), dc.InputDropout, b.Train)
 	var fill op.Tensor
 	if c.MaskNoiseStd > 0 {
 		fill = tp.Randn(c.MaskNoiseStd, m.dev, bc*M, d)
@@ -281,7 +282,7 @@ func (m *Model) Loss(tp *op.Tape, b *Batch) *LossOut {
 	full := tp.IndexSelect(tp.Cat([]op.Tensor{hk, fill}, 0), 0, tp.Int64(l.restore, m.dev, bc*T))
 	dec := m.dec.forward(tp, tp.Reshape(full, bc, T, d))
 	// The projection is position-wise: apply it at the masked positions only.
-	dm := tp.IndexSelect(tp.Reshape(dec, bc*T, c.Decoder.Dim), 0, tp.Int64(l.maskedPos, m.dev, bc*M))
+	dm := tp.IndexSelect(tp.Reshape(dec, bc*T, dc.Dim), 0, tp.Int64(l.maskedPos, m.dev, bc*M))
 	pred := m.proj.forward(tp, dm)
 	tgt := tp.IndexSelect(tp.Reshape(y, -1, d), 0, tp.Int64(l.maskedSrc, m.dev, bc*M))
 
@@ -292,11 +293,11 @@ func (m *Model) Loss(tp *op.Tape, b *Batch) *LossOut {
 	diff := tp.Sub(pred, tgt)
 	reg := tp.MulScalar(tp.Sum(tp.Mul(diff, diff)), scale/float64(bc*M))
 	out := &LossOut{Loss: reg, Reg: reg, Pred: pred, Target: tgt, Targets: y, Masked: l.masked}
-	if c.ClsLoss > 0 {
+	if m.Modality == "image" && c.Image.ClsLoss > 0 {
 		cp := tp.Reshape(tp.Narrow(h, 1, 0, 1), bc, d)
 		ct := tp.IndexSelect(tp.MeanDims(y, false, 1), 0, tp.Int64(l.rowSample, m.dev, bc))
 		cd := tp.Sub(cp, ct)
-		out.Cls = tp.MulScalar(tp.Sum(tp.Mul(cd, cd)), c.ClsLoss*scale)
+		out.Cls = tp.MulScalar(tp.Sum(tp.Mul(cd, cd)), c.Image.ClsLoss*scale)
 		out.Loss = tp.Add(reg, out.Cls)
 	}
 	return out

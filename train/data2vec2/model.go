@@ -65,7 +65,7 @@ func (m *Model) Grid() int {
 	if m.Modality != "image" {
 		return 0
 	}
-	return m.Cfg.ImageSize / m.Cfg.Patch
+	return m.Cfg.Image.ImageSize / m.Cfg.Image.Patch
 }
 
 // Positions is the number of positions the encoder sees for an input of n
@@ -75,7 +75,7 @@ func (m *Model) Positions(n int) int {
 	case "image":
 		return m.Grid() * m.Grid()
 	case "audio":
-		return m.Cfg.CNN.Frames(n)
+		return m.Cfg.Audio.CNN.Frames(n)
 	}
 	return n
 }
@@ -101,13 +101,13 @@ func NewModel(modality string, cfg ModelConfig, seed uint64, dev gotch.Device) (
 	d := cfg.Encoder.Dim
 	switch modality {
 	case "text":
-		v, l := int64(cfg.Vocab), int64(cfg.SeqLen)
+		v, l := int64(cfg.Text.Vocab), int64(cfg.Text.SeqLen)
 		m.tokW = newParam(p, "embed.tokens.weight", p.Normal(v*d, 0.02), v, d)
 		m.posW = newParam(p, "embed.positions.weight", p.Normal(l*d, 0.02), l, d)
 		m.elnW = newParam(p, "embed.layer_norm.weight", nn.Fill(d, 1), d)
 		m.elnB = newParam(p, "embed.layer_norm.bias", nn.Fill(d, 0), d)
 	case "image":
-		in := int64(cfg.Channels * cfg.Patch * cfg.Patch)
+		in := int64(cfg.Image.Channels * cfg.Image.Patch * cfg.Image.Patch)
 		bw := math.Sqrt(6 / float64(in+d)) // Xavier-uniform on the flattened weight
 		bb := 1 / math.Sqrt(float64(in))
 		m.patchW = newParam(p, "patch_embed.proj.weight", p.Uniform(d*in, -bw, bw), d, in)
@@ -121,23 +121,23 @@ func NewModel(modality string, cfg ModelConfig, seed uint64, dev gotch.Device) (
 			return nil, err
 		}
 	case "audio":
-		if m.CNN, err = wavenc.New(p, "feature_extractor.", cfg.CNN); err != nil {
+		if m.CNN, err = wavenc.New(p, "feature_extractor.", cfg.Audio.CNN); err != nil {
 			return nil, err
 		}
-		ch := cfg.CNN.Dim()
+		ch := cfg.Audio.CNN.Dim()
 		m.flnW = newParam(p, "layer_norm.weight", nn.Fill(ch, 1), ch)
 		m.flnB = newParam(p, "layer_norm.bias", nn.Fill(ch, 0), ch)
 		b := 1 / math.Sqrt(float64(ch))
 		m.projW = newParam(p, "post_extract_proj.weight", p.Uniform(d*ch, -b, b), d, ch)
 		m.projB = newParam(p, "post_extract_proj.bias", p.Uniform(d, -b, b), d)
-		pc := cfg.PosConv
+		pc := cfg.Audio.PosConv
 		m.posConv = newConvStack(p, "pos_conv.", d, d, pc.Depth, pc.Kernel, pc.Groups, false, 0, 0)
 		m.tPosConv = newConvStack(tq, "teacher.pos_conv.", d, d, pc.Depth, pc.Kernel, pc.Groups, false, 0, 0)
 	}
 	if m.Enc, err = tr.New(p, "encoder.", cfg.Encoder); err != nil {
 		return nil, err
 	}
-	dc := cfg.Decoder
+	dc := cfg.decoder(modality)
 	var rows int64
 	if modality == "image" {
 		rows = int64(m.Grid())

@@ -9,25 +9,25 @@ import (
 	"github.com/sslpipe/sslpipe/train/op"
 )
 
-// ErrCollapse is returned by CollapseConfig.Check when the monitor stops a
-// run.
+// ErrCollapse is wrapped by the collapse monitor's errors (CollapseConfig.Check).
 var ErrCollapse = errors.New("data2vec2: representation collapse")
 
-// Optimizer is AdamW over a model's student parameters, with gradient
-// clipping.
+// Optimizer is the optimizer of a model's student (AdamW in every preset;
+// fairseq's Adam with decoupled weight decay, biases and 1-D parameters not
+// decayed when ExcludeBiasNorm), with gradient clipping.
 type Optimizer struct {
 	m   *Model
-	cfg OptimConfig
-	opt *nn.AdamW
+	cfg train.OptimConfig
+	opt *nn.Optimizer
 }
 
 // NewOptimizer makes an optimizer with no state.
-func NewOptimizer(m *Model, cfg OptimConfig) (*Optimizer, error) {
-	if err := cfg.Validate(); err != nil {
+func NewOptimizer(m *Model, cfg train.OptimConfig) (*Optimizer, error) {
+	o, err := nn.NewOptimizer(cfg)
+	if err != nil {
 		return nil, err
 	}
-	ac := nn.AdamWConfig{Beta1: cfg.Beta1, Beta2: cfg.Beta2, Eps: cfg.Eps, WeightDecay: cfg.WeightDecay, ExcludeNoDecay: true}
-	return &Optimizer{m: m, cfg: cfg, opt: nn.NewAdamW(ac)}, nil
+	return &Optimizer{m: m, cfg: cfg, opt: o}, nil
 }
 
 // Free releases the optimizer state.
@@ -36,8 +36,8 @@ func (o *Optimizer) Free() { o.opt.Free() }
 // Steps is the number of updates applied.
 func (o *Optimizer) Steps() int64 { return o.opt.Steps() }
 
-// State returns the AdamW moments as checkpoint entries
-// "optim.<param>.exp_avg" and "optim.<param>.exp_avg_sq".
+// State returns the optimizer state as checkpoint entries
+// "optim.<param>.<slot>".
 func (o *Optimizer) State() (map[string]train.STensor, error) {
 	return o.opt.State(o.m.Params, "optim.")
 }
@@ -61,12 +61,12 @@ type StepResult struct {
 	Skipped bool
 }
 
-// Step runs teacher and student on b, back-propagates the loss, clips the
-// gradient norm and applies one AdamW update with learning rate lr (the
-// teacher is not touched: call Model.UpdateTeacher after, with
-// EMAConfig.TauAt). A non-finite loss or gradient skips the update. The
-// caller locks the OS thread.
-func (o *Optimizer) Step(b *Batch, lr float64) (r StepResult, err error) {
+// Step runs teacher and student on b, back-propagates the loss, averages
+// the gradients across ranks with reduce (nil: one process), clips their
+// norm and applies one update with learning rate lr. The teacher is not
+// touched: call Model.UpdateTeacher after. A non-finite loss or gradient
+// skips the update. The caller locks the OS thread.
+func (o *Optimizer) Step(b *Batch, lr float64, reduce func([]op.Tensor) error) (r StepResult, err error) {
 	defer op.Catch(&err)
 	var tp op.Tape
 	defer tp.Drop()
@@ -80,8 +80,8 @@ func (o *Optimizer) Step(b *Batch, lr float64) (r StepResult, err error) {
 	if tv != nil && pv != nil {
 		stats = append(stats, tv, pv)
 	}
-	var vals []float64
-	r.GradNorm, vals, r.Skipped = o.opt.MinimizeReading(&tp, o.m.Params.List(), out.Loss, o.cfg.ClipGradNorm, lr, stats...)
+	params := o.m.Params.Trainable()
+	grads, norm, vals, ok := nn.Backward(&tp, params, out.Loss, stats...)
 	r.Loss, r.Reg, vals = vals[0], vals[1], vals[2:]
 	if out.Cls != nil {
 		r.Cls, vals = vals[0], vals[1:]
@@ -89,16 +89,37 @@ func (o *Optimizer) Step(b *Batch, lr float64) (r StepResult, err error) {
 	if len(vals) == 2 {
 		r.TargetVar, r.PredVar = vals[0], vals[1]
 	}
-	if !op.Finite(r.Loss) {
-		r.Skipped = true
+	if reduce != nil {
+		if err := reduce(grads); err != nil {
+			return r, err
+		}
+		restore := op.NoGrad()
+		var present []op.Tensor
+		for _, g := range grads {
+			if g != nil {
+				present = append(present, g)
+			}
+		}
+		norm = op.ReadScalars(&tp, op.TotalNorm(&tp, present))[0]
+		restore()
+		ok = op.Finite(norm)
 	}
+	r.GradNorm = norm
+	if !ok || !op.Finite(r.Loss) {
+		r.Skipped = true
+		return r, nil
+	}
+	restore := op.NoGrad()
+	defer restore()
+	nn.ClipGrads(grads, norm, o.cfg.ClipGradNorm)
+	o.opt.Step(&tp, params, grads, lr)
 	return r, nil
 }
 
 // Check applies the collapse monitor to the figures of update step
 // (1-based): after After updates, a target variance below MinTargetVar or
 // a prediction variance below MinPredVar is a collapse. It returns nil
-// (healthy or not checked yet), or an error wrapping ErrCollapse; warn
+// (healthy, or not checked yet) or an error wrapping ErrCollapse; warn
 // reports whether the trainer should warn rather than stop (Stop false).
 func (c CollapseConfig) Check(step int64, r StepResult) (warn bool, err error) {
 	if step <= c.After || (r.TargetVar >= c.MinTargetVar && r.PredVar >= c.MinPredVar) {

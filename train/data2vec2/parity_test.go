@@ -8,6 +8,7 @@ import (
 
 	"github.com/sugarme/gotch"
 
+	"github.com/sslpipe/sslpipe/augment"
 	"github.com/sslpipe/sslpipe/train"
 	"github.com/sslpipe/sslpipe/train/nn"
 	"github.com/sslpipe/sslpipe/train/op"
@@ -26,21 +27,19 @@ func parityConfig(mod string) ModelConfig {
 	}
 	switch mod {
 	case "text":
-		c.Vocab, c.SeqLen = 40, 16
-		c.Mask = MaskConfig{Kind: "random", Prob: 0.48}
-		c.Decoder = DecoderConfig{Dim: 24, Kernel: 4, Groups: 1, Layers: 2, ProjLayers: 2, ProjRatio: 2}
+		c.Text = TextConfig{Vocab: 40, SeqLen: 16, Mask: MaskConfig{Kind: "random", Prob: 0.48},
+			Decoder: DecoderConfig{Dim: 24, Kernel: 4, Groups: 1, Layers: 2, ProjLayers: 2, ProjRatio: 2}}
 		c.LossScale = 1
 	case "image":
-		c.ImageSize, c.Patch, c.Channels = 16, 4, 2
-		c.Mask = MaskConfig{Kind: "block", Prob: 0.8, Length: 3, ProbAdjust: 0.07, Inverse: true}
-		c.Decoder = DecoderConfig{Dim: 32, Kernel: 3, Groups: 4, Layers: 2, Residual: true, ProjLayers: 1}
-		c.FinalLayerNorm, c.ClsLoss = true, 0.5
+		c.Image = ImageConfig{ImageSize: 16, Patch: 4, Channels: 2, Normalize: augment.Normalize{Mean: []float64{0, 0}, Std: []float64{1, 1}}, ClsLoss: 0.5,
+			Mask:    MaskConfig{Kind: "block", Prob: 0.8, Length: 3, ProbAdjust: 0.07, Inverse: true},
+			Decoder: DecoderConfig{Dim: 32, Kernel: 3, Groups: 4, Layers: 2, Residual: true, ProjLayers: 1}}
+		c.FinalLayerNorm = true
 	case "audio":
-		c.CNN = wavenc.Config{Channels: []int64{16, 16, 16}, Kernels: []int64{10, 3, 3}, Strides: []int64{5, 2, 2}, Mode: "layer_norm"}
-		c.MaxSamples = 400
-		c.PosConv = PosConvConfig{Depth: 2, Kernel: 4, Groups: 4}
-		c.Mask = MaskConfig{Kind: "span", Prob: 0.5, Length: 5, MinMasks: 1}
-		c.Decoder = DecoderConfig{Dim: 16, Kernel: 3, Groups: 4, Layers: 2, Residual: true, ProjLayers: 1}
+		c.Audio = AudioConfig{CNN: wavenc.Config{Channels: []int64{16, 16, 16}, Kernels: []int64{10, 3, 3}, Strides: []int64{5, 2, 2}, Mode: "layer_norm"},
+			MaxSamples: 400, PosConv: PosConvConfig{Depth: 2, Kernel: 4, Groups: 4},
+			Mask:    MaskConfig{Kind: "span", Prob: 0.5, Length: 5, MinMasks: 1},
+			Decoder: DecoderConfig{Dim: 16, Kernel: 3, Groups: 4, Layers: 2, Residual: true, ProjLayers: 1}}
 	}
 	return c
 }
@@ -196,12 +195,13 @@ func TestParityStep(t *testing.T) {
 		t.Run(mod, func(t *testing.T) {
 			defer op.LockThread()()
 			m, b, gold := parityModel(t, mod)
-			o, err := NewOptimizer(m, OptimConfig{LR: 1e-3, Beta1: 0.9, Beta2: 0.98, Eps: 1e-6, WeightDecay: 0.05, ClipGradNorm: 0.5})
+			o, err := NewOptimizer(m, train.OptimConfig{Name: "adamw", LR: 1e-3, Beta1: 0.9, Beta2: 0.98, Eps: 1e-6, WeightDecay: 0.05,
+				ExcludeBiasNorm: true, ClipGradNorm: 0.5})
 			if err != nil {
 				t.Fatal(err)
 			}
 			defer o.Free()
-			r, err := o.Step(b, 1e-3)
+			r, err := o.Step(b, 1e-3, nil)
 			if err != nil {
 				t.Fatal(err)
 			}

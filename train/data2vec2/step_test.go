@@ -21,24 +21,25 @@ func toyBatch(t testing.TB, m *Model, b int, seed uint64) *Batch {
 	var rows, cols int
 	switch m.Modality {
 	case "text":
-		bt.T = c.SeqLen
+		bt.T = c.Text.SeqLen
 		for range b * bt.T {
-			bt.IDs = append(bt.IDs, int64(r.IntN(c.Vocab)))
+			bt.IDs = append(bt.IDs, int64(r.IntN(c.Text.Vocab)))
 		}
 	case "image":
 		bt.T = m.Positions(0)
 		rows, cols = m.Grid(), m.Grid()
-		for range b * bt.T * c.Channels * c.Patch * c.Patch {
+		ic := c.Image
+		for range b * bt.T * ic.Channels * ic.Patch * ic.Patch {
 			bt.Patches = append(bt.Patches, float32(r.NormFloat64()))
 		}
 	case "audio":
-		bt.L = c.MaxSamples
+		bt.L = c.Audio.MaxSamples
 		bt.T = m.Positions(bt.L)
 		for i := range b * bt.L {
 			bt.Wave = append(bt.Wave, float32(0.3*math.Sin(float64(i)*0.05*(1+float64(i/bt.L)))+0.05*r.NormFloat64()))
 		}
 	}
-	mk, err := NewMasker(c.Mask, bt.T, rows, cols)
+	mk, err := NewMasker(c.mask(m.Modality), bt.T, rows, cols)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -57,14 +58,11 @@ func TestStepSmoke(t *testing.T) {
 	defer op.LockThread()()
 	train.SetNumThreads(1)
 	for _, mod := range Modalities {
-		c, err := Preset(mod, "smoke")
-		if err != nil {
-			t.Fatal(err)
-		}
+		c := presetFor(t, mod, "smoke")
 		if err := c.Validate(); err != nil {
 			t.Fatalf("%s: %v", mod, err)
 		}
-		m, err := NewModel(mod, c.Model, 3, gotch.CPU)
+		m, err := NewModel(mod, *model(&c), 3, gotch.CPU)
 		if err != nil {
 			t.Fatalf("%s: %v", mod, err)
 		}
@@ -74,15 +72,15 @@ func TestStepSmoke(t *testing.T) {
 		}
 		var first, last StepResult
 		for s := range 6 {
-			b := toyBatch(t, m, c.Batch, 7) // the same batch: the loss must fall
-			r, err := o.Step(b, c.Optim.LR)
+			b := toyBatch(t, m, c.Data.Batch, 7) // the same batch: the loss must fall
+			r, err := o.Step(b, c.Optim.LR, nil)
 			if err != nil {
 				t.Fatalf("%s step %d: %v", mod, s, err)
 			}
 			if r.Skipped || !op.Finite(r.Loss) || r.TargetVar <= 0 || r.PredVar <= 0 {
 				t.Fatalf("%s step %d: %+v", mod, s, r)
 			}
-			if err := m.UpdateTeacher(c.EMA.TauAt(int64(s))); err != nil {
+			if err := m.UpdateTeacher(settings(&c).EMA.At(int64(s), c.Schedule.Steps)); err != nil {
 				t.Fatal(err)
 			}
 			if s == 0 {
@@ -110,10 +108,10 @@ func TestStepSmoke(t *testing.T) {
 func TestMaskNoiseSeeded(t *testing.T) {
 	defer op.LockThread()()
 	train.SetNumThreads(1)
-	c, _ := Preset("text", "smoke")
-	c.Model.Decoder.InputDropout = 0.1
+	c := presetFor(t, "text", "smoke")
+	model(&c).Text.Decoder.InputDropout = 0.1
 	loss := func(seed int64, std float64) float64 {
-		cfg := c.Model
+		cfg := *model(&c)
 		cfg.MaskNoiseStd = std
 		m, err := NewModel("text", cfg, 3, gotch.CPU)
 		if err != nil {
@@ -150,8 +148,8 @@ func TestEncodeShapes(t *testing.T) {
 	defer op.LockThread()()
 	train.SetNumThreads(1)
 	for _, mod := range Modalities {
-		c, _ := Preset(mod, "smoke")
-		m, err := NewModel(mod, c.Model, 3, gotch.CPU)
+		c := presetFor(t, mod, "smoke")
+		m, err := NewModel(mod, *model(&c), 3, gotch.CPU)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -162,8 +160,8 @@ func TestEncodeShapes(t *testing.T) {
 			for _, teacher := range []bool{false, true} {
 				for _, layer := range []int{-1, 0, 1} {
 					s := op.Shape(m.Encode(&tp, b, teacher, layer))
-					if s[0] != 3 || s[1] != int64(b.T) || s[2] != c.Model.Encoder.Dim {
-						t.Errorf("%s teacher=%v layer %d: shape %v, want [3 %d %d]", mod, teacher, layer, s, b.T, c.Model.Encoder.Dim)
+					if d := model(&c).Encoder.Dim; s[0] != 3 || s[1] != int64(b.T) || s[2] != d {
+						t.Errorf("%s teacher=%v layer %d: shape %v, want [3 %d %d]", mod, teacher, layer, s, b.T, d)
 					}
 				}
 			}
