@@ -36,6 +36,27 @@
 //     count in the batch, so a sample's mask does not depend on its batch.
 //   - Only the squared error (fairseq's loss_beta 0 in all base models).
 //
+// # Training
+//
+// The package registers the method "data2vec2" with package train (link it
+// with train/methods):
+//
+//	sslpipe train --method data2vec2 --data fashion-mnist:train            # preset image-cpu
+//	sslpipe train --method data2vec2 --data SPEECH_DIR --preset audio-cpu
+//	sslpipe train --method data2vec2 --data /usr/share/games/fortunes --tokenizer tok.json   # text-cpu
+//	sslpipe train --method data2vec2 --preset smoke --data ANY             # 20 steps of a toy model
+//
+// The config's model block is ModelConfig (the encoder and objective, and
+// one block per modality: the data's modality picks it) and its
+// "data2vec2" block is Settings (teacher EMA schedule, collapse monitor).
+// Presets: <modality>-base (fairseq's base models), <modality>-cpu (the
+// sizes of train/data2vec's CPU presets) and smoke. Checkpoints hold the
+// student under its parameter names, the teacher under teacher.* and
+// AdamW's moments under optim.*; metrics.jsonl adds reg_loss, cls_loss
+// (images), target_var, pred_var, grad_norm, tau, masked_frac and
+// collapse_warnings. sslpipe eval and embed use the student's encoder
+// output (or the teacher's, or block --layer's), averaged over positions.
+//
 // # Threads and tensors
 //
 // Functions that touch tensors lock nothing themselves: callers run them
