@@ -4,9 +4,11 @@ import (
 	"context"
 	"math"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"testing"
 
+	"github.com/sslpipe/sslpipe/pipeline"
 	"github.com/sslpipe/sslpipe/train"
 	"github.com/sslpipe/sslpipe/train/data"
 	"github.com/sslpipe/sslpipe/train/data/datatest"
@@ -126,4 +128,48 @@ func lastCheckpoint(t *testing.T, dir string) map[string]train.STensor {
 		t.Fatal(err)
 	}
 	return ts
+}
+
+// The data path gives the same batches (inputs and masks) whatever the
+// worker count: everything random is keyed by the samples.
+func TestBatchesIndependentOfWorkers(t *testing.T) {
+	for _, mod := range Modalities {
+		spec := smokeData(t, mod)
+		c := presetFor(t, mod, "smoke")
+		c.Data.Spec = spec
+		ds, err := train.OpenData(&c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := train.ResolveConfig(&c, ds); err != nil {
+			t.Fatal(err)
+		}
+		collect := func(workers int) []*Batch {
+			s := batches(ds.Stream(pipeline.Order{Seed: 9, Shuffle: true, Epochs: 2}), model(&c), mod, 4, workers)
+			var out []*Batch
+			for smp, err := range pipeline.All(context.Background(), s, pipeline.RunOptions{}) {
+				if err != nil {
+					t.Fatal(err)
+				}
+				out = append(out, smp.Value.(*Batch))
+			}
+			return out
+		}
+		a, b := collect(1), collect(3)
+		if len(a) == 0 || len(a) != len(b) {
+			t.Fatalf("%s: %d and %d batches", mod, len(a), len(b))
+		}
+		for i := range a {
+			if !reflect.DeepEqual(a[i], b[i]) {
+				t.Fatalf("%s: batch %d differs between 1 and 3 workers", mod, i)
+			}
+			if a[i].Clones != 2 || len(a[i].Mask) != a[i].B*a[i].Clones*a[i].T {
+				t.Fatalf("%s: batch %d: %d clones, %d mask entries for %d x %d", mod, i, a[i].Clones, len(a[i].Mask), a[i].B, a[i].T)
+			}
+		}
+		if reflect.DeepEqual(a[0].Mask, a[len(a)/2].Mask) {
+			t.Errorf("%s: batches share masks", mod)
+		}
+		ds.Close()
+	}
 }
