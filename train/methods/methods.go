@@ -5,5 +5,6 @@
 package methods
 
 import (
-	_ "github.com/sslpipe/sslpipe/train/byol" // registers "byol"
+	_ "github.com/sslpipe/sslpipe/train/byol"      // registers "byol"
+	_ "github.com/sslpipe/sslpipe/train/data2vec2" // registers "data2vec2"
 )

@@ -145,6 +145,14 @@ func (tp *Tape) Conv1d(x, w, b Tensor, stride, pad, groups int64) Tensor {
 	return tp.highp(tp.Own(out))
 }
 
+// Conv2d is torch.nn.functional.conv2d with square stride and padding
+// (x: B x Cin x H x W, w: Cout x Cin/groups x K x K; b may be nil).
+func (tp *Tape) Conv2d(x, w, b Tensor, stride, pad, groups int64) Tensor {
+	var out Tensor
+	lib.AtgConv2d(&out, tp.lowp(x), tp.lowp(w), tp.lowp(b), []int64{stride, stride}, 2, []int64{pad, pad}, 2, []int64{1, 1}, 2, groups)
+	return tp.highp(tp.Own(out))
+}
+
 // Linear is x·wᵀ + b (b may be nil).
 func (tp *Tape) Linear(x, w, b Tensor) Tensor {
 	var out Tensor
@@ -370,6 +378,25 @@ func (tp *Tape) SumDims(x Tensor, keep bool, dims ...int64) Tensor {
 func (tp *Tape) Sum(x Tensor) Tensor {
 	var out Tensor
 	lib.AtgSum(&out, x, int32(gotch.Float.CKind()))
+	return tp.Own(out)
+}
+
+// Randn is a float32 tensor of N(0, std²) draws on dev from libtorch's
+// generator (seeded per step by train.ManualSeed, like Dropout).
+func (tp *Tape) Randn(std float64, dev gotch.Device, dims ...int64) Tensor {
+	var out Tensor
+	lib.AtgRandn(&out, dims, len(dims), int32(gotch.Float.CKind()), int32(dev.CInt()))
+	out = tp.Own(out)
+	if std == 1 {
+		return out
+	}
+	return tp.MulScalar(out, std)
+}
+
+// Zeros is a float32 zero tensor on dev.
+func (tp *Tape) Zeros(dev gotch.Device, dims ...int64) Tensor {
+	var out Tensor
+	lib.AtgZeros(&out, dims, len(dims), int32(gotch.Float.CKind()), int32(dev.CInt()))
 	return tp.Own(out)
 }
 
