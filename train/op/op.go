@@ -855,3 +855,14 @@ func (tp *Tape) UpsampleBicubic2d(x Tensor, outH, outW int64, scaleH, scaleW flo
 	lib.AtgUpsampleBicubic2d(&out, x, []int64{outH, outW}, 2, 0, scaleH, null(scaleH), scaleW, null(scaleW))
 	return tp.Own(out)
 }
+
+// DeviceOf is the device x lives on (gotch.CPU or a CUDA device).
+func DeviceOf(x Tensor) gotch.Device {
+	// gotch's AtDevice reads 8 bytes of a C int: only the low 32 bits are the device (-1: CPU).
+	d := int32(lib.AtDevice(x))
+	Check()
+	if d < 0 {
+		return gotch.CPU
+	}
+	return gotch.CudaBuilder(uint(d))
+}

@@ -1,0 +1,71 @@
+package simclr
+
+import (
+	"math"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/sugarme/gotch"
+
+	"github.com/sslpipe/sslpipe/train"
+	"github.com/sslpipe/sslpipe/train/internal/sslkit"
+	"github.com/sslpipe/sslpipe/train/op"
+	"github.com/sslpipe/sslpipe/train/transformer"
+)
+
+// SimCLR trains a ViT backbone with AdamW: on a fixed batch of two noisy
+// views the loss falls and the positive pairs become the most similar.
+func TestViTBackbone(t *testing.T) {
+	defer op.LockThread()()
+	train.SetNumThreads(1)
+	train.ManualSeed(1)
+	p := sslkit.NewParams(4, gotch.CPU)
+	defer p.Free()
+	vit, err := transformer.NewViT(p.Params, "backbone.", transformer.ViTConfig{ImageSize: 16, Patch: 4, InChannels: 3, Dim: 32, Layers: 2, Heads: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := New(p, vit, Config{ProjHidden: 64, ProjOut: 16, Temperature: 0.2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const B = 8
+	rng := rand.New(rand.NewPCG(1, 2))
+	base := make([]float32, B*3*16*16)
+	for i := range base {
+		base[i] = float32(rng.NormFloat64())
+	}
+	var views []op.Tensor
+	for range 2 {
+		x := make([]float32, len(base))
+		for i := range x {
+			x[i] = base[i] + 1.5*float32(rng.NormFloat64())
+		}
+		v, err := op.FromFloat32(x, gotch.CPU, B, 3, 16, 16)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer op.Free(v)
+		views = append(views, v)
+	}
+	opt := transformer.NewAdamW(transformer.AdamWConfig{Beta1: 0.9, Beta2: 0.999, Eps: 1e-8, WeightDecay: 0.05, ExcludeNoDecay: true})
+	defer opt.Free()
+	var first, last Stats
+	for i := range 30 {
+		st, err := m.Step(opt, views, 1e-3)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if math.IsNaN(st.Loss) {
+			t.Fatalf("step %d: NaN loss", i)
+		}
+		if i == 0 {
+			first = st
+		}
+		last = st
+	}
+	t.Logf("loss %.3f -> %.3f, acc %.2f -> %.2f", first.Loss, last.Loss, first.Acc, last.Acc)
+	if last.Loss > 0.5*first.Loss || last.Acc < 0.9 {
+		t.Errorf("loss %.3f -> %.3f, acc %.2f -> %.2f: not learning the fixed batch", first.Loss, last.Loss, first.Acc, last.Acc)
+	}
+}
