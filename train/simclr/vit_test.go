@@ -2,7 +2,6 @@ package simclr
 
 import (
 	"math"
-	"math/rand/v2"
 	"testing"
 
 	"github.com/sugarme/gotch"
@@ -29,25 +28,13 @@ func TestViTBackbone(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	const B = 8
-	rng := rand.New(rand.NewPCG(1, 2))
-	base := make([]float32, B*3*16*16)
-	for i := range base {
-		base[i] = float32(rng.NormFloat64())
+	v1, v2, err := sslkit.NoisyPair(1, 8, 3, 16, 16, 1.5)
+	if err != nil {
+		t.Fatal(err)
 	}
-	var views []op.Tensor
-	for range 2 {
-		x := make([]float32, len(base))
-		for i := range x {
-			x[i] = base[i] + 1.5*float32(rng.NormFloat64())
-		}
-		v, err := op.FromFloat32(x, gotch.CPU, B, 3, 16, 16)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer op.Free(v)
-		views = append(views, v)
-	}
+	defer op.Free(v1)
+	defer op.Free(v2)
+	views := []op.Tensor{v1, v2}
 	opt := transformer.NewAdamW(transformer.AdamWConfig{Beta1: 0.9, Beta2: 0.999, Eps: 1e-8, WeightDecay: 0.05, ExcludeNoDecay: true})
 	defer opt.Free()
 	var first, last Stats
