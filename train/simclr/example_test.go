@@ -5,32 +5,44 @@ import (
 
 	"github.com/sugarme/gotch"
 
+	"github.com/sslpipe/sslpipe/train"
 	"github.com/sslpipe/sslpipe/train/internal/sslkit"
+	"github.com/sslpipe/sslpipe/train/nn"
 	"github.com/sslpipe/sslpipe/train/op"
 	"github.com/sslpipe/sslpipe/train/simclr"
 )
 
-// One SimCLR step with LARS on a backbone and two views of four images.
+// One SimCLR step with LARS on the small ConvNet and two views of four
+// images.
 func ExampleModel_Step() {
 	defer op.LockThread()()
-	p := sslkit.NewParams(1, gotch.CPU)
+	p := nn.NewParams(1, gotch.CPU)
 	defer p.Free()
-	m, err := simclr.New(p, sslkit.NewMLPNet(p, "backbone", 3*8*8, 64, 32), simclr.Config{ProjHidden: 64, ProjOut: 16, Temperature: 0.2})
+	bb, err := nn.NewBackbone(p, "backbone.", nn.Arch{Name: "convnet", InChannels: 3, Widths: []int64{16, 32}})
 	if err != nil {
 		fmt.Println(err)
 		return
 	}
-	x := make([]float32, 4*3*8*8)
-	for i := range x {
-		x[i] = float32(i%7) / 7
+	m, err := simclr.New(p, bb, simclr.Config{ProjHidden: 64, ProjOut: 16, Temperature: 0.2})
+	if err != nil {
+		fmt.Println(err)
+		return
 	}
-	v1, _ := op.FromFloat32(x, gotch.CPU, 4, 3, 8, 8)
-	v2, _ := op.FromFloat32(x, gotch.CPU, 4, 3, 8, 8)
+	v1, v2, err := sslkit.NoisyPair(1, 4, 3, 8, 8, 0.5)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
 	defer op.Free(v1)
 	defer op.Free(v2)
-	opt := &sslkit.SGD{Momentum: 0.9, WeightDecay: 1e-5, LARS: true, Eta: 0.02}
+	lars := train.OptimConfig{Name: "lars", LR: 0.4, Momentum: 0.9, WeightDecay: 1e-5, Eta: 0.02}
+	opt, err := nn.NewOptimizer(lars)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
 	defer opt.Free()
-	st, err := m.Step(opt, []op.Tensor{v1, v2}, 0.4)
+	st, err := m.Step(opt, []op.Tensor{v1, v2}, train.ScaledLR(lars.LR, 4))
 	if err != nil {
 		fmt.Println(err)
 		return

@@ -8,6 +8,7 @@ import (
 
 	"github.com/sslpipe/sslpipe/train"
 	"github.com/sslpipe/sslpipe/train/internal/sslkit"
+	"github.com/sslpipe/sslpipe/train/nn"
 	"github.com/sslpipe/sslpipe/train/op"
 )
 
@@ -29,13 +30,17 @@ func TestParity(t *testing.T) {
 	train.SetNumThreads(1)
 	init := mustRead(t, "testdata/parity_init.safetensors")
 	gold := mustRead(t, "testdata/parity_golden.safetensors")
-	p := sslkit.NewParams(1, gotch.CPU)
+	p := nn.NewParams(1, gotch.CPU)
 	defer p.Free()
-	m, err := New(p, sslkit.NewMLPNet(p, "backbone", 48, 32, 16), Config{ProjHidden: 32, ProjOut: 8, Temperature: 0.2})
+	bb, err := nn.NewBackbone(p, "backbone.", nn.Arch{Name: "convnet", InChannels: 3, Widths: []int64{4, 8}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n := len(p.Trainable()) + len(p.Buffers.List()); n != len(init) {
+	m, err := New(p, bb, Config{ProjHidden: 32, ProjOut: 8, Temperature: 0.2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := len(p.List()); n != len(init) {
 		t.Fatalf("%d tensors, PyTorch %d", n, len(init))
 	}
 	if err := p.Load("parity_init.safetensors", init, ""); err != nil {
@@ -50,7 +55,10 @@ func TestParity(t *testing.T) {
 		defer op.Free(v)
 		views = append(views, v)
 	}
-	opt := &sslkit.SGD{Momentum: 0.9, WeightDecay: 1e-4, LARS: true, Eta: 0.02}
+	opt, err := nn.NewOptimizer(train.OptimConfig{Name: "lars", LR: 0.3, Momentum: 0.9, WeightDecay: 1e-4, Eta: 0.02})
+	if err != nil {
+		t.Fatal(err)
+	}
 	defer opt.Free()
 	const tol = 1e-4
 	for i, lr := range []float64{0.3, 0.5, 0.4} {
@@ -68,7 +76,7 @@ func TestParity(t *testing.T) {
 			t.Errorf("step %d: acc %v, PyTorch %v", i+1, st.Acc, gold["accs"].F32[i])
 		}
 	}
-	after, err := p.Tensors()
+	after, err := p.Tensors("")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -5,6 +5,7 @@ import (
 	"math"
 
 	"github.com/sslpipe/sslpipe/train/internal/sslkit"
+	"github.com/sslpipe/sslpipe/train/nn"
 	"github.com/sslpipe/sslpipe/train/op"
 )
 
@@ -33,8 +34,8 @@ type Gather func(tp *op.Tape, z op.Tensor) (all op.Tensor, rank int)
 
 // Model is a backbone and SimCLR's projector in one parameter set.
 type Model struct {
-	Params    *sslkit.Params
-	Backbone  sslkit.Backbone
+	Params    *nn.Params
+	Backbone  nn.Backbone
 	Projector *sslkit.MLP
 	Cfg       Config
 	// Gather, when set, supplies negatives from every rank.
@@ -43,7 +44,7 @@ type Model struct {
 
 // New adds the projector (tensors projector.0, .1, .3) to p, where the
 // backbone's tensors already are.
-func New(p *sslkit.Params, bb sslkit.Backbone, cfg Config) (m *Model, err error) {
+func New(p *nn.Params, bb nn.Backbone, cfg Config) (m *Model, err error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -100,15 +101,18 @@ type Stats struct {
 	Loss float64
 	// Acc is the fraction of anchors whose positive is the most similar
 	// view (a collapse monitor: it falls to ~1/(2N-1) on collapse).
-	Acc float64
+	Acc      float64
+	GradNorm float64 // global gradient norm
+	// Skipped reports a non-finite gradient norm: no update was made.
+	Skipped bool
 }
 
 // Step runs one training step on the two views (each B x C x H x W,
 // caller-owned): each view through the backbone and projector in turn (as
 // solo-learn does; BatchNorm statistics per view), NT-Xent over the 2B
 // embeddings, backward and one update of the trainable parameters by opt
-// with learning rate lr. Errors come from libtorch.
-func (m *Model) Step(opt sslkit.Optimizer, views []op.Tensor, lr float64) (st Stats, err error) {
+// (LARS in the recipe) with learning rate lr. Errors come from libtorch.
+func (m *Model) Step(opt *nn.Optimizer, views []op.Tensor, lr float64) (st Stats, err error) {
 	if len(views) != 2 {
 		return st, fmt.Errorf("simclr: step: %d views, want 2", len(views))
 	}
@@ -122,10 +126,12 @@ func (m *Model) Step(opt sslkit.Optimizer, views []op.Tensor, lr float64) (st St
 	}
 	loss, acc := NTXent(&tp, z, all, rank, m.Cfg.Temperature)
 	params := m.Params.Trainable()
-	grads := sslkit.Backward(&tp, params, loss)
-	restore := op.NoGrad()
-	defer restore()
-	vals := op.ReadScalars(&tp, loss, acc)
-	opt.Step(&tp, params, grads, lr)
-	return Stats{Loss: vals[0], Acc: vals[1]}, nil
+	grads, norm, vals, ok := nn.Backward(&tp, params, loss, loss, acc)
+	st = Stats{Loss: vals[0], Acc: vals[1], GradNorm: norm, Skipped: !ok}
+	if ok {
+		restore := op.NoGrad()
+		defer restore()
+		opt.Step(&tp, params, grads, lr)
+	}
+	return st, nil
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/sslpipe/sslpipe/train"
 	"github.com/sslpipe/sslpipe/train/internal/sslkit"
+	"github.com/sslpipe/sslpipe/train/nn"
 	"github.com/sslpipe/sslpipe/train/op"
 	"github.com/sslpipe/sslpipe/train/transformer"
 )
@@ -18,9 +19,9 @@ func TestViTBackbone(t *testing.T) {
 	defer op.LockThread()()
 	train.SetNumThreads(1)
 	train.ManualSeed(1)
-	p := sslkit.NewParams(4, gotch.CPU)
+	p := nn.NewParams(4, gotch.CPU)
 	defer p.Free()
-	vit, err := transformer.NewViT(p.Params, "backbone.", transformer.ViTConfig{ImageSize: 16, Patch: 4, InChannels: 3, Dim: 32, Layers: 2, Heads: 4})
+	vit, err := transformer.NewViT(p, "backbone.", transformer.ViTConfig{ImageSize: 16, Patch: 4, InChannels: 3, Dim: 32, Layers: 2, Heads: 4})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -35,7 +36,10 @@ func TestViTBackbone(t *testing.T) {
 	defer op.Free(v1)
 	defer op.Free(v2)
 	views := []op.Tensor{v1, v2}
-	opt := transformer.NewAdamW(transformer.AdamWConfig{Beta1: 0.9, Beta2: 0.999, Eps: 1e-8, WeightDecay: 0.05, ExcludeNoDecay: true})
+	opt, err := nn.NewOptimizer(train.OptimConfig{Name: "adamw", LR: 1e-3, Beta1: 0.9, Beta2: 0.999, Eps: 1e-8, WeightDecay: 0.05, ExcludeBiasNorm: true})
+	if err != nil {
+		t.Fatal(err)
+	}
 	defer opt.Free()
 	var first, last Stats
 	for i := range 30 {

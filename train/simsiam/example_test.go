@@ -5,7 +5,9 @@ import (
 
 	"github.com/sugarme/gotch"
 
+	"github.com/sslpipe/sslpipe/train"
 	"github.com/sslpipe/sslpipe/train/internal/sslkit"
+	"github.com/sslpipe/sslpipe/train/nn"
 	"github.com/sslpipe/sslpipe/train/op"
 	"github.com/sslpipe/sslpipe/train/simsiam"
 )
@@ -14,9 +16,14 @@ import (
 // while the predictor keeps the base rate.
 func ExampleModel_Step() {
 	defer op.LockThread()()
-	p := sslkit.NewParams(1, gotch.CPU)
+	p := nn.NewParams(1, gotch.CPU)
 	defer p.Free()
-	m, err := simsiam.New(p, sslkit.NewMLPNet(p, "backbone", 3*8*8, 64, 32), simsiam.Config{ProjHidden: 64, ProjOut: 64, PredHidden: 16, FixPredictorLR: true})
+	bb, err := nn.NewBackbone(p, "backbone.", nn.Arch{Name: "convnet", InChannels: 3, Widths: []int64{16, 32}})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	m, err := simsiam.New(p, bb, simsiam.Config{ProjHidden: 64, ProjOut: 64, PredHidden: 16, FixPredictorLR: true})
 	if err != nil {
 		fmt.Println(err)
 		return
@@ -28,10 +35,14 @@ func ExampleModel_Step() {
 	}
 	defer op.Free(v1)
 	defer op.Free(v2)
-	opt := &sslkit.SGD{Momentum: 0.9, WeightDecay: 1e-5}
-	defer opt.Free()
 	base := 0.05
-	lr := sslkit.Cosine(base, 0, 10.0/100) // step 10 of 100
+	opt, err := nn.NewOptimizer(train.OptimConfig{Name: "sgd", LR: base, Momentum: 0.9, WeightDecay: 1e-5})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer opt.Free()
+	lr := train.LRSchedule{Base: base, Total: 100}.At(10) // step 10 of 100
 	st, err := m.Step(opt, []op.Tensor{v1, v2}, lr, base)
 	if err != nil {
 		fmt.Println(err)

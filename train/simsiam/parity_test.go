@@ -8,6 +8,7 @@ import (
 
 	"github.com/sslpipe/sslpipe/train"
 	"github.com/sslpipe/sslpipe/train/internal/sslkit"
+	"github.com/sslpipe/sslpipe/train/nn"
 	"github.com/sslpipe/sslpipe/train/op"
 )
 
@@ -43,20 +44,27 @@ func TestParity(t *testing.T) {
 	train.SetNumThreads(1)
 	init := mustRead(t, "testdata/parity_init.safetensors")
 	gold := mustRead(t, "testdata/parity_golden.safetensors")
-	p := sslkit.NewParams(1, gotch.CPU)
+	p := nn.NewParams(1, gotch.CPU)
 	defer p.Free()
-	m, err := New(p, sslkit.NewMLPNet(p, "backbone", 48, 32, 16), Config{ProjHidden: 32, ProjOut: 24, PredHidden: 8, FixPredictorLR: true})
+	bb, err := nn.NewBackbone(p, "backbone.", nn.Arch{Name: "convnet", InChannels: 3, Widths: []int64{4, 8}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n := len(p.Trainable()) + len(p.Buffers.List()); n != len(init) {
+	m, err := New(p, bb, Config{ProjHidden: 32, ProjOut: 24, PredHidden: 8, FixPredictorLR: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := len(p.List()); n != len(init) {
 		t.Fatalf("%d tensors, PyTorch %d", n, len(init))
 	}
 	if err := p.Load("parity_init.safetensors", init, ""); err != nil {
 		t.Fatal(err)
 	}
 	vs := views(t, gold, "x1", "x2")
-	opt := &sslkit.SGD{Momentum: 0.9, WeightDecay: 1e-4}
+	opt, err := nn.NewOptimizer(train.OptimConfig{Name: "sgd", LR: 0.05, Momentum: 0.9, WeightDecay: 1e-4})
+	if err != nil {
+		t.Fatal(err)
+	}
 	defer opt.Free()
 	const tol = 1e-4
 	for i, lr := range []float64{0.05, 0.04, 0.03} {
@@ -76,7 +84,7 @@ func TestParity(t *testing.T) {
 			}
 		}
 	}
-	after, err := p.Tensors()
+	after, err := p.Tensors("")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -5,8 +5,8 @@ import (
 	"strings"
 
 	"github.com/sslpipe/sslpipe/train/internal/sslkit"
+	"github.com/sslpipe/sslpipe/train/nn"
 	"github.com/sslpipe/sslpipe/train/op"
-	"github.com/sslpipe/sslpipe/train/transformer"
 )
 
 // Config holds SimSiam's own hyperparameters.
@@ -36,8 +36,8 @@ func (c Config) Validate() error {
 // Model is the encoder (backbone and projector) and the predictor in one
 // parameter set.
 type Model struct {
-	Params    *sslkit.Params
-	Backbone  sslkit.Backbone
+	Params    *nn.Params
+	Backbone  nn.Backbone
 	Projector *sslkit.MLP
 	Predictor *sslkit.MLP
 	Cfg       Config
@@ -48,7 +48,7 @@ type Model struct {
 // biases before BatchNorm have no effect) and the predictor (predictor.0
 // Linear without bias, .1 BatchNorm, .3 Linear) to p, where the
 // backbone's tensors already are.
-func New(p *sslkit.Params, bb sslkit.Backbone, cfg Config) (m *Model, err error) {
+func New(p *nn.Params, bb nn.Backbone, cfg Config) (m *Model, err error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -89,15 +89,20 @@ func ZStd(tp *op.Tape, z op.Tensor) op.Tensor {
 
 // Stats of one step.
 type Stats struct {
-	Loss float64 // in [-1, 1]; -1 when predictions match
-	ZStd float64 // ZStd of the first view's projections
+	Loss     float64 // in [-1, 1]; -1 when predictions match
+	ZStd     float64 // ZStd of the first view's projections
+	GradNorm float64 // global gradient norm
+	// Skipped reports a non-finite gradient norm: no update was made.
+	Skipped bool
 }
 
 // Step runs one training step on the two views (each B x C x H x W,
 // caller-owned): encoder and predictor on each view, the loss, backward,
-// and one SGD update, the encoder with learning rate lr and the predictor
-// with predLR (Config.FixPredictorLR: the base rate; otherwise pass lr).
-func (m *Model) Step(opt *sslkit.SGD, views []op.Tensor, lr, predLR float64) (st Stats, err error) {
+// and one update by opt (SGD in the recipe), the encoder with learning
+// rate lr and the predictor with predLR (Config.FixPredictorLR: the base
+// rate; 0 or lr: the same as the encoder). For the step it sets
+// opt.LRScale (restored afterwards).
+func (m *Model) Step(opt *nn.Optimizer, views []op.Tensor, lr, predLR float64) (st Stats, err error) {
 	if len(views) != 2 {
 		return st, fmt.Errorf("simsiam: step: %d views, want 2", len(views))
 	}
@@ -110,21 +115,33 @@ func (m *Model) Step(opt *sslkit.SGD, views []op.Tensor, lr, predLR float64) (st
 		p[i] = m.Predictor.Forward(&tp, z[i], true)
 	}
 	loss := Loss(&tp, p[0], p[1], z[0], z[1])
+	zstd := func() op.Tensor {
+		restore := op.NoGrad()
+		defer restore()
+		return ZStd(&tp, z[0])
+	}()
 	params := m.Params.Trainable()
-	grads := sslkit.Backward(&tp, params, loss)
+	grads, norm, vals, ok := nn.Backward(&tp, params, loss, loss, zstd)
+	st = Stats{Loss: vals[0], ZStd: vals[1], GradNorm: norm, Skipped: !ok}
+	if !ok {
+		return st, nil
+	}
 	restore := op.NoGrad()
 	defer restore()
-	vals := op.ReadScalars(&tp, loss, ZStd(&tp, z[0]))
-	var enc, pred []*transformer.Param
-	var encG, predG []op.Tensor
-	for i, q := range params {
-		if IsPredictor(q.Name) {
-			pred, predG = append(pred, q), append(predG, grads[i])
-		} else {
-			enc, encG = append(enc, q), append(encG, grads[i])
-		}
+	if predLR <= 0 || predLR == lr {
+		opt.Step(&tp, params, grads, lr)
+		return st, nil
 	}
-	opt.Step(&tp, enc, encG, lr)
-	opt.Step(&tp, pred, predG, predLR)
-	return Stats{Loss: vals[0], ZStd: vals[1]}, nil
+	// One update at the predictor's rate, the encoder's scaled to lr
+	// (a scale relative to lr would fail at lr = 0 during warm-up).
+	prev := opt.LRScale
+	defer func() { opt.LRScale = prev }()
+	opt.LRScale = func(name string) float64 {
+		if IsPredictor(name) {
+			return 1
+		}
+		return lr / predLR
+	}
+	opt.Step(&tp, params, grads, predLR)
+	return st, nil
 }

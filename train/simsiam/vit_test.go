@@ -8,6 +8,7 @@ import (
 
 	"github.com/sslpipe/sslpipe/train"
 	"github.com/sslpipe/sslpipe/train/internal/sslkit"
+	"github.com/sslpipe/sslpipe/train/nn"
 	"github.com/sslpipe/sslpipe/train/op"
 	"github.com/sslpipe/sslpipe/train/transformer"
 )
@@ -19,9 +20,9 @@ func TestViTBackbone(t *testing.T) {
 	defer op.LockThread()()
 	train.SetNumThreads(1)
 	train.ManualSeed(1)
-	p := sslkit.NewParams(4, gotch.CPU)
+	p := nn.NewParams(4, gotch.CPU)
 	defer p.Free()
-	vit, err := transformer.NewViT(p.Params, "backbone.", transformer.ViTConfig{ImageSize: 16, Patch: 4, InChannels: 3, Dim: 32, Layers: 2, Heads: 4})
+	vit, err := transformer.NewViT(p, "backbone.", transformer.ViTConfig{ImageSize: 16, Patch: 4, InChannels: 3, Dim: 32, Layers: 2, Heads: 4})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -35,11 +36,14 @@ func TestViTBackbone(t *testing.T) {
 	}
 	defer op.Free(v1)
 	defer op.Free(v2)
-	opt := &sslkit.SGD{Momentum: 0.9, WeightDecay: 1e-4}
+	opt, err := nn.NewOptimizer(train.OptimConfig{Name: "sgd", LR: 0.05, Momentum: 0.9, WeightDecay: 1e-4})
+	if err != nil {
+		t.Fatal(err)
+	}
 	defer opt.Free()
 	var first, last Stats
 	for i := range 40 {
-		st, err := m.Step(opt, []op.Tensor{v1, v2}, sslkit.Cosine(0.05, 0, float64(i)/40), 0.05)
+		st, err := m.Step(opt, []op.Tensor{v1, v2}, train.LRSchedule{Base: 0.05, Total: 40}.At(int64(i)), 0.05)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -5,8 +5,32 @@ import (
 	"math"
 	"strconv"
 
+	"github.com/sslpipe/sslpipe/train/nn"
 	"github.com/sslpipe/sslpipe/train/op"
 )
+
+// The ViT sizes register as image backbones (nn.Arch names vit-tiny,
+// vit-small, vit-nano; Arch.ImageSize is required, Arch.Patch defaults to
+// PatchFor(ImageSize)).
+func init() {
+	for name := range vitSizes {
+		nn.RegisterBackbone(name, newViTBackbone)
+	}
+}
+
+func newViTBackbone(p *nn.Params, prefix string, a nn.Arch) (nn.Backbone, error) {
+	if a.ImageSize <= 0 {
+		return nil, fmt.Errorf("transformer: arch %s needs image_size (the training crop size)", a.Name)
+	}
+	cfg, err := ViTPreset(a.Name, int64(a.ImageSize), int64(a.InChannels))
+	if err != nil {
+		return nil, err
+	}
+	if a.Patch > 0 {
+		cfg.Patch = int64(a.Patch)
+	}
+	return NewViT(p, prefix, cfg)
+}
 
 // ViTConfig describes a Vision Transformer (Dosovitskiy et al., 2021) as
 // DINO and MoCo v3 build it: non-overlapping patches embedded linearly, a
@@ -121,21 +145,9 @@ type ViT struct {
 	normw, normb op.Tensor
 }
 
-// truncNormal is timm's trunc_normal_(std, a=-2, b=2): N(0, std²) redrawn
-// outside [-2, 2].
-func truncNormal(p *Params, n int64, std float64) []float32 {
-	v := p.Normal(n, std)
-	for i := range v {
-		for v[i] < -2 || v[i] > 2 {
-			v[i] = p.Normal(1, std)[0]
-		}
-	}
-	return v
-}
-
 // NewViT adds the ViT's parameters to p under prefix with DINO's
 // initialization: position embedding, CLS token and linear weights
-// truncated N(0, 0.02²), biases 0, layer norms 1/0, and the patch
+// N(0, 0.02²) truncated (nn.Params.TruncNormal), biases 0, layer norms 1/0, and the patch
 // embedding PyTorch's Conv2d default (U(±1/√fan_in) for weight and bias).
 // Biases and layer-norm parameters are marked NoDecay (DINO exempts
 // biases and 1-D tensors from weight decay; the CLS token and position
@@ -149,8 +161,8 @@ func NewViT(p *Params, prefix string, cfg ViTConfig) (v *ViT, err error) {
 	d, P, C := cfg.Dim, cfg.Patch, cfg.InChannels
 	g := cfg.ImageSize / P
 	v = &ViT{cfg: cfg, grid: g}
-	v.pos = p.New(prefix+"pos_embed", false, truncNormal(p, (g*g+1)*d, 0.02), 1, g*g+1, d)
-	v.cls = p.New(prefix+"cls_token", false, truncNormal(p, d, 0.02), 1, 1, d)
+	v.pos = p.New(prefix+"pos_embed", false, p.TruncNormal((g*g+1)*d, 0.02), 1, g*g+1, d)
+	v.cls = p.New(prefix+"cls_token", false, p.TruncNormal(d, 0.02), 1, 1, d)
 	fan := C * P * P
 	bound := 1 / math.Sqrt(float64(fan))
 	v.patchW = p.New(prefix+"patch_embed.proj.weight", false, p.Uniform(d*fan, -bound, bound), d, C, P, P)
@@ -161,12 +173,12 @@ func NewViT(p *Params, prefix string, cfg ViTConfig) (v *ViT, err error) {
 		var b vitBlock
 		b.norm1w = p.New(n+"norm1.weight", true, Fill(d, 1), d)
 		b.norm1b = p.New(n+"norm1.bias", true, Fill(d, 0), d)
-		b.qkv = newLin(p, n+"attn.qkv", d, 3*d, truncNormal(p, 3*d*d, 0.02))
-		b.proj = newLin(p, n+"attn.proj", d, d, truncNormal(p, d*d, 0.02))
+		b.qkv = newLin(p, n+"attn.qkv", d, 3*d, p.TruncNormal(3*d*d, 0.02))
+		b.proj = newLin(p, n+"attn.proj", d, d, p.TruncNormal(d*d, 0.02))
 		b.norm2w = p.New(n+"norm2.weight", true, Fill(d, 1), d)
 		b.norm2b = p.New(n+"norm2.bias", true, Fill(d, 0), d)
-		b.fc1 = newLin(p, n+"mlp.fc1", d, hidden, truncNormal(p, hidden*d, 0.02))
-		b.fc2 = newLin(p, n+"mlp.fc2", hidden, d, truncNormal(p, d*hidden, 0.02))
+		b.fc1 = newLin(p, n+"mlp.fc1", d, hidden, p.TruncNormal(hidden*d, 0.02))
+		b.fc2 = newLin(p, n+"mlp.fc2", hidden, d, p.TruncNormal(d*hidden, 0.02))
 		if cfg.Layers > 1 {
 			b.dropPath = cfg.DropPath * float64(i) / float64(cfg.Layers-1)
 		}

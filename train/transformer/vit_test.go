@@ -9,6 +9,7 @@ import (
 	"github.com/sugarme/gotch"
 
 	"github.com/sslpipe/sslpipe/train"
+	"github.com/sslpipe/sslpipe/train/nn"
 	"github.com/sslpipe/sslpipe/train/op"
 )
 
@@ -142,6 +143,19 @@ func TestViTPresets(t *testing.T) {
 	}
 	if _, err := ViTPreset("vit-huge", 224, 3); err == nil {
 		t.Error("unknown preset accepted")
+	}
+	// The sizes are nn backbones.
+	p := NewParams(1, gotch.CPU)
+	defer p.Free()
+	bb, err := nn.NewBackbone(p, "backbone.", nn.Arch{Name: "vit-nano", InChannels: 1, ImageSize: 32, Patch: 8})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if q := p.Get("backbone.pos_embed"); bb.Dim() != 128 || q == nil || q.Shape[1] != 17 {
+		t.Errorf("nn arch vit-nano at 32 px, patch 8: dim %d, pos_embed %+v", bb.Dim(), q)
+	}
+	if _, err := nn.NewBackbone(p, "b2.", nn.Arch{Name: "vit-tiny", InChannels: 3}); err == nil {
+		t.Error("nn arch vit-tiny without image_size accepted")
 	}
 	for _, bad := range []ViTConfig{
 		{ImageSize: 16, Patch: 4, InChannels: 3, Dim: 10, Layers: 1, Heads: 3},

@@ -1,14 +1,11 @@
 // Package sslkit holds what the image methods of train/simclr,
-// train/simsiam, train/dino and train/mocov3 share while the unified
-// train/nn package (issue 15) is being built: a parameter set with
-// buffers, Linear/BatchNorm layers and the MLP heads in nn.Sequential
-// naming, SGD and LARS on transformer.Params, the EMA update, cosine
-// schedules, the backbone interface and a tiny MLP backbone for tests.
+// train/simsiam, train/dino and train/mocov3 share beyond train/nn: the
+// projection and prediction heads of those papers built from one MLPSpec
+// (nn.Sequential naming, so state dicts convert name for name), and the
+// helpers their parity tests use (safetensors goldens, relative
+// differences, a fixed noisy batch).
 //
-// Its API mirrors train/nn's (NewLinear, NewBatchNorm, Backbone, EMA,
-// an optimizer Step(tp, params, grads, lr) with an LRScale hook) so that
-// moving the methods onto nn is a change of import. Everything runs on
-// the op layer (train/op): tensors belong to their Params, temporaries to
-// the op.Tape given, and nothing is safe for concurrent use (run on one
-// locked OS thread).
+// Heads are built into an nn.Params and run on the op layer (train/op):
+// tensors belong to the Params, temporaries to the op.Tape given, and
+// nothing is safe for concurrent use (run on one locked OS thread).
 package sslkit

@@ -2,8 +2,9 @@
 
 A reference SimCLR written from the paper (Chen et al. 2020, Algorithm 1:
 s_ij = cosine similarity, l(i, j) = -log exp(s_ij/T) / sum_{k != i}
-exp(s_ik/T), loss = mean over the 2N anchors) with a tiny backbone
-(flattened 3x4x4 image -> Linear 32 -> BatchNorm1d -> ReLU -> Linear 16),
+exp(s_ik/T), loss = mean over the 2N anchors) with sslpipe's small ConvNet
+as backbone (widths 4, 8: conv3x3-BN-ReLU, max-pool 2, conv3x3-BN-ReLU,
+global average pool; torchvision-style names features.N) on 3x8x8 images,
 the projector Linear 32 -> BatchNorm1d -> ReLU -> Linear 8, each view
 through backbone and projector separately (train-mode BatchNorm), and LARS
 as sslpipe defines it (BYOL's rule, SimCLR's exclusions):
@@ -32,14 +33,25 @@ import torch.nn.functional as F
 N, T, ETA, MOM, WD, LRS = 6, 0.2, 0.02, 0.9, 1e-4, [0.3, 0.5, 0.4]
 
 
+class ConvNet(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.features = nn.Sequential(
+            nn.Conv2d(3, 4, 3, padding=1, bias=False), nn.BatchNorm2d(4), nn.ReLU(), nn.MaxPool2d(2),
+            nn.Conv2d(4, 8, 3, padding=1, bias=False), nn.BatchNorm2d(8), nn.ReLU())
+
+    def forward(self, x):
+        return self.features(x).mean((2, 3))
+
+
 class SimCLR(nn.Module):
     def __init__(self):
         super().__init__()
-        self.backbone = nn.Sequential(nn.Linear(48, 32), nn.BatchNorm1d(32), nn.ReLU(), nn.Linear(32, 16))
-        self.projector = nn.Sequential(nn.Linear(16, 32), nn.BatchNorm1d(32), nn.ReLU(), nn.Linear(32, 8))
+        self.backbone = ConvNet()
+        self.projector = nn.Sequential(nn.Linear(8, 32), nn.BatchNorm1d(32), nn.ReLU(), nn.Linear(32, 8))
 
     def forward(self, x):
-        return self.projector(self.backbone(x.flatten(1)))
+        return self.projector(self.backbone(x))
 
 
 def loss_fn(z1, z2):
@@ -88,7 +100,7 @@ with torch.no_grad():
             p.add_(0.1 * torch.randn_like(p))
 model.train()
 init = state(model)
-x1, x2 = torch.randn(N, 3, 4, 4), torch.randn(N, 3, 4, 4)
+x1, x2 = torch.randn(N, 3, 8, 8), torch.randn(N, 3, 8, 8)
 gold = {"x1": x1, "x2": x2}
 losses, accs, bufs = [], [], {}
 for lr in LRS:

@@ -5,8 +5,9 @@ A reference SimSiam written from the paper's Algorithm 1 (Chen and He
 official repository's architecture: projector Linear-BN-ReLU, Linear-BN-
 ReLU, Linear-BN(affine=False) (linear layers without bias here: a bias
 before BatchNorm has no effect), predictor Linear(no bias)-BN-ReLU-Linear,
-on a tiny backbone (flattened 3x4x4 image -> Linear 32 -> BatchNorm1d ->
-ReLU -> Linear 16); projector 16 -> 32 -> 32 -> 24, predictor 24 -> 8 ->
+on sslpipe's small ConvNet (widths 4, 8: conv3x3-BN-ReLU, max-pool 2,
+conv3x3-BN-ReLU, global average pool) on 3x8x8 images; projector 8 -> 32
+-> 32 -> 24, predictor 24 -> 8 ->
 24. torch.optim.SGD (momentum 0.9, weight decay 1e-4 on every parameter)
 with two parameter groups: encoder learning rates 0.05, 0.04, 0.03 over
 three steps, predictor fixed at 0.05 (fix_lr).
@@ -32,19 +33,30 @@ import torch.nn.functional as F
 N, LRS, PRED_LR = 8, [0.05, 0.04, 0.03], 0.05
 
 
+class ConvNet(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.features = nn.Sequential(
+            nn.Conv2d(3, 4, 3, padding=1, bias=False), nn.BatchNorm2d(4), nn.ReLU(), nn.MaxPool2d(2),
+            nn.Conv2d(4, 8, 3, padding=1, bias=False), nn.BatchNorm2d(8), nn.ReLU())
+
+    def forward(self, x):
+        return self.features(x).mean((2, 3))
+
+
 class SimSiam(nn.Module):
     def __init__(self):
         super().__init__()
-        self.backbone = nn.Sequential(nn.Linear(48, 32), nn.BatchNorm1d(32), nn.ReLU(), nn.Linear(32, 16))
+        self.backbone = ConvNet()
         self.projector = nn.Sequential(
-            nn.Linear(16, 32, bias=False), nn.BatchNorm1d(32), nn.ReLU(),
+            nn.Linear(8, 32, bias=False), nn.BatchNorm1d(32), nn.ReLU(),
             nn.Linear(32, 32, bias=False), nn.BatchNorm1d(32), nn.ReLU(),
             nn.Linear(32, 24, bias=False), nn.BatchNorm1d(24, affine=False))
         self.predictor = nn.Sequential(nn.Linear(24, 8, bias=False), nn.BatchNorm1d(8), nn.ReLU(), nn.Linear(8, 24))
 
     def forward(self, x1, x2):
-        z1 = self.projector(self.backbone(x1.flatten(1)))
-        z2 = self.projector(self.backbone(x2.flatten(1)))
+        z1 = self.projector(self.backbone(x1))
+        z2 = self.projector(self.backbone(x2))
         return self.predictor(z1), self.predictor(z2), z1.detach(), z2.detach()
 
 
@@ -64,7 +76,7 @@ enc = [p for n, p in model.named_parameters() if not n.startswith("predictor.")]
 pred = [p for n, p in model.named_parameters() if n.startswith("predictor.")]
 opt = torch.optim.SGD([{"params": enc, "fix_lr": False}, {"params": pred, "fix_lr": True}],
                       lr=PRED_LR, momentum=0.9, weight_decay=1e-4)
-x1, x2 = torch.randn(N, 3, 4, 4), torch.randn(N, 3, 4, 4)
+x1, x2 = torch.randn(N, 3, 8, 8), torch.randn(N, 3, 8, 8)
 gold = {"x1": x1, "x2": x2}
 cos = nn.CosineSimilarity(dim=1)
 losses, stds = [], []
