@@ -67,31 +67,43 @@ func NoisyPair(seed uint64, n, c, h, w int64, noise float64) (v1, v2 op.Tensor, 
 }
 
 // Compare checks every tensor of got against gold[goldPrefix+name] and
-// returns the largest RelDiff and its tensor's name, skipping the key part
-// (the middle third) of ViT attention biases (*.attn.qkv.bias), whose
-// largest absolute difference is returned separately: the loss does not
-// depend on a key bias (softmax over keys ignores a constant), so its
-// gradient is rounding noise that Adam scales to steps of about the
-// learning rate, in PyTorch as here; parity tests bound it by the sum of
-// the learning rates instead. A tensor gold lacks is an error.
-func Compare(got, gold map[string]train.STensor, goldPrefix string) (worst float64, name string, keyBias float64, err error) {
+// returns the largest RelDiff and its tensor's name. Tensors whose true
+// gradient is zero are compared apart, their largest absolute difference
+// returned as noise: the key part (the middle third) of ViT attention
+// biases (*.attn.qkv.bias; softmax over keys ignores a constant) and the
+// tensors named in zeroGrad (such as a backbone's last bias before a
+// bias-free Linear and train-mode BatchNorm, which cancel a constant
+// shift). Their gradient is rounding noise that Adam scales to steps of
+// about the learning rate, in PyTorch as here; parity tests bound them by
+// the sum of the learning rates. A tensor gold lacks is an error.
+func Compare(got, gold map[string]train.STensor, goldPrefix string, zeroGrad ...string) (worst float64, name string, noise float64, err error) {
 	for n, g := range got {
 		w, ok := gold[goldPrefix+n]
 		if !ok {
 			return 0, "", 0, fmt.Errorf("sslkit: golden lacks %s%s", goldPrefix, n)
 		}
 		a, b := g.F32, w.F32
-		if strings.HasSuffix(n, "attn.qkv.bias") && len(a) == len(b) && len(a)%3 == 0 {
-			d := len(a) / 3
-			for i := d; i < 2*d; i++ {
-				keyBias = math.Max(keyBias, math.Abs(float64(a[i])-float64(b[i])))
+		lo, hi := 0, 0
+		switch {
+		case len(a) != len(b):
+		case slices.Contains(zeroGrad, n):
+			lo, hi = 0, len(a)
+		case strings.HasSuffix(n, "attn.qkv.bias") && len(a)%3 == 0:
+			lo, hi = len(a)/3, 2*len(a)/3
+		}
+		for i := lo; i < hi; i++ {
+			noise = math.Max(noise, math.Abs(float64(a[i])-float64(b[i])))
+		}
+		if hi > lo {
+			if hi-lo == len(a) {
+				continue
 			}
-			a = append(slices.Clone(a[:d]), a[2*d:]...)
-			b = append(slices.Clone(b[:d]), b[2*d:]...)
+			a = append(slices.Clone(a[:lo]), a[hi:]...)
+			b = append(slices.Clone(b[:lo]), b[hi:]...)
 		}
 		if r := RelDiff(a, b); r > worst || name == "" {
 			worst, name = r, n
 		}
 	}
-	return worst, name, keyBias, nil
+	return worst, name, noise, nil
 }
