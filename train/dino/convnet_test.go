@@ -70,8 +70,8 @@ func TestConvNetBackbone(t *testing.T) {
 	var first, last Stats
 	for k := range int64(steps) {
 		s := Schedule{
-			LR:              train.LRSchedule{Base: 0.05, Warmup: 3, Total: steps}.At(k),
-			WeightDecay:     train.LRSchedule{Base: 0.04, Final: 0.4, Total: steps}.At(k),
+			LR:              sslkit.WarmupCosine(0.05, 0, k, 3, steps),
+			WeightDecay:     sslkit.WarmupCosine(0.04, 0.4, k, 0, steps),
 			Momentum:        1,
 			TeacherTemp:     0.04,
 			FreezeLastLayer: k < frozen,

@@ -43,8 +43,8 @@ func ExampleModel_Step() {
 	defer opt.Free()
 	const k, total, perEpoch = 0, 1000, 100
 	st, err := m.Step(opt, views, dino.Schedule{
-		LR:              train.LRSchedule{Base: train.ScaledLR(5e-4, 4), Warmup: 10 * perEpoch, Total: total}.At(k),
-		WeightDecay:     train.LRSchedule{Base: 0.04, Final: 0.4, Total: total}.At(k),
+		LR:              sslkit.WarmupCosine(5e-4*4/256, 0, k, 10*perEpoch, total),
+		WeightDecay:     sslkit.WarmupCosine(0.04, 0.4, k, 0, total),
 		Momentum:        train.TauSchedule{Kind: "cosine", Base: 0.996}.At(k, total),
 		TeacherTemp:     cfg.TeacherTempAt(k / perEpoch),
 		FreezeLastLayer: k/perEpoch < cfg.FreezeLastLayerEpochs,

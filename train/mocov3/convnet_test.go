@@ -44,7 +44,7 @@ func TestConvNetBackbone(t *testing.T) {
 	const steps = 40
 	var first, last Stats
 	for k := range int64(steps) {
-		st, err := m.Step(opt, []op.Tensor{v1, v2}, train.LRSchedule{Base: 0.3, Warmup: 4, Total: steps}.At(k),
+		st, err := m.Step(opt, []op.Tensor{v1, v2}, sslkit.WarmupCosine(0.3, 0, k, 4, steps),
 			train.TauSchedule{Kind: "cosine", Base: 0.99}.At(k, steps))
 		if err != nil {
 			t.Fatal(err)

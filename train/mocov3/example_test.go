@@ -39,7 +39,7 @@ func ExampleModel_Step() {
 	}
 	defer opt.Free()
 	const k, total = 0, 1000
-	lr := train.LRSchedule{Base: train.ScaledLR(adamw.LR, 4), Warmup: 40, Total: total}.At(k)
+	lr := sslkit.WarmupCosine(adamw.LR*4/256, 0, k, 40, total)
 	st, err := m.Step(opt, []op.Tensor{v1, v2}, lr, train.TauSchedule{Kind: "cosine", Base: 0.99}.At(k, total))
 	if err != nil {
 		fmt.Println(err)

@@ -174,7 +174,7 @@ func (o *AdamW) stepForeach(tp *op.Tape, params []*Param, grads []op.Tensor, lr 
 func (o *AdamW) State(params *Params, prefix string) (out map[string]train.STensor, err error) {
 	defer op.Catch(&err)
 	out = map[string]train.STensor{}
-	for _, p := range params.List() {
+	for _, p := range params.Trainable() {
 		if m, ok := o.m[p.Name]; ok {
 			out[prefix+p.Name+".exp_avg"] = train.STensor{Shape: slices.Clone(p.Shape), F32: op.ToFloat32(m)}
 			out[prefix+p.Name+".exp_avg_sq"] = train.STensor{Shape: slices.Clone(p.Shape), F32: op.ToFloat32(o.v[p.Name])}
@@ -196,13 +196,13 @@ func (o *AdamW) SetState(src string, params *Params, tensors map[string]train.ST
 	defer restore()
 	o.Free()
 	perParam := false
-	for _, p := range params.List() {
+	for _, p := range params.Trainable() {
 		if _, ok := tensors[prefix+p.Name+".step"]; ok {
 			perParam = true
 			break
 		}
 	}
-	for _, p := range params.List() {
+	for _, p := range params.Trainable() {
 		t := steps
 		if perParam {
 			s, ok := tensors[prefix+p.Name+".step"]

@@ -42,7 +42,7 @@ func ExampleModel_Step() {
 		return
 	}
 	defer opt.Free()
-	st, err := m.Step(opt, []op.Tensor{v1, v2}, train.ScaledLR(lars.LR, 4))
+	st, err := m.Step(opt, []op.Tensor{v1, v2}, lars.LR*4/256)
 	if err != nil {
 		fmt.Println(err)
 		return

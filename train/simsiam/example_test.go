@@ -42,7 +42,7 @@ func ExampleModel_Step() {
 		return
 	}
 	defer opt.Free()
-	lr := train.LRSchedule{Base: base, Total: 100}.At(10) // step 10 of 100
+	lr := sslkit.WarmupCosine(base, 0, 10, 0, 100) // step 10 of 100
 	st, err := m.Step(opt, []op.Tensor{v1, v2}, lr, base)
 	if err != nil {
 		fmt.Println(err)

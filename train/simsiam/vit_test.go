@@ -43,7 +43,7 @@ func TestViTBackbone(t *testing.T) {
 	defer opt.Free()
 	var first, last Stats
 	for i := range 40 {
-		st, err := m.Step(opt, []op.Tensor{v1, v2}, train.LRSchedule{Base: 0.05, Total: 40}.At(int64(i)), 0.05)
+		st, err := m.Step(opt, []op.Tensor{v1, v2}, sslkit.WarmupCosine(0.05, 0, int64(i), 0, 40), 0.05)
 		if err != nil {
 			t.Fatal(err)
 		}

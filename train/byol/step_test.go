@@ -1,4 +1,4 @@
-package train
+package byol
 
 import (
 	"context"
@@ -8,27 +8,29 @@ import (
 
 	"github.com/sugarme/gotch"
 
+	"github.com/sslpipe/sslpipe/train"
+	"github.com/sslpipe/sslpipe/train/nn"
 	"github.com/sslpipe/sslpipe/train/op"
 )
 
 func smallNet(t *testing.T, optim string, clip float64) *byol {
 	t.Helper()
-	cfg := Config{Arch: Arch{Name: "convnet", InChannels: 3, Widths: []int64{4, 8}}, Heads: Heads{Hidden: 16, Out: 8},
-		Optim: OptimConfig{Name: optim, LR: 0.1, Momentum: 0.9, Eta: 0.01, Beta1: 0.9, Beta2: 0.999, Eps: 1e-8, ClipGradNorm: clip, SkipNonFinite: true}}
-	m, err := newBYOL(&cfg, gotch.CPU)
+	mc := &Model{Arch: nn.Arch{Name: "convnet", InChannels: 3, Widths: []int64{4, 8}}, Heads: Heads{Hidden: 16, Out: 8}}
+	oc := train.OptimConfig{Name: optim, LR: 0.1, Momentum: 0.9, Eta: 0.01, Beta1: 0.9, Beta2: 0.999, Eps: 1e-8, ClipGradNorm: clip}
+	m, err := newBYOL(mc, oc, 0, gotch.CPU, false, true)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return m
 }
 
-func batch(t *testing.T, n int, val func(i int) float32) tensor {
+func batch(t *testing.T, n int, val func(i int) float32) op.Tensor {
 	t.Helper()
 	d := make([]float32, n*3*8*8)
 	for i := range d {
 		d[i] = val(i)
 	}
-	x, err := fromFloat32CPU(d, int64(n), 3, 8, 8)
+	x, err := op.FromFloat32(d, gotch.CPU, int64(n), 3, 8, 8)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -43,8 +45,8 @@ func TestNaNStepSkipped(t *testing.T) {
 	for _, clip := range []float64{0, 1} {
 		m := smallNet(t, "sgd", clip)
 		before := map[string][]float32{}
-		for _, v := range m.online.mod.vars {
-			before[v.Name] = op.ToFloat32(v.t)
+		for _, v := range m.online.p.List() {
+			before[v.Name] = op.ToFloat32(v.T)
 		}
 		x := batch(t, 4, func(i int) float32 { return float32(i%7) - 3 })
 		bad := batch(t, 4, func(i int) float32 {
@@ -53,26 +55,26 @@ func TestNaNStepSkipped(t *testing.T) {
 			}
 			return float32(i%5) - 2
 		})
-		r, err := m.step(x, bad, 0.1, 0.99, clip, false)
+		r, err := m.step(x, bad, 0.1, 0.99, clip, nil, false)
 		if err != nil {
 			t.Fatal(err)
 		}
 		if !r.skipped || !math.IsNaN(r.loss) {
 			t.Fatalf("clip %v: loss %v skipped %v", clip, r.loss, r.skipped)
 		}
-		for _, v := range m.online.mod.Params() {
-			after := op.ToFloat32(v.t)
+		for _, v := range m.online.p.Trainable() {
+			after := op.ToFloat32(v.T)
 			for i := range after {
 				if after[i] != before[v.Name][i] {
 					t.Fatalf("clip %v: %s changed by a skipped step", clip, v.Name)
 				}
 			}
 		}
-		if m.opt.steps != 0 {
+		if m.opt.Steps() != 0 {
 			t.Errorf("optimizer counted a skipped step")
 		}
 		// The next good step trains normally (gradients were cleared).
-		r, err = m.step(x, x, 0.1, 0.99, clip, false)
+		r, err = m.step(x, x, 0.1, 0.99, clip, nil, false)
 		if err != nil || r.skipped || math.IsNaN(r.loss) {
 			t.Fatalf("good step after a skipped one: %+v %v", r, err)
 		}
@@ -90,19 +92,19 @@ func TestGradClipBoundsUpdate(t *testing.T) {
 	m := smallNet(t, "sgd", 1e-3)
 	defer m.free()
 	before := map[string][]float32{}
-	for _, v := range m.online.mod.Params() {
-		before[v.Name] = op.ToFloat32(v.t)
+	for _, v := range m.online.p.Trainable() {
+		before[v.Name] = op.ToFloat32(v.T)
 	}
 	x := batch(t, 4, func(i int) float32 { return float32(i%7) - 3 })
 	y := batch(t, 4, func(i int) float32 { return float32(i%5) - 2 })
 	defer op.Free(x)
 	defer op.Free(y)
-	if _, err := m.step(x, y, 0.5, 0.99, 1e-3, false); err != nil {
+	if _, err := m.step(x, y, 0.5, 0.99, 1e-3, nil, false); err != nil {
 		t.Fatal(err)
 	}
 	var sq float64
-	for _, v := range m.online.mod.Params() {
-		after := op.ToFloat32(v.t)
+	for _, v := range m.online.p.Trainable() {
+		after := op.ToFloat32(v.T)
 		for i := range after {
 			d := float64(after[i] - before[v.Name][i])
 			sq += d * d
@@ -120,8 +122,8 @@ func TestCUDAStep(t *testing.T) {
 		t.Skip("no CUDA device")
 	}
 	for _, bf16 := range []bool{false, true} {
-		cfg, _ := Preset("byol", "cifar")
-		cfg.Device, cfg.Batch, cfg.BF16 = "cuda", 32, bf16
+		cfg, _ := train.PresetConfig("byol", "cifar")
+		cfg.Device, cfg.Data.Batch, cfg.BF16 = "cuda", 32, bf16
 		res, err := BenchStep(context.Background(), cfg, 1, 3)
 		if err != nil {
 			t.Fatal(err)

@@ -1,4 +1,4 @@
-package train
+package byol
 
 import (
 	"math"
@@ -8,6 +8,8 @@ import (
 
 	"github.com/sugarme/gotch"
 
+	"github.com/sslpipe/sslpipe/train"
+	"github.com/sslpipe/sslpipe/train/nn"
 	"github.com/sslpipe/sslpipe/train/op"
 )
 
@@ -21,12 +23,12 @@ import (
 func TestParityPyTorch(t *testing.T) {
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
-	read := func(name string) map[string]STensor {
+	read := func(name string) map[string]train.STensor {
 		data, err := os.ReadFile("testdata/parity/" + name + ".safetensors")
 		if err != nil {
 			t.Fatal(err)
 		}
-		ts, _, err := ParseSafetensors(data)
+		ts, _, err := train.ParseSafetensors(data)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -35,10 +37,10 @@ func TestParityPyTorch(t *testing.T) {
 	// Reductions split across threads sum in another order, and 20 steps
 	// amplify such 1e-7 differences to ~1e-4 in a few tensors, so both
 	// sides run libtorch with 2 intra-op threads (the script sets it too).
-	SetNumThreads(2)
-	defer SetNumThreads(0)
+	train.SetNumThreads(2)
+	defer train.SetNumThreads(0)
 	init, batches := read("init"), read("batches")
-	optims := map[string]OptimConfig{
+	optims := map[string]train.OptimConfig{
 		"sgd":   {Name: "sgd", LR: 0.05, Momentum: 0.9, WeightDecay: 1e-4},
 		"lars":  {Name: "lars", LR: 0.2, Momentum: 0.9, WeightDecay: 1e-4, Eta: 0.02},
 		"adamw": {Name: "adamw", LR: 2e-3, WeightDecay: 0.01, Beta1: 0.9, Beta2: 0.999, Eps: 1e-6},
@@ -48,26 +50,26 @@ func TestParityPyTorch(t *testing.T) {
 			runtime.LockOSThread()
 			defer runtime.UnlockOSThread()
 			gold := read(name)
-			cfg := Config{Arch: Arch{Name: "convnet", InChannels: 3, Widths: []int64{8, 16}}, Heads: Heads{Hidden: 32, Out: 16}, Optim: optims[name]}
-			m, err := newBYOL(&cfg, gotch.CPU)
+			mc := &Model{Arch: nn.Arch{Name: "convnet", InChannels: 3, Widths: []int64{8, 16}}, Heads: Heads{Hidden: 32, Out: 16}}
+			cfg := train.Config{Optim: optims[name], Schedule: train.ScheduleConfig{Steps: 20, WarmupSteps: 3, Kind: "cosine"}}
+			m, err := newBYOL(mc, cfg.Optim, 0, gotch.CPU, false, true)
 			if err != nil {
 				t.Fatal(err)
 			}
 			defer m.free()
-			if err := loadInto("init", m.online.mod, "online.", init, nil); err != nil {
+			if err := m.online.p.Load("init", init, "online."); err != nil {
 				t.Fatal(err)
 			}
-			if err := loadInto("init", m.target.mod, "target.", init, nil); err != nil {
+			if err := m.target.p.Load("init", init, "target."); err != nil {
 				t.Fatal(err)
 			}
-			lrs := LRSchedule{Base: cfg.Optim.LR, Warmup: 3, Total: 20}
-			tau := TauSchedule{Kind: "cosine", Base: 0.99}
+			tau := train.TauSchedule{Kind: "cosine", Base: 0.99}
 			var worstLoss float64
 			for k := int64(0); k < 20; k++ {
 				b := k % 4
-				v1, _ := fromFloat32CPU(batches[bname(b, 0)].F32, 8, 3, 16, 16)
-				v2, _ := fromFloat32CPU(batches[bname(b, 1)].F32, 8, 3, 16, 16)
-				r, err := m.step(v1, v2, lrs.At(k), tau.At(k, 20), 0, false)
+				v1, _ := op.FromFloat32(batches[bname(b, 0)].F32, gotch.CPU, 8, 3, 16, 16)
+				v2, _ := op.FromFloat32(batches[bname(b, 1)].F32, gotch.CPU, 8, 3, 16, 16)
+				r, err := m.step(v1, v2, cfg.LRAt(k), tau.At(k, 20), 0, nil, false)
 				op.Free(v1)
 				op.Free(v2)
 				if err != nil {
@@ -85,14 +87,14 @@ func TestParityPyTorch(t *testing.T) {
 			}
 			var worst float64
 			var worstName string
-			check := func(prefix string, mod *Module) {
-				for _, v := range mod.vars {
+			check := func(prefix string, mod *nn.Params) {
+				for _, v := range mod.List() {
 					g, ok := gold[prefix+v.Name]
 					if !ok {
 						t.Errorf("golden lacks %s", prefix+v.Name)
 						continue
 					}
-					got := op.ToFloat32(v.t)
+					got := op.ToFloat32(v.T)
 					// Relative error of the tensor: ||go - torch|| / ||torch||.
 					var diff, d2, n2 float64
 					for i := range got {
@@ -119,8 +121,8 @@ func TestParityPyTorch(t *testing.T) {
 					}
 				}
 			}
-			check("online.", m.online.mod)
-			check("target.", m.target.mod)
+			check("online.", m.online.p)
+			check("target.", m.target.p)
 			t.Logf("%s: 20 steps, worst loss rel diff %.3g, worst tensor rel diff %.3g (%s)", name, worstLoss, worst, worstName)
 		})
 	}

@@ -1,4 +1,4 @@
-package train
+package byol
 
 import (
 	"context"
@@ -7,6 +7,7 @@ import (
 	"sort"
 	"time"
 
+	"github.com/sslpipe/sslpipe/train"
 	"github.com/sslpipe/sslpipe/train/op"
 )
 
@@ -31,43 +32,45 @@ type BenchResult struct {
 // synchronizes the device) on a fixed random batch already on the device,
 // after warmup untimed steps. No data pipeline is involved: this is the
 // number to compare with PyTorch eager (benchmarks/train/byol_step.py).
-func BenchStep(ctx context.Context, cfg Config, warmup, steps int) (res *BenchResult, err error) {
+func BenchStep(ctx context.Context, cfg train.Config, warmup, steps int) (res *BenchResult, err error) {
 	defer op.LockThread()()
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	dev, err := ParseDevice(cfg.Device)
+	dev, err := train.ParseDevice(cfg.Device)
 	if err != nil {
 		return nil, err
 	}
-	SetNumThreads(cfg.Threads)
-	m, err := newBYOL(&cfg, dev)
+	train.SetNumThreads(cfg.Threads)
+	s := settings(&cfg)
+	m, err := newBYOL(model(&cfg), cfg.Optim, cfg.Seed, dev, cfg.BF16, s.SkipNonFinite)
 	if err != nil {
 		return nil, err
 	}
 	defer m.free()
-	size := cfg.Data.Augment.Views[0].Size
-	ch := cfg.Arch.InChannels
+	size := s.Augment.Views[0].Size
+	ch := model(&cfg).Arch.InChannels
+	batch := cfg.Data.Batch
 	r := rand.New(rand.NewPCG(cfg.Seed, 1))
-	data := make([]float32, cfg.Batch*ch*size*size)
-	var vs [2]tensor
+	data := make([]float32, batch*ch*size*size)
+	var vs [2]op.Tensor
 	for i := range vs {
 		for j := range data {
 			data[j] = float32(r.NormFloat64())
 		}
-		if vs[i], err = m.toDevice(data, [4]int{cfg.Batch, ch, size, size}); err != nil {
+		if vs[i], err = m.toDevice(data, [4]int{batch, ch, size, size}); err != nil {
 			return nil, err
 		}
 		defer op.Free(vs[i])
 	}
-	res = &BenchResult{Device: DeviceName(dev), Arch: cfg.Arch.Name, Batch: cfg.Batch, Size: size, Optim: cfg.Optim.Name, BF16: m.bf16, Steps: steps}
+	res = &BenchResult{Device: train.DeviceName(dev), Arch: model(&cfg).Arch.Name, Batch: batch, Size: size, Optim: cfg.Optim.Name, BF16: m.bf16, Steps: steps}
 	lr := cfg.LR()
 	for i := 0; i < warmup+steps; i++ {
 		if err := ctx.Err(); err != nil {
 			return res, err
 		}
 		t0 := time.Now()
-		sr, err := m.step(vs[0], vs[1], lr, 0.99, cfg.Optim.ClipGradNorm, false)
+		sr, err := m.step(vs[0], vs[1], lr, 0.99, cfg.Optim.ClipGradNorm, nil, false)
 		if err != nil {
 			return res, err
 		}
@@ -77,16 +80,16 @@ func BenchStep(ctx context.Context, cfg Config, warmup, steps int) (res *BenchRe
 		res.LastLoss = sr.loss
 	}
 	if len(res.StepMS) == 0 {
-		return res, fmt.Errorf("train: bench: no timed steps")
+		return res, fmt.Errorf("byol: bench: no timed steps")
 	}
 	var sum float64
 	for _, v := range res.StepMS {
 		sum += v
 	}
 	res.MeanMS = sum / float64(len(res.StepMS))
-	s := append([]float64(nil), res.StepMS...)
-	sort.Float64s(s)
-	res.MedianMS = s[len(s)/2]
-	res.ImagesSec = float64(cfg.Batch) / (res.MedianMS / 1000)
+	sorted := append([]float64(nil), res.StepMS...)
+	sort.Float64s(sorted)
+	res.MedianMS = sorted[len(sorted)/2]
+	res.ImagesSec = float64(batch) / (res.MedianMS / 1000)
 	return res, nil
 }
