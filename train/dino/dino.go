@@ -129,6 +129,9 @@ type Model struct {
 	// MeanAcrossRanks, when set, averages a tensor over data-parallel
 	// ranks (all_reduce / world size), as DINO's center update does.
 	MeanAcrossRanks func(tp *op.Tape, x op.Tensor) op.Tensor
+	// Reduce, when set, averages gradients across ranks between backward
+	// and clipping (train.StepInfo.Reduce).
+	Reduce func(grads []op.Tensor) error
 }
 
 // New builds the student and teacher on dev from seed (backbone tensors
@@ -291,7 +294,7 @@ type Schedule struct {
 type Stats struct {
 	Loss           float64
 	TeacherEntropy float64 // mean entropy of the teacher's distributions
-	GradNorm       float64 // global gradient norm before clipping
+	GradNorm       float64 // global gradient norm before clipping (after averaging across ranks)
 	// Skipped reports a non-finite gradient norm: nothing was updated
 	// (not the teacher nor the center).
 	Skipped bool
@@ -338,14 +341,15 @@ func (m *Model) Step(opt *nn.Optimizer, views []op.Tensor, s Schedule) (st Stats
 	student := m.studentForward(&tp, views)
 	loss, ent := Loss(&tp, student, teacher, m.Center, len(views), m.Cfg.StudentTemp, s.TeacherTemp)
 	params := m.Student.Trainable()
-	grads, norm, vals, ok := nn.Backward(&tp, params, loss, loss, ent)
-	st = Stats{Loss: vals[0], TeacherEntropy: vals[1], GradNorm: norm, Skipped: !ok}
-	if !ok {
+	grads, norm, vals, _ := nn.Backward(&tp, params, loss, loss, ent)
+	restore := op.NoGrad()
+	defer restore()
+	norm = sslkit.ReduceGrads(&tp, grads, m.Reduce, norm)
+	st = Stats{Loss: vals[0], TeacherEntropy: vals[1], GradNorm: norm, Skipped: !op.Finite(norm)}
+	if st.Skipped {
 		return st, nil
 	}
 	m.UpdateCenter(&tp, teacher)
-	restore := op.NoGrad()
-	defer restore()
 	if m.Cfg.ClipGrad > 0 {
 		ClipPerParam(&tp, grads, m.Cfg.ClipGrad)
 	}

@@ -54,6 +54,9 @@ type Model struct {
 	Predictor                        *sslkit.MLP
 	// Gather, when set, supplies every rank's keys as negatives.
 	Gather GatherKeys
+	// Reduce, when set, averages gradients across ranks between backward
+	// and the update (train.StepInfo.Reduce).
+	Reduce func(grads []op.Tensor) error
 }
 
 func projector(p *nn.Params, in int64, c Config) *sslkit.MLP {
@@ -138,7 +141,7 @@ type Stats struct {
 	// Acc is the mean over both terms of the fraction of queries whose
 	// key is the most similar.
 	Acc      float64
-	GradNorm float64 // global gradient norm
+	GradNorm float64 // global gradient norm (after averaging across ranks)
 	// Skipped reports a non-finite gradient norm: the query encoder was
 	// not updated (the momentum encoder was, before the keys).
 	Skipped bool
@@ -183,11 +186,12 @@ func (m *Model) Step(opt *nn.Optimizer, views []op.Tensor, lr, momentum float64)
 	loss := tp.Add(l1, l2)
 	acc := tp.MulScalar(tp.Add(a1, a2), 0.5)
 	params := m.Base.Trainable()
-	grads, norm, vals, ok := nn.Backward(&tp, params, loss, loss, acc)
-	st = Stats{Loss: vals[0], Acc: vals[1], GradNorm: norm, Skipped: !ok}
-	if ok {
-		restore := op.NoGrad()
-		defer restore()
+	grads, norm, vals, _ := nn.Backward(&tp, params, loss, loss, acc)
+	restore := op.NoGrad()
+	defer restore()
+	norm = sslkit.ReduceGrads(&tp, grads, m.Reduce, norm)
+	st = Stats{Loss: vals[0], Acc: vals[1], GradNorm: norm, Skipped: !op.Finite(norm)}
+	if !st.Skipped {
 		opt.Step(&tp, params, grads, lr)
 	}
 	return st, nil

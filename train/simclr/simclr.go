@@ -40,6 +40,9 @@ type Model struct {
 	Cfg       Config
 	// Gather, when set, supplies negatives from every rank.
 	Gather Gather
+	// Reduce, when set, averages gradients across ranks between backward
+	// and the update (train.StepInfo.Reduce).
+	Reduce func(grads []op.Tensor) error
 }
 
 // New adds the projector (tensors projector.0, .1, .3) to p, where the
@@ -102,7 +105,7 @@ type Stats struct {
 	// Acc is the fraction of anchors whose positive is the most similar
 	// view (a collapse monitor: it falls to ~1/(2N-1) on collapse).
 	Acc      float64
-	GradNorm float64 // global gradient norm
+	GradNorm float64 // global gradient norm (after averaging across ranks)
 	// Skipped reports a non-finite gradient norm: no update was made.
 	Skipped bool
 }
@@ -126,11 +129,12 @@ func (m *Model) Step(opt *nn.Optimizer, views []op.Tensor, lr float64) (st Stats
 	}
 	loss, acc := NTXent(&tp, z, all, rank, m.Cfg.Temperature)
 	params := m.Params.Trainable()
-	grads, norm, vals, ok := nn.Backward(&tp, params, loss, loss, acc)
-	st = Stats{Loss: vals[0], Acc: vals[1], GradNorm: norm, Skipped: !ok}
-	if ok {
-		restore := op.NoGrad()
-		defer restore()
+	grads, norm, vals, _ := nn.Backward(&tp, params, loss, loss, acc)
+	restore := op.NoGrad()
+	defer restore()
+	norm = sslkit.ReduceGrads(&tp, grads, m.Reduce, norm)
+	st = Stats{Loss: vals[0], Acc: vals[1], GradNorm: norm, Skipped: !op.Finite(norm)}
+	if !st.Skipped {
 		opt.Step(&tp, params, grads, lr)
 	}
 	return st, nil

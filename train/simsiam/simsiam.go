@@ -41,6 +41,9 @@ type Model struct {
 	Projector *sslkit.MLP
 	Predictor *sslkit.MLP
 	Cfg       Config
+	// Reduce, when set, averages gradients across ranks between backward
+	// and the update (train.StepInfo.Reduce).
+	Reduce func(grads []op.Tensor) error
 }
 
 // New adds the projector (projector.0 Linear, .1 BatchNorm, .3, .4, .6,
@@ -91,7 +94,7 @@ func ZStd(tp *op.Tape, z op.Tensor) op.Tensor {
 type Stats struct {
 	Loss     float64 // in [-1, 1]; -1 when predictions match
 	ZStd     float64 // ZStd of the first view's projections
-	GradNorm float64 // global gradient norm
+	GradNorm float64 // global gradient norm (after averaging across ranks)
 	// Skipped reports a non-finite gradient norm: no update was made.
 	Skipped bool
 }
@@ -121,13 +124,14 @@ func (m *Model) Step(opt *nn.Optimizer, views []op.Tensor, lr, predLR float64) (
 		return ZStd(&tp, z[0])
 	}()
 	params := m.Params.Trainable()
-	grads, norm, vals, ok := nn.Backward(&tp, params, loss, loss, zstd)
-	st = Stats{Loss: vals[0], ZStd: vals[1], GradNorm: norm, Skipped: !ok}
-	if !ok {
-		return st, nil
-	}
+	grads, norm, vals, _ := nn.Backward(&tp, params, loss, loss, zstd)
 	restore := op.NoGrad()
 	defer restore()
+	norm = sslkit.ReduceGrads(&tp, grads, m.Reduce, norm)
+	st = Stats{Loss: vals[0], ZStd: vals[1], GradNorm: norm, Skipped: !op.Finite(norm)}
+	if st.Skipped {
+		return st, nil
+	}
 	if predLR <= 0 || predLR == lr {
 		opt.Step(&tp, params, grads, lr)
 		return st, nil
