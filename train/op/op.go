@@ -858,3 +858,38 @@ func (tp *Tape) Flatten(x Tensor) Tensor {
 	lib.AtgFlatten(&out, x, 1, -1)
 	return tp.Own(out)
 }
+
+// Expand broadcasts x to dims (-1 keeps a size; a view, no copy).
+func (tp *Tape) Expand(x Tensor, dims ...int64) Tensor {
+	var out Tensor
+	lib.AtgExpand(&out, x, dims, len(dims), 0)
+	return tp.Own(out)
+}
+
+// UpsampleBicubic2d is torch.nn.functional.interpolate(x, mode="bicubic",
+// align_corners=False) of x (B x C x H x W) to outH x outW. With scaleH
+// and scaleW > 0 the source coordinates use those scale factors, as
+// interpolate(scale_factor=...) does (DINO's position-embedding
+// interpolation relies on it); with 0 they follow from the sizes.
+func (tp *Tape) UpsampleBicubic2d(x Tensor, outH, outW int64, scaleH, scaleW float64) Tensor {
+	null := func(s float64) int {
+		if s > 0 {
+			return 0
+		}
+		return 1
+	}
+	var out Tensor
+	lib.AtgUpsampleBicubic2d(&out, x, []int64{outH, outW}, 2, 0, scaleH, null(scaleH), scaleW, null(scaleW))
+	return tp.Own(out)
+}
+
+// DeviceOf is the device x lives on (gotch.CPU or a CUDA device).
+func DeviceOf(x Tensor) gotch.Device {
+	// gotch's AtDevice reads 8 bytes of a C int: only the low 32 bits are the device (-1: CPU).
+	d := int32(lib.AtDevice(x))
+	Check()
+	if d < 0 {
+		return gotch.CPU
+	}
+	return gotch.CudaBuilder(uint(d))
+}
