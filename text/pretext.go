@@ -97,9 +97,10 @@ func isCloser(r rune) bool {
 //     closing quotes and brackets after it, ends a sentence when followed
 //     by whitespace or the end of the text (the full-width ones need no
 //     whitespace);
-//   - except a lone "." after a known abbreviation (Mr, Dr, St, vs, e.g,
-//     ...) or after a single capital letter other than "I" (an initial),
-//     or when the next word starts with a lower-case letter.
+//   - except when the next word starts with a lower-case letter ("Hi!"
+//     he said), and for a lone "." after a known abbreviation (Mr, Dr, St,
+//     vs, e.g, ...) or a single capital letter other than "I" (an
+//     initial).
 //
 // Sentences are trimmed of surrounding whitespace; empty ones are dropped.
 // Single line breaks are kept inside sentences.
@@ -158,11 +159,9 @@ func SplitSentences(text string) []string {
 			i = j
 			continue
 		}
-		if !wide && dots == 1 && runLen == 1 && !atEnd {
-			if abbreviationBefore(text[start:i]) || nextWordLower(text[j:]) {
-				i = j
-				continue
-			}
+		if !wide && !atEnd && (nextWordLower(text[j:]) || (dots == 1 && runLen == 1 && abbreviationBefore(text[start:i]))) {
+			i = j
+			continue
 		}
 		emit(text[start:j])
 		start, i = j, j
