@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"image"
+	"math"
 	"math/bits"
 	"math/rand/v2"
 	"os"
@@ -149,34 +150,45 @@ func unpack(code uint64, n int) []int {
 // lexicographic index start.
 func greedyPermutations(size, n, start int, criterion string) *PermutationSet {
 	all := allPermutations(size)
-	score := make([]int32, len(all)) // maxmin: min distance; mean: sum of distances
-	taken := make([]bool, len(all))
-	chosen := []int{start}
-	taken[start] = true
-	for k, c := range all {
-		score[k] = int32(hamming(c, all[start]))
+	// score[k] is permutation k's minimal distance (maxmin) or sum of
+	// distances (mean) to the chosen set; chosen ones hold taken, which no
+	// sum of distances (at most 9 * 9!) can lift above -1.
+	const taken = math.MinInt32 / 2
+	score := make([]int32, len(all))
+	chosen := make([]int, 0, n)
+	next := start
+	mean := criterion == MeanHamming
+	for i := range score {
+		score[i] = math.MaxInt32 // maxmin: no distance yet
+		if mean {
+			score[i] = 0
+		}
 	}
-	for len(chosen) < n {
+	for {
+		chosen = append(chosen, next)
+		score[next] = taken
+		if len(chosen) == n {
+			break
+		}
+		// Update every score with the new permutation and find the best
+		// in the same pass (first maximum in lexicographic order).
+		add := all[next]
 		best, bs := -1, int32(-1)
-		for k, s := range score {
-			if s > bs && !taken[k] {
+		for k, c := range all {
+			d := int32(hamming(c, add))
+			s := score[k]
+			if mean {
+				s += d
+				score[k] = s
+			} else if d < s {
+				s = d
+				score[k] = s
+			}
+			if s > bs {
 				best, bs = k, s
 			}
 		}
-		chosen = append(chosen, best)
-		taken[best] = true
-		add := all[best]
-		if criterion == MaxMinHamming {
-			for k, c := range all {
-				if d := int32(hamming(c, add)); d < score[k] {
-					score[k] = d
-				}
-			}
-		} else {
-			for k, c := range all {
-				score[k] += int32(hamming(c, add))
-			}
-		}
+		next = best
 	}
 	p := &PermutationSet{Format: PermutationSetFormat, Size: size, Start: start, Criterion: criterion}
 	for _, k := range chosen {

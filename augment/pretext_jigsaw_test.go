@@ -79,11 +79,15 @@ func TestPermutationSetDistance(t *testing.T) {
 		t.Fatalf("guarantees %d %d", guaranteed(100), guaranteed(1000))
 	}
 	cases := []struct{ n, want int }{{100, 6}}
-	if !testing.Short() {
+	if !testing.Short() && !raceEnabled {
 		cases = append(cases, struct{ n, want int }{1000, 5})
 	}
+	seeds := uint64(2)
+	if raceEnabled {
+		seeds = 1
+	}
 	for _, c := range cases {
-		for seed := range uint64(3) {
+		for seed := range seeds {
 			p, err := NewPermutationSet(9, c.n, seed, MaxMinHamming)
 			if err != nil {
 				t.Fatal(err)
@@ -99,17 +103,17 @@ func TestPermutationSetDistance(t *testing.T) {
 			}
 		}
 	}
-	a, _ := NewPermutationSet(9, 100, 42, "")
-	b, _ := NewPermutationSet(9, 100, 42, MaxMinHamming)
-	c, _ := NewPermutationSet(9, 100, 43, MaxMinHamming)
+	a, _ := NewPermutationSet(9, 12, 42, "")
+	b, _ := NewPermutationSet(9, 12, 42, MaxMinHamming)
+	c, _ := NewPermutationSet(9, 12, 43, MaxMinHamming)
 	if !refl.DeepEqual(a, b) {
 		t.Fatal("same seed, different sets")
 	}
 	if refl.DeepEqual(a.Perms, c.Perms) {
 		t.Fatal("different seeds, same set")
 	}
-	m, _ := NewPermutationSet(9, 100, 42, MeanHamming)
-	if m.MeanDist <= a.MeanDist-0.1 || m.Criterion != MeanHamming {
+	m, _ := NewPermutationSet(9, 12, 42, MeanHamming)
+	if m.MeanDist < a.MeanDist || m.MinHamming > a.MinHamming || m.Criterion != MeanHamming {
 		t.Errorf("mean criterion: mean distance %v, max-min's %v", m.MeanDist, a.MeanDist)
 	}
 	for _, bad := range []struct {

@@ -124,17 +124,22 @@ type ABBins struct {
 
 // GamutABBins computes the in-gamut bins of grid size grid (Zhang et al.
 // use 10) from the ab gamut of 8-bit sRGB: a grid point (a, b) =
-// (i*grid, j*grid) is a bin when one of the 2^24 8-bit sRGB colours,
-// converted by RGBToLab, lies in the open square of side 2*grid centred on
-// it, that is when the point is a corner of the grid cell holding that
-// colour's ab. So every sRGB colour has its nearest grid point and the
-// four corners of its cell among the bins, and no bin lies farther than
-// one grid step from the gamut. For grid 10 this gives 309 bins, all among
-// the 313 that Zhang et al. released (pts_in_hull.npy, whose construction
-// is not documented); the four others, (40, 90), (100, -90), (100, -10)
-// and (100, 0), are not a corner of any sRGB colour's cell. To use exactly
-// the released set, load its centres with NewABBins. GamutABBins takes
-// about a second (2^24 conversions).
+// (i*grid, j*grid) is a bin when an 8-bit sRGB colour, converted by
+// RGBToLab, lies in the open square of side 2*grid centred on it, that is
+// when the point is a corner of the grid cell holding that colour's ab. So
+// every sRGB colour has its nearest grid point and the four corners of its
+// cell among the bins, and no bin lies farther than one grid step from the
+// gamut.
+//
+// Only the colours on the RGB cube's surface (a channel at 0 or 255,
+// 390,152 of them) are converted: the ab footprint of a solid is that of
+// its surface, since every line of constant ab that meets the solid meets
+// its boundary (at its highest L). For grid 10 the golden test checks that
+// this gives exactly the bins of all 2^24 colours (skimage): 309 bins, all
+// among the 313 that Zhang et al. released (pts_in_hull.npy, whose
+// construction is not documented); the four others, (40, 90),
+// (100, -90), (100, -10) and (100, 0), are no corner of any sRGB colour's
+// cell. To use exactly the released set, load its centres with NewABBins.
 func GamutABBins(grid float64) (*ABBins, error) {
 	if !(grid >= 1 && grid <= 128) {
 		return nil, fmt.Errorf("augment: ab grid %v outside [1, 128]", grid)
@@ -143,18 +148,38 @@ func GamutABBins(grid float64) (*ABBins, error) {
 	n := int(math.Ceil(lim/grid)) + 1
 	span := 2*n + 1
 	hit := make([]bool, span*span)
-	mark := func(i, j int) { hit[(i+n)*span+(j+n)] = true }
+	lin := srgbLinear // a local copy: fewer shared loads in the 2^24 loop
+	m := &xyzFromRGB
+	mr := [3]float64{m[0][0], m[1][0], m[2][0]}
+	mg := [3]float64{m[0][1], m[1][1], m[2][1]}
+	mb := [3]float64{m[0][2], m[1][2], m[2][2]}
+	last := -1 // the previous colour's cell: consecutive blues mostly share it
 	for r := range 256 {
+		lr := lin[r]
 		for g := range 256 {
-			for b := range 256 {
-				_, A, B := RGBToLab(uint8(r), uint8(g), uint8(b))
-				fa, fb := A/grid, B/grid
+			lg := lin[g]
+			// The same sums, in the same order, as RGBToLab.
+			px, py, pz := float64(lr*mr[0])+float64(lg*mg[0]), float64(lr*mr[1])+float64(lg*mg[1]), float64(lr*mr[2])+float64(lg*mg[2])
+			step := 1
+			if r != 0 && r != 255 && g != 0 && g != 255 {
+				step = 255 // inside the cube's r and g faces: only b = 0 and 255 are on the surface
+			}
+			for b := 0; b < 256; b += step {
+				lb := lin[b]
+				x, y, z := px+float64(lb*mb[0]), py+float64(lb*mb[1]), pz+float64(lb*mb[2])
+				fx, fy, fz := labF(x/labWhite[0]), labF(y/labWhite[1]), labF(z/labWhite[2])
+				fa, fb := 500*(fx-fy)/grid, 200*(fy-fz)/grid
 				i0, j0 := int(math.Floor(fa)), int(math.Floor(fb))
 				i1, j1 := int(math.Ceil(fa)), int(math.Ceil(fb))
-				mark(i0, j0)
-				mark(i0, j1)
-				mark(i1, j0)
-				mark(i1, j1)
+				key := ((i0+n)*span+(j0+n))<<2 | (i1-i0)<<1 | (j1 - j0)
+				if key == last {
+					continue
+				}
+				last = key
+				hit[(i0+n)*span+(j0+n)] = true
+				hit[(i0+n)*span+(j1+n)] = true
+				hit[(i1+n)*span+(j0+n)] = true
+				hit[(i1+n)*span+(j1+n)] = true
 			}
 		}
 	}
@@ -172,7 +197,7 @@ func GamutABBins(grid float64) (*ABBins, error) {
 var defaultABBins = sync.OnceValues(func() (*ABBins, error) { return GamutABBins(10) })
 
 // DefaultABBins returns the 309 in-gamut bins of grid 10 (GamutABBins(10)),
-// computed once per process on first use.
+// computed once per process on first use (some milliseconds).
 func DefaultABBins() *ABBins {
 	q, err := defaultABBins()
 	if err != nil {

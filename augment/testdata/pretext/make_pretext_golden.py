@@ -16,7 +16,9 @@ writes, next to itself:
   gamut_bins.json           the in-gamut ab bins of grid 10 by GamutABBins'
                             rule (a grid point is a bin when it is a corner of
                             the 10 x 10 cell holding some 8-bit sRGB colour's
-                            ab), from skimage; Go must give the same set.
+                            ab), over all 2^24 colours with skimage; Go, which
+                            converts only the RGB cube's surface, must give the
+                            same set.
   rebalance.json            bin histogram of the test images (hard nearest bin
                             = rounding to the grid) and the rebalancing prior
                             and weights (sigma 5, lambda 0.5) computed here
