@@ -64,3 +64,23 @@ func flagValue(args []string, name string) string {
 	}
 	return ""
 }
+
+// configMethod reads the top-level "method:" of a YAML config file (""
+// when unreadable: the loader reports the problem).
+func configMethod(path string) string { return yamlTop(path, "method") }
+
+// configHasPreset reports whether a config file names its preset.
+func configHasPreset(path string) bool { return path != "" && yamlTop(path, "preset") != "" }
+
+func yamlTop(path, key string) string {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return ""
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if v, ok := strings.CutPrefix(line, key+":"); ok {
+			return strings.Trim(strings.TrimSpace(v), `"'`)
+		}
+	}
+	return ""
+}

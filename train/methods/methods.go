@@ -1,0 +1,9 @@
+// Package methods links every built-in method into a program: importing
+// it (for its side effect) registers byol, hubert, data2vec and the
+// others with package train. The sslpipe command imports it; a Go program
+// that wants only some methods imports their packages instead.
+package methods
+
+import (
+	_ "github.com/sslpipe/sslpipe/train/byol" // registers "byol"
+)
