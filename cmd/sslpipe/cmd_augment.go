@@ -27,7 +27,7 @@ import (
 )
 
 func init() {
-	register(&command{Name: "augment", Summary: "write the SSL views of a recipe (byol, simclr, simsiam, dino, mask) as PNGs, or a preview grid", Run: runAugmentCmd})
+	register(&command{Name: "augment", Summary: "write the SSL views of a recipe (byol, simclr, simsiam, dino, mask) or a pretext task's inputs and targets (rotation, jigsaw, colorization, inpainting, superres) as PNGs, or a preview grid", Run: runAugmentCmd})
 	registerBench(&benchTarget{Name: "augment", Summary: "augmentation throughput (views/s, images/s): decode once, all views, normalized float32", Run: runBenchAugmentCmd})
 }
 
@@ -45,11 +45,12 @@ type augmentOpts struct {
 	Limit      int
 	MaxErrors  int
 	Quiet      bool
+	Pretext    pretextOpts // flags of the pretext recipes (cmd_augment_pretext.go)
 }
 
 func augmentFlags(name string, env *cmdEnv, o *augmentOpts) *flag.FlagSet {
 	fs := newFlagSet(name, env.Stderr)
-	fs.StringVar(&o.Recipe, "recipe", "byol", "recipe: "+strings.Join(augment.RecipeNames(), ", "))
+	fs.StringVar(&o.Recipe, "recipe", "byol", "recipe: "+strings.Join(augment.RecipeNames(), ", ")+"; pretext tasks: "+strings.Join(pretextRecipeNames, ", "))
 	fs.StringVar(&o.RecipeFile, "recipe-file", "", "YAML file with a recipe (an augment.Recipe: views with sizes, scales, probabilities); overrides --recipe")
 	fs.IntVar(&o.Size, "size", 224, "view size in pixels (dino: global views; local views are size*96/224)")
 	fs.StringVar(&o.In, "in", "", "input folder of JPEG/PNG images (searched recursively)")
@@ -61,13 +62,14 @@ func augmentFlags(name string, env *cmdEnv, o *augmentOpts) *flag.FlagSet {
 func runAugmentCmd(ctx context.Context, env *cmdEnv, args []string) error {
 	var o augmentOpts
 	fs := augmentFlags("augment", env, &o)
-	fs.StringVar(&o.Out, "out", "", "output folder: <name>_v<i>.png per view (and <name>_mask.png for masking recipes)")
+	fs.StringVar(&o.Out, "out", "", "output folder: <name>_v<i>.png per view (and <name>_mask.png for masking recipes); pretext recipes: <name>_<role>.png per input and target, labels.jsonl, pretext.json")
 	fs.StringVar(&o.Preview, "preview", "", "write a contact sheet PNG (each original beside its views; at most 32 rows) instead of/besides --out")
 	fs.IntVar(&o.PreviewH, "preview-height", 128, "row height of the preview in pixels")
 	fs.IntVar(&o.Epoch, "epoch", 0, "epoch number (changes every view)")
 	fs.IntVar(&o.Limit, "limit", 0, "process only the first K images (sorted by path); --preview alone defaults to 8")
 	fs.IntVar(&o.MaxErrors, "max-errors", 0, "unreadable or undecodable images tolerated (reported on stderr) before giving up")
 	fs.BoolVar(&o.Quiet, "quiet", false, "no progress on stderr")
+	pretextFlags(fs, &o.Pretext)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -136,6 +138,9 @@ var augScratchPool = sync.Pool{New: func() any { return new(augment.Scratch) }}
 // epoch, its index in the sorted file list, view), so the files are
 // byte-identical for any worker count.
 func runAugment(ctx context.Context, stderr io.Writer, o augmentOpts) (augmentResult, error) {
+	if isPretextRecipe(o) {
+		return runPretextAugment(ctx, stderr, o)
+	}
 	rec, err := augLoadRecipe(o)
 	res := augmentResult{Recipe: rec.Name}
 	if err != nil {
