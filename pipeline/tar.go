@@ -279,13 +279,31 @@ func (t *TarSource) read(i int) (TarSample, error) {
 	}
 	v.Files = make(map[string][]byte, len(e.members))
 	for _, m := range e.members {
-		buf := make([]byte, m.size)
-		if _, err := f.ReadAt(buf, m.off); err != nil {
+		buf, err := readMember(f, m.off, m.size)
+		if err != nil {
 			return fail(fmt.Errorf("tar: read member %s.%s: %w", e.key, m.ext, err))
 		}
 		v.Files[m.ext] = buf
 	}
 	return v, nil
+}
+
+// readMember reads size bytes at off of f. It allocates only after checking
+// that the file still holds them: a shard that shrank or was replaced after
+// Tar indexed it gives an error, not an allocation of the indexed size.
+func readMember(f *os.File, off, size int64) ([]byte, error) {
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if off+size > fi.Size() {
+		return nil, fmt.Errorf("%d bytes at offset %d, but the shard now has %d bytes (changed since it was indexed)", size, off, fi.Size())
+	}
+	buf := make([]byte, size)
+	if _, err := f.ReadAt(buf, off); err != nil {
+		return nil, err
+	}
+	return buf, nil
 }
 
 // TarRef locates one sample of a TarSource without its contents.
