@@ -37,9 +37,9 @@ type pretextOpts struct {
 }
 
 func pretextFlags(fs *flag.FlagSet, o *pretextOpts) {
-	fs.IntVar(&o.Perms, "perms", 100, "jigsaw: permutations in the set (chosen by maximal Hamming distance from --seed; 1000 in the paper's best setting)")
+	intVar(fs, &o.Perms, "perms", 100, 1, 362880, "jigsaw: permutations in the set (chosen by maximal Hamming distance from --seed; 1000 in the paper's best setting)")
 	fs.StringVar(&o.PermsFile, "perms-file", "", "jigsaw: load the permutation set from this JSON file (as written to --out) instead of choosing one")
-	fs.IntVar(&o.Factor, "factor", 4, "superres: down-sampling factor (Pillow-exact bicubic)")
+	intVar(fs, &o.Factor, "factor", 4, 2, 64, "superres: down-sampling factor (Pillow-exact bicubic)")
 	fs.StringVar(&o.Mask, "mask", augment.InpaintCenter, "inpainting: center (the central half-size square) or random (rectangles covering a quarter)")
 }
 

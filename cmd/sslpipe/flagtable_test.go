@@ -26,7 +26,12 @@ var numericFlags = []struct {
 		"rate", "kmeans", "kmeans-fraction", "label-rate", "max-seconds", "vocab", "seq-len"}},
 	{"features", []string{"workers", "sample-rate", "num-mel-bins", "num-ceps", "dither", "seed", "max-errors"}},
 	{"bench features", []string{"workers", "sample-rate", "num-mel-bins", "num-ceps", "dither", "seed", "seconds"}},
-	{"augment", []string{"size", "seed", "workers", "preview-height", "epoch", "limit", "max-errors"}},
+	{"augment", []string{"size", "seed", "workers", "preview-height", "epoch", "limit", "max-errors", "perms", "factor"}},
+	{"train", []string{"steps", "batch", "lr", "warmup", "seed", "threads", "workers", "limit", "max-errors", "log-every", "checkpoint-every", "keep", "monitor-every"}},
+	{"eval", []string{"layer", "batch", "max-train", "max-test", "raw-size", "train-seconds", "workers", "max-iter", "seed"}},
+	{"embed", []string{"layer", "batch", "workers", "max-errors"}},
+	{"bench train", []string{"batch", "steps", "warmup", "threads"}},
+	{"bench knn", []string{"train", "test", "dim", "workers"}},
 	{"bench augment", []string{"size", "seed", "workers", "seconds", "images"}},
 	{"tokenize", []string{"workers", "max-errors"}},
 	{"bench tokenize", []string{"workers", "seconds"}},
@@ -36,13 +41,12 @@ var numericFlags = []struct {
 }
 
 // negativeOK are the flags for which a negative value is valid.
-var negativeOK = map[string]bool{"max-errors": true} // N < 0: no limit
+var negativeOK = map[string]bool{"max-errors": true, "layer": true, "train-seconds": true} // max-errors < 0: no limit; layer -1: input embeddings; train-seconds -1: from the run
 
 // flagTableTODO are the commands (and bench targets, "bench NAME") whose
 // flags are not in numericFlags yet.
 var flagTableTODO = map[string]bool{
-	"train": true, "eval": true, "embed": true, "hubert": true, "data2vec": true,
-	"bench train": true, "bench knn": true,
+	"hubert": true, "data2vec": true,
 }
 
 // commandWords lists the word sequences that parse flags: every command
