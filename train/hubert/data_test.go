@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
@@ -54,10 +55,14 @@ func npyBytes(t testing.TB, a *npy.Array) []byte {
 // toneShards writes n tone utterances of samples each, with their exact
 // tone-id labels (k classes, one per CNN frame) as km.npy members, in
 // shards of per samples under dir, and returns the shards' glob. edit,
-// when set, may change sample i's members (nil labels: no km.npy).
+// when set, may change sample i's members (nil labels: no km.npy; a nil
+// wave: an unreadable wav.npy).
 func toneShards(t testing.TB, dir string, n, per, k, samples int, seed uint64, edit func(i int, w []float32, l []int32) ([]float32, []int32)) string {
 	t.Helper()
 	mc := baseModel()
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
 	rng := rand.New(rand.NewPCG(seed, 7))
 	var sw *preprocess.ShardWriter
 	for i := 0; i < n; i++ {
@@ -76,7 +81,10 @@ func toneShards(t testing.TB, dir string, n, per, k, samples int, seed uint64, e
 		if edit != nil {
 			w, l = edit(i, w, l)
 		}
-		fields := []preprocess.Field{{Name: "wav.npy", Data: npyBytes(t, &npy.Array{DType: npy.Float32, Shape: []int{len(w)}, F32: w})}}
+		fields := []preprocess.Field{{Name: "wav.npy", Data: []byte("not an npy array")}}
+		if w != nil {
+			fields[0].Data = npyBytes(t, &npy.Array{DType: npy.Float32, Shape: []int{len(w)}, F32: w})
+		}
 		if l != nil {
 			fields = append(fields, preprocess.Field{Name: "km.npy", Data: npyBytes(t, &npy.Array{DType: npy.Int32, Shape: []int{len(l)}, I32: l})})
 		}
