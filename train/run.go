@@ -48,6 +48,11 @@ type RunOptions struct {
 	// A library user can build their own with data.Custom, with any
 	// source and pipeline stages in front of the method.
 	Data *data.Dataset
+	// Stages, if set, adds the caller's pipeline stages between the
+	// dataset's examples and the method's own (a filter, an extra
+	// augmentation, a mix of sources); they must keep every random draw
+	// keyed by the sample, like the method's.
+	Stages func(*pipeline.Stream[data.Example]) *pipeline.Stream[data.Example]
 	// Progress receives the progress line (nil: none). TTY redraws one
 	// line in place instead of printing one per log step.
 	Progress io.Writer
@@ -145,6 +150,13 @@ func Run(ctx context.Context, cfg Config, o RunOptions) (res *Result, err error)
 	if cfg.Data.Batch%world != 0 {
 		return nil, fmt.Errorf("train: %w: data.batch %d is not a multiple of the %d processes", ErrConfig, cfg.Data.Batch, world)
 	}
+	n := ds.Len()
+	if cfg.Data.Limit > 0 {
+		n = min(n, cfg.Data.Limit*world)
+	}
+	if n/world < cfg.Data.Batch/world {
+		return nil, fmt.Errorf("train: %w: %s has %d samples per process, fewer than one batch of %d", ErrConfig, ds.Spec, n/world, cfg.Data.Batch/world)
+	}
 	dev, err := ParseDevice(cfg.Device)
 	if err != nil {
 		return nil, err
@@ -228,7 +240,11 @@ func (r *runner) run(ctx context.Context) (*Result, error) {
 	r.res = &Result{Dir: cfg.Out}
 	perRank := cfg.Data.Batch / r.world
 	order := pipeline.Order{Seed: cfg.Seed, Epochs: -1, Shuffle: true, Rank: r.rank, World: r.world, Limit: cfg.Data.Limit}
-	batches := pipeline.Prefetch(r.tr.Batches(r.ds.Stream(order), perRank, r.workers), max(cfg.Data.Prefetch, 1))
+	examples := r.ds.Stream(order)
+	if r.o.Stages != nil {
+		examples = r.o.Stages(examples)
+	}
+	batches := pipeline.Prefetch(r.tr.Batches(examples, perRank, r.workers), max(cfg.Data.Prefetch, 1))
 	// The pipeline starts at the first step, after a resume has restored
 	// its position; it runs on its own context so that an interrupt stops
 	// the loop between steps, not in the middle of fetching a batch.

@@ -225,7 +225,7 @@ func evenIndices(total, n int) []int {
 // loadLabelled opens a labelled data spec (preprocess output with .cls
 // members, a labelled folder, fashion-mnist:SPLIT) and decodes max of its
 // examples; idx lists the kept rows of the full set (nil: all).
-func loadLabelled(ctx context.Context, spec string, o data.Options, maxN int) (s *labelledSet, idx []int, full int, err error) {
+func loadLabelled(ctx context.Context, spec string, o data.Options, maxN int, decode bool) (s *labelledSet, idx []int, full int, err error) {
 	ds, err := data.Open(spec, o)
 	if err != nil {
 		return nil, nil, 0, err
@@ -244,12 +244,27 @@ func loadLabelled(ctx context.Context, spec string, o data.Options, maxN int) (s
 		}
 	}
 	s = &labelledSet{Name: spec, Modality: ds.Modality, Classes: ds.Classes}
-	for smp, err := range pipeline.All(ctx, ds.Subset(sel), pipeline.RunOptions{}) {
-		if err != nil {
-			return nil, nil, 0, err
+	if !decode { // precomputed features: the labels are enough
+		for _, i := range sel {
+			c, err := ds.Label(ctx, i)
+			if err != nil {
+				return nil, nil, 0, err
+			}
+			s.Labels = append(s.Labels, c)
 		}
-		s.Examples = append(s.Examples, smp.Value)
-		s.Labels = append(s.Labels, smp.Value.Class)
+	} else {
+		for smp, err := range pipeline.All(ctx, ds.Subset(sel), pipeline.RunOptions{}) {
+			if err != nil {
+				return nil, nil, 0, err
+			}
+			s.Examples = append(s.Examples, smp.Value)
+			s.Labels = append(s.Labels, smp.Value.Class)
+		}
+	}
+	for i, l := range s.Labels {
+		if l < 0 {
+			return nil, nil, 0, fmt.Errorf("%s: sample %d has no class label", spec, sel[i])
+		}
 	}
 	maxLabel := -1
 	for _, l := range s.Labels {
@@ -261,31 +276,48 @@ func loadLabelled(ctx context.Context, spec string, o data.Options, maxN int) (s
 	return s, idx, full, nil
 }
 
-// alignClasses checks that test's classes occur in train; it returns the
-// classes of train missing from test (a warning) or an error.
+// alignClasses maps test's classes onto train's by name (test's labels
+// are rewritten to train's indices). A test class absent from train is an
+// error (a probe cannot predict it); train classes absent from test are
+// returned for a warning.
 func alignClasses(train, test *labelledSet) (onlyTrain []string, err error) {
-	count := func(s *labelledSet) []int {
-		c := make([]int, len(s.Classes))
-		for _, l := range s.Labels {
-			c[l]++
-		}
-		return c
+	index := map[string]int{}
+	for i, n := range train.Classes {
+		index[n] = i
 	}
-	if len(train.Classes) != len(test.Classes) {
-		return nil, fmt.Errorf("probe-train has %d classes, probe-test %d", len(train.Classes), len(test.Classes))
-	}
-	ctr, cte := count(train), count(test)
+	remap := make([]int, len(test.Classes))
 	var onlyTest []string
-	for i := range ctr {
-		switch {
-		case ctr[i] > 0 && cte[i] == 0:
-			onlyTrain = append(onlyTrain, train.Classes[i])
-		case ctr[i] == 0 && cte[i] > 0:
-			onlyTest = append(onlyTest, test.Classes[i])
+	for i, n := range test.Classes {
+		j, ok := index[n]
+		if !ok {
+			j = -1
 		}
+		remap[i] = j
+	}
+	seenTest := map[int]bool{}
+	for i, l := range test.Labels {
+		if remap[l] < 0 {
+			if !seenTest[-1-l] {
+				onlyTest = append(onlyTest, test.Classes[l])
+				seenTest[-1-l] = true
+			}
+			continue
+		}
+		test.Labels[i] = remap[l]
+		seenTest[remap[l]] = true
 	}
 	if len(onlyTest) > 0 {
 		return nil, fmt.Errorf("probe-test classes %v do not occur in probe-train; a probe cannot predict them", onlyTest)
+	}
+	test.Classes = train.Classes
+	seenTrain := map[int]bool{}
+	for _, l := range train.Labels {
+		seenTrain[l] = true
+	}
+	for i, n := range train.Classes {
+		if seenTrain[i] && !seenTest[i] {
+			onlyTrain = append(onlyTrain, n)
+		}
 	}
 	return onlyTrain, nil
 }
@@ -391,12 +423,18 @@ func runEval(ctx context.Context, env *cmdEnv, o *evalOptions) error {
 	if o.Run != "" && encoderFeatures == nil {
 		return fmt.Errorf("eval: --run needs libtorch, but this sslpipe was built without cgo (CGO_ENABLED=0): %w", errNoLibtorch)
 	}
+	for _, f := range []struct{ flag, pair string }{{"trained-features", o.TrainedNPY}, {"random-features", o.RandomNPY}, {"baseline-features", o.BaselineNPY}} {
+		if parts := strings.Split(f.pair, ","); f.pair != "" && (len(parts) != 2 || parts[0] == "" || parts[1] == "") {
+			return usagef("eval: --%s wants TRAIN.npy,TEST.npy, got %q", f.flag, f.pair)
+		}
+	}
 	dopt := data.Options{Tokenizer: o.Tokenizer, Workers: o.Workers}
-	train, idxTrain, nTrain, err := loadLabelled(ctx, o.Train, dopt, o.MaxTrain)
+	decode := o.Run != "" || (!o.NoBaseline && o.BaselineNPY == "")
+	train, idxTrain, nTrain, err := loadLabelled(ctx, o.Train, dopt, o.MaxTrain, decode)
 	if err != nil {
 		return evalDataErr("probe-train", err)
 	}
-	test, idxTest, nTest, err := loadLabelled(ctx, o.Test, dopt, o.MaxTest)
+	test, idxTest, nTest, err := loadLabelled(ctx, o.Test, dopt, o.MaxTest, decode)
 	if err != nil {
 		return evalDataErr("probe-test", err)
 	}

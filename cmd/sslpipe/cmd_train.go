@@ -235,7 +235,7 @@ func resolveTrainConfig(env *cmdEnv, o *trainOptions, flags []configFlag) (cfg t
 			return cfg, nil, usagef("train: --resume takes the run's own config.yaml; drop --method, --preset and --config")
 		}
 		if cfg, err = train.LoadConfig(filepath.Join(o.Resume, "config.yaml")); err != nil {
-			return cfg, nil, trainUsage(err)
+			return cfg, nil, usagef("train: --resume %s: %v", o.Resume, err)
 		}
 		cfg.Out = o.Resume
 		for _, s := range o.set {

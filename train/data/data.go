@@ -99,7 +99,21 @@ type Dataset struct {
 	// read decodes it. Both are safe for concurrent use.
 	ref   func(i int) (key, origin string, err error)
 	read  func(ctx context.Context, i int) (Example, error)
+	label func(ctx context.Context, i int) (int, error) // nil: decode to learn it
 	close func() error
+	// classOf maps a listed file to its class (folders, manifests).
+	classOf func(pipeline.File) int
+}
+
+// Label returns sample i's class (-1: none) without decoding it where the
+// dataset lists labels (folders, manifests, built-in sets); otherwise it
+// reads the sample.
+func (d *Dataset) Label(ctx context.Context, i int) (int, error) {
+	if d.label != nil {
+		return d.label(ctx, i)
+	}
+	ex, err := d.read(ctx, i)
+	return ex.Class, err
 }
 
 // New makes a Dataset of n samples from a random-access decoder: read(i)
@@ -204,6 +218,8 @@ func Open(spec string, o Options) (*Dataset, error) {
 		d, err = openFashionMNIST(spec, split, dir, o)
 	} else if strings.ContainsAny(spec, "*?[") || strings.HasSuffix(spec, ".tar") {
 		d, err = openShards(spec, o)
+	} else if isManifest(spec) {
+		d, err = openManifest(spec, o)
 	} else {
 		st, serr := os.Stat(spec)
 		switch {
@@ -263,6 +279,7 @@ func openFashionMNIST(spec, split, dir string, o Options) (*Dataset, error) {
 		}
 		return Example{Key: fmt.Sprintf("%s/%d", split, i), Origin: "fashion-mnist", Image: m, Class: set.Labels[i]}, nil
 	}
+	d.label = func(_ context.Context, i int) (int, error) { return set.Labels[i], nil }
 	return d, nil
 }
 
@@ -377,6 +394,17 @@ func shardDataset(spec string, paths []string, modality string, fields []string,
 		}
 		return dec.member(ts)
 	}
+	d.label = func(ctx context.Context, i int) (int, error) {
+		s, err := refs.At(ctx, i)
+		if err != nil {
+			return -1, err
+		}
+		ts, err := pipeline.ReadTar(ctx, s)
+		if err != nil {
+			return -1, err
+		}
+		return dec.class(ts)
+	}
 	return d, nil
 }
 
@@ -411,13 +439,11 @@ type decoder struct {
 
 func (dc *decoder) member(ts pipeline.TarSample) (Example, error) {
 	ex := Example{Key: ts.Key, Origin: filepath.Base(ts.Shard), Class: -1}
-	if b, ok := ts.Files["cls"]; ok {
-		c, err := strconv.Atoi(strings.TrimSpace(string(b)))
-		if err != nil || c < 0 {
-			return ex, fmt.Errorf("data: %s: member %s.cls: %q is not a class index", ts.Shard, ts.Key, b)
-		}
-		ex.Class = c
+	c, err := dc.class(ts)
+	if err != nil {
+		return ex, err
 	}
+	ex.Class = c
 	switch dc.modality {
 	case Image:
 		for ext, b := range ts.Files {
@@ -468,6 +494,19 @@ func (dc *decoder) member(ts pipeline.TarSample) (Example, error) {
 		return ex, nil
 	}
 	return ex, fmt.Errorf("data: unknown modality %q", dc.modality)
+}
+
+// class parses a sample's .cls member (-1 when it has none).
+func (dc *decoder) class(ts pipeline.TarSample) (int, error) {
+	b, ok := ts.Files["cls"]
+	if !ok {
+		return -1, nil
+	}
+	c, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil || c < 0 {
+		return -1, fmt.Errorf("data: %s: member %s.cls: %q is not a class index", ts.Shard, ts.Key, b)
+	}
+	return c, nil
 }
 
 // readWave decodes a wav.npy member (int16 PCM or float32).
@@ -543,16 +582,89 @@ func openFolder(dir string, o Options) (*Dataset, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrSpec, err)
 	}
-	d := &Dataset{Spec: dir, Modality: mod, Kind: "folder", n: src.Len()}
+	d := fileDataset(dir, src, mod, o)
 	if cl := src.Classes(); len(cl) > 0 {
 		d.Classes, d.Labelled = cl, true
 	}
-	dec := &decoder{o: o, modality: mod}
+	return d, nil
+}
+
+func isManifest(spec string) bool {
+	switch strings.ToLower(filepath.Ext(spec)) {
+	case ".csv", ".tsv", ".jsonl", ".ndjson":
+		st, err := os.Stat(spec)
+		return err == nil && !st.IsDir()
+	}
+	return false
+}
+
+// openManifest serves a CSV/TSV/JSONL file list (path and optional label
+// columns, paths relative to the manifest) of images or WAVs, decoded on
+// the fly; labels are class names, indexed in sorted order.
+func openManifest(path string, o Options) (*Dataset, error) {
+	src, err := pipeline.Manifest(path, pipeline.ManifestOptions{})
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrSpec, err)
+	}
+	mod := o.Modality
+	names := map[string]bool{}
+	for i := range src.Len() {
+		s, err := src.At(context.Background(), i)
+		if err != nil {
+			continue
+		}
+		if s.Value.Label != "" {
+			names[s.Value.Label] = true
+		}
+		if mod == "" {
+			switch ext := strings.ToLower(filepath.Ext(s.Value.Path)); {
+			case slices.Contains(imageExts, ext):
+				mod = Image
+			case slices.Contains(audioExts, ext):
+				mod = Audio
+			}
+		}
+	}
+	if mod == "" {
+		return nil, fmt.Errorf("%w: %s lists no .jpg/.png images or .wav files (say --modality)", ErrSpec, path)
+	}
+	d := fileDataset(path, src, mod, o)
+	if len(names) > 0 {
+		for n := range names {
+			d.Classes = append(d.Classes, n)
+		}
+		slices.Sort(d.Classes)
+		index := map[string]int{}
+		for i, n := range d.Classes {
+			index[n] = i
+		}
+		d.Labelled = true
+		d.classOf = func(f pipeline.File) int {
+			if c, ok := index[f.Label]; ok {
+				return c
+			}
+			return -1
+		}
+	}
+	return d, nil
+}
+
+// fileDataset serves the files of src (a folder or a manifest), decoding
+// each as preprocess would.
+func fileDataset(spec string, src *pipeline.FileSource, mod string, o Options) *Dataset {
+	d := &Dataset{Spec: spec, Modality: mod, Kind: "folder", n: src.Len(), workers: o.Workers}
+	d.classOf = func(f pipeline.File) int { return f.Class }
 	resamplers := &resamplerCache{}
-	d.workers = o.Workers
 	d.ref = func(i int) (string, string, error) {
 		s, err := src.At(context.Background(), i)
-		return s.Key, dir, err
+		return s.Key, spec, err
+	}
+	d.label = func(_ context.Context, i int) (int, error) {
+		s, err := src.At(context.Background(), i)
+		if err != nil {
+			return -1, err
+		}
+		return d.classOf(s.Value), nil
 	}
 	d.read = func(ctx context.Context, i int) (Example, error) {
 		s, err := src.At(ctx, i)
@@ -563,19 +675,19 @@ func openFolder(dir string, o Options) (*Dataset, error) {
 		if err != nil {
 			return Example{}, err
 		}
-		ex := Example{Key: s.Key, Origin: dir, Class: -1}
+		ex := Example{Key: s.Key, Origin: spec, Class: -1}
 		if d.Labelled {
-			ex.Class = s.Value.Class
+			ex.Class = d.classOf(s.Value)
 		}
 		if mod == Image {
-			ex.Image, err = augment.Decode(b.Path, b.Data, augment.DecodeOptions{Channels: dec.o.Channels})
+			ex.Image, err = augment.Decode(b.Path, b.Data, augment.DecodeOptions{Channels: o.Channels})
 			return ex, err
 		}
 		ex.Wave, err = decodeWAV(b.Path, b.Data, o.Rate, resamplers)
 		ex.Rate = o.Rate
 		return ex, err
 	}
-	return d, nil
+	return d
 }
 
 // decodeWAV decodes a WAV file and resamples it to rate, as preprocess

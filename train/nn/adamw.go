@@ -152,7 +152,7 @@ func (o *AdamW) stepForeach(tp *op.Tape, params []*Param, grads []op.Tensor, lr,
 func (o *AdamW) State(params *Params, prefix string) (out map[string]train.STensor, err error) {
 	defer op.Catch(&err)
 	out = map[string]train.STensor{}
-	for _, p := range params.List() {
+	for _, p := range params.Trainable() {
 		if m, ok := o.m[p.Name]; ok {
 			out[prefix+p.Name+".exp_avg"] = train.STensor{Shape: slices.Clone(p.Shape), F32: op.ToFloat32(m)}
 			out[prefix+p.Name+".exp_avg_sq"] = train.STensor{Shape: slices.Clone(p.Shape), F32: op.ToFloat32(o.v[p.Name])}
@@ -169,7 +169,7 @@ func (o *AdamW) SetState(src string, params *Params, tensors map[string]train.ST
 	restore := op.NoGrad()
 	defer restore()
 	o.Free()
-	for _, p := range params.List() {
+	for _, p := range params.Trainable() {
 		var pair [2]op.Tensor
 		for i, name := range []string{".exp_avg", ".exp_avg_sq"} {
 			s, ok := tensors[prefix+p.Name+name]
