@@ -17,13 +17,14 @@ func init() {
 
 const hubertUsage = `Usage:
   sslpipe hubert labels --data DS --from-run RUN --out DS2 [--layer 6] [--kmeans 500] [--fraction 0.1] [--seed 1]
+  sslpipe hubert labels --data VALID --from-run RUN --out VALID2 --layer 6 --codebook DS2/kmeans.model
   sslpipe hubert bench  [--preset hubert-base] [--batch 8] [--seconds 4] [--steps 20] [--device cuda]   (also: sslpipe bench hubert)
 
 HuBERT trains with the other methods:
   sslpipe preprocess --modality audio --in WAVS --out DS --features mfcc --deltas --kmeans 100   # iteration-1 labels
-  sslpipe train --method hubert --data DS --out RUN [--preset cpu-small|cpu-reproduce|hubert-base|smoke]
+  sslpipe train --method hubert --data DS [--valid VALID] --out RUN [--preset cpu-small|cpu-reproduce|hubert-base|smoke]
   sslpipe hubert labels --data DS --from-run RUN --layer 6 --kmeans 500 --out DS2                  # iteration-2 labels
-  sslpipe train --method hubert --data DS --labels DS2 --out RUN2
+  sslpipe train --method hubert --data DS --labels DS2 [--valid VALID --valid-labels VALID2] --out RUN2
   sslpipe eval --run RUN --train LABELLED --test LABELLED [--layer L]
 `
 
@@ -92,6 +93,7 @@ func runHubertLabels(ctx context.Context, env *cmdEnv, args []string) error {
 	fs.IntVar(&o.K, "kmeans", 500, "k-means clusters (HuBERT's second iteration: 500)")
 	fs.Float64Var(&o.Fraction, "fraction", 0.1, "fraction of the utterances whose frames fit the k-means (HuBERT: about 10%)")
 	fs.IntVar(&o.MaxFrames, "max-frames", 1<<20, "most frames the k-means is fitted on (reservoir sampled beyond)")
+	fs.StringVar(&o.Codebook, "codebook", "", "assign with this kmeans.model of an earlier label set (same run and layer) instead of fitting: labels for a held-out set in the training labels' dictionary")
 	fs.Uint64Var(&o.Seed, "seed", 1, "seed of the utterance choice and the k-means")
 	fs.StringVar(&o.Device, "device", "cpu", "device for the model: cpu, cuda, cuda:N or auto")
 	fs.IntVar(&o.Workers, "workers", 0, "decoding workers (0: GOMAXPROCS)")

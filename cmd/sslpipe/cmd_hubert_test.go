@@ -55,9 +55,17 @@ func TestHubertIterations(t *testing.T) {
 		return out.String(), errb.String(), err
 	}
 	it1 := filepath.Join(dir, "it1")
-	if _, e, err := sh("train", "--method", "hubert", "--preset", "smoke", "--data", ds, "--out", it1, "--steps", "3", "--workers", "1", "--quiet"); err != nil {
+	if _, e, err := sh("train", "--method", "hubert", "--preset", "smoke", "--data", ds, "--valid", ds, "--out", it1, "--steps", "3", "--workers", "1", "--quiet"); err != nil {
 		t.Fatal(err, e)
 	}
+	validated := func(run string) {
+		t.Helper()
+		b, err := os.ReadFile(filepath.Join(run, "metrics.jsonl"))
+		if lines := strings.Split(strings.TrimSpace(string(b)), "\n"); err != nil || !strings.Contains(lines[len(lines)-1], `"val_acc_m"`) {
+			t.Errorf("%s: no validation on the last metrics line (%v)", run, err)
+		}
+	}
+	validated(it1)
 	ds2 := filepath.Join(dir, "ds2")
 	out, e, err := sh("hubert", "labels", "--data", ds, "--from-run", it1, "--layer", "1", "--kmeans", "4", "--fraction", "1", "--out", ds2, "--workers", "1")
 	if err != nil || !strings.Contains(out, "k=4 at 50 Hz") || !strings.Contains(e, "fitting k-means") {
@@ -72,8 +80,15 @@ func TestHubertIterations(t *testing.T) {
 		}
 	}
 	it2 := filepath.Join(dir, "it2")
-	if _, e, err := sh("train", "--method", "hubert", "--preset", "smoke", "--data", ds, "--labels", ds2, "--out", it2, "--steps", "2", "--workers", "1", "--quiet"); err != nil {
+	if _, e, err := sh("train", "--method", "hubert", "--preset", "smoke", "--data", ds, "--labels", ds2, "--valid", ds, "--valid-labels", ds2,
+		"--out", it2, "--steps", "2", "--workers", "1", "--quiet"); err != nil {
 		t.Fatal(err, e)
+	}
+	validated(it2)
+	// The held-out set's own (iteration-1, k = 8) labels are another dictionary.
+	if _, e, err := sh("train", "--method", "hubert", "--preset", "smoke", "--data", ds, "--labels", ds2, "--valid", ds,
+		"--out", filepath.Join(dir, "it2-bad"), "--steps", "2", "--quiet"); exitCode(err) != exitUsage || !strings.Contains(e+fmt.Sprint(err), "k = 8") {
+		t.Errorf("--valid with k = 8 labels for k = 4 training labels: exit %d (%v) %s", exitCode(err), err, e)
 	}
 	c, err := train.LoadConfig(filepath.Join(it2, "config.yaml"))
 	if err != nil || c.Model.(*hubert.ModelConfig).NumClasses != 4 || c.Data.Labels != ds2 {

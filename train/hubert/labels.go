@@ -38,6 +38,11 @@ type LabelOptions struct {
 	Fraction  float64
 	MaxFrames int
 	Seed      uint64
+	// Codebook, when set, is the kmeans.model of an earlier label set
+	// made from the same run and layer, to assign with instead of fitting
+	// one (the held-out set's labels in the training labels' dictionary);
+	// K is then the codebook's.
+	Codebook string
 	// Device runs the model ("": cpu); Workers decode (0: GOMAXPROCS).
 	Device  string
 	Workers int
@@ -72,7 +77,7 @@ func LayerLabels(ctx context.Context, o LabelOptions) (*data.LabelSet, error) {
 	if o.Data == "" || o.Run == "" || o.Out == "" {
 		return nil, fmt.Errorf("hubert: labels: the data, the run and the output folder are required")
 	}
-	if o.K < 2 {
+	if o.K < 2 && o.Codebook == "" {
 		return nil, fmt.Errorf("hubert: labels: k %d must be >= 2", o.K)
 	}
 	if o.Fraction <= 0 || o.Fraction > 1 || math.IsNaN(o.Fraction) {
@@ -108,43 +113,19 @@ func LayerLabels(ctx context.Context, o LabelOptions) (*data.LabelSet, error) {
 	abs, _ := filepath.Abs(o.Run)
 	ftype := fmt.Sprintf("hubert:%s:layer%d", filepath.Base(abs), o.Layer)
 
-	// Fit.
-	var chosen []int
-	for i := range d.Len() {
-		if pipeline.SampleRand(o.Seed, 0, uint64(i), 1).Float64() < o.Fraction {
-			chosen = append(chosen, i)
-		}
-	}
-	logf("fitting k-means (k=%d) on block %d features of %d of %d utterances of %s", o.K, o.Layer, len(chosen), d.Len(), o.Data)
-	sampler := audio.NewFrameSampler(pipeline.SampleRand(o.Seed, 0, 0, 2), 1, o.MaxFrames)
-	skip := pipeline.RunOptions{Errors: pipeline.ErrorPolicy{Skip: true}}
-	for s, err := range pipeline.All(ctx, d.Subset(chosen), skip) {
-		if err != nil {
-			return nil, fmt.Errorf("hubert: labels: %w", err)
-		}
-		if len(s.Value.Wave) < run.Model.CNN.ReceptiveField() {
-			continue
-		}
-		f, err := LayerFrames(m, s.Value.Wave, o.Layer)
-		if err != nil {
+	var km *audio.KMeans
+	if o.Codebook != "" {
+		if km, err = audio.LoadKMeans(o.Codebook); err != nil {
 			return nil, err
 		}
-		if err := sampler.Add(f); err != nil {
-			return nil, err
+		if km.Meta.FeatureType != ftype || km.Centroids.Cols != int(run.Model.Encoder.Dim) {
+			return nil, fmt.Errorf("hubert: labels: %s is a codebook for %q features of %d dims, not %q of %d", o.Codebook, km.Meta.FeatureType, km.Centroids.Cols, ftype, run.Model.Encoder.Dim)
 		}
-	}
-	frames := sampler.Frames()
-	if frames.Rows < o.K {
-		return nil, fmt.Errorf("hubert: labels: %d frames from %d utterances cannot fit %d clusters; raise --fraction", frames.Rows, len(chosen), o.K)
-	}
-	t0 := time.Now()
-	km, err := audio.FitKMeans(pipeline.SampleRand(o.Seed, 0, 0, 3), frames, audio.KMeansConfig{K: o.K},
-		audio.KMeansMeta{FeatureType: ftype, Dim: frames.Cols, K: o.K, LabelRate: rate, Fraction: o.Fraction, Seed: o.Seed, SourceHash: audio.SourceHash([]string{o.Data})})
-	if err != nil {
+		o.K = km.Centroids.Rows
+		logf("assigning with the codebook %s (k=%d)", o.Codebook, o.K)
+	} else if km, err = fitLayerKMeans(ctx, m, d, o, ftype, rate, logf); err != nil {
 		return nil, err
 	}
-	logf("k-means on %d frames x %d dims in %.1f s (inertia %.4g)", frames.Rows, frames.Cols, time.Since(t0).Seconds(), km.Meta.Inertia)
-	sampler, frames = nil, audio.Matrix{}
 
 	// Assign, into a temporary folder beside the output.
 	parent := filepath.Dir(filepath.Clean(o.Out))
@@ -210,6 +191,47 @@ func LayerLabels(ctx context.Context, o LabelOptions) (*data.LabelSet, error) {
 	done = true
 	logf("%s: %d samples in %d shards (%d unreadable), k=%d at %g Hz, %.1f s", o.Out, w.samples, len(w.shards), unreadable, o.K, rate, time.Since(start).Seconds())
 	return ls, nil
+}
+
+// fitLayerKMeans fits the codebook on block o.Layer's frames of a
+// fraction of d's utterances.
+func fitLayerKMeans(ctx context.Context, m *Model, d *data.Dataset, o LabelOptions, ftype string, rate float64, logf func(string, ...any)) (*audio.KMeans, error) {
+	var chosen []int
+	for i := range d.Len() {
+		if pipeline.SampleRand(o.Seed, 0, uint64(i), 1).Float64() < o.Fraction {
+			chosen = append(chosen, i)
+		}
+	}
+	logf("fitting k-means (k=%d) on block %d features of %d of %d utterances of %s", o.K, o.Layer, len(chosen), d.Len(), o.Data)
+	sampler := audio.NewFrameSampler(pipeline.SampleRand(o.Seed, 0, 0, 2), 1, o.MaxFrames)
+	skip := pipeline.RunOptions{Errors: pipeline.ErrorPolicy{Skip: true}}
+	for s, err := range pipeline.All(ctx, d.Subset(chosen), skip) {
+		if err != nil {
+			return nil, fmt.Errorf("hubert: labels: %w", err)
+		}
+		if len(s.Value.Wave) < m.Cfg.CNN.ReceptiveField() {
+			continue
+		}
+		f, err := LayerFrames(m, s.Value.Wave, o.Layer)
+		if err != nil {
+			return nil, err
+		}
+		if err := sampler.Add(f); err != nil {
+			return nil, err
+		}
+	}
+	frames := sampler.Frames()
+	if frames.Rows < o.K {
+		return nil, fmt.Errorf("hubert: labels: %d frames from %d utterances cannot fit %d clusters; raise --fraction", frames.Rows, len(chosen), o.K)
+	}
+	t0 := time.Now()
+	km, err := audio.FitKMeans(pipeline.SampleRand(o.Seed, 0, 0, 3), frames, audio.KMeansConfig{K: o.K},
+		audio.KMeansMeta{FeatureType: ftype, Dim: frames.Cols, K: o.K, LabelRate: rate, Fraction: o.Fraction, Seed: o.Seed, SourceHash: audio.SourceHash([]string{o.Data})})
+	if err != nil {
+		return nil, err
+	}
+	logf("k-means on %d frames x %d dims in %.1f s (inertia %.4g)", frames.Rows, frames.Cols, time.Since(t0).Seconds(), km.Meta.Inertia)
+	return km, nil
 }
 
 // labelWriter writes the label shards in the data's order: a new shard

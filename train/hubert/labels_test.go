@@ -201,3 +201,37 @@ func TestLayerLabelsUnreadableSample(t *testing.T) {
 		t.Errorf("label counts in shard 1: %v, want 0 for the unreadable 000004 and 24 frames for the others", sizes)
 	}
 }
+
+// TestLayerLabelsCodebook: a label set made with another set's codebook
+// (the held-out set's iteration-2 labels) assigns the same labels as the
+// set that fitted it, and a codebook of another layer is refused.
+func TestLayerLabelsCodebook(t *testing.T) {
+	dir := t.TempDir()
+	ds := datatest.AudioShards(t, dir, 6, 1, 8)
+	c := tinyConfig(t, filepath.Join(dir, "run"), ds)
+	c.Schedule.Steps = 2
+	model(&c).Encoder.Layers = 2
+	ctx := context.Background()
+	if _, err := train.Run(ctx, c, train.RunOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	fit, again := filepath.Join(dir, "fit"), filepath.Join(dir, "again")
+	if _, err := LayerLabels(ctx, LabelOptions{Data: ds, Run: c.Out, Out: fit, Layer: 2, K: 4, Seed: 1}); err != nil {
+		t.Fatal(err)
+	}
+	ls, err := LayerLabels(ctx, LabelOptions{Data: ds, Run: c.Out, Out: again, Layer: 2, Codebook: filepath.Join(fit, LabelsFile), Seed: 9})
+	if err != nil || ls.K != 4 {
+		t.Fatalf("with the codebook: %+v, %v", ls, err)
+	}
+	for _, s := range ls.Shards {
+		a, _ := os.ReadFile(filepath.Join(fit, s))
+		b, _ := os.ReadFile(filepath.Join(again, s))
+		if len(a) == 0 || !bytes.Equal(a, b) {
+			t.Errorf("%s differs between the fitted set and the one assigned with its codebook", s)
+		}
+	}
+	_, err = LayerLabels(ctx, LabelOptions{Data: ds, Run: c.Out, Out: filepath.Join(dir, "l1"), Layer: 1, Codebook: filepath.Join(fit, LabelsFile)})
+	if err == nil || !strings.Contains(err.Error(), "layer2") {
+		t.Errorf("a layer-2 codebook for layer 1: %v", err)
+	}
+}
