@@ -25,6 +25,14 @@
 //     central fallback, ColorJitterParams with its random op order), from
 //     the given *rand.Rand instead of torch's generator.
 //
+// Decoding: Decode reads JPEG and PNG. JPEGs are decoded with
+// libjpeg-turbo, the library Pillow uses, giving PIL's pixels exactly,
+// whenever libturbojpeg.so.0 (libjpeg-turbo 2.0 or later) is on the
+// machine: it is loaded at run time, without cgo, so that the same binary
+// runs, with Go's image/jpeg instead, where the library is absent.
+// JPEGDecoder says which decoder was chosen at start-up; DecoderEnv
+// forces image/jpeg.
+//
 // Ownership: an operation writes into a destination Image that it resizes
 // as needed (Image.Reset) and never retains its inputs. A Scratch holds the
 // temporary buffers of one goroutine; it must not be shared between

@@ -331,7 +331,7 @@ func (r *runner) run(ctx context.Context) (*Result, error) {
 				return err
 			}
 			r.pstate, r.badSamples, r.skipped, r.lastLR = st.Pipeline, st.BadSamples, st.NaNSkipped, st.LR
-			return truncateJSONL(filepath.Join(cfg.Out, "errors.jsonl"), st.Step)
+			return truncateJSONL(r.errorsPath(), st.Step)
 		},
 		FillState: func(st *State) {
 			st.Pipeline, st.BadSamples, st.NaNSkipped, st.LR = r.pstate, r.badSamples, r.skipped, r.lastLR
@@ -403,6 +403,15 @@ func (r *runner) dataError(err error) error {
 	return fmt.Errorf("train: data: %w: %w", err, ErrStopBeforeStep)
 }
 
+// errorsPath is where this process reports bad samples: RUN/errors.jsonl
+// (RUN/errors.rank<N>.jsonl for the other ranks of a data-parallel run).
+func (r *runner) errorsPath() string {
+	if r.rank == 0 {
+		return filepath.Join(r.cfg.Out, "errors.jsonl")
+	}
+	return filepath.Join(r.cfg.Out, fmt.Sprintf("errors.rank%d.jsonl", r.rank))
+}
+
 // badSample is one line of RUN/errors.jsonl.
 type badSample struct {
 	Step  int64  `json:"step"`
@@ -420,7 +429,7 @@ func (r *runner) recordBadSample(se *pipeline.SampleError) {
 	r.badSamples++
 	step := r.cur
 	if r.errW == nil {
-		f, err := os.OpenFile(filepath.Join(r.cfg.Out, "errors.jsonl"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+		f, err := os.OpenFile(r.errorsPath(), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
 		if err != nil {
 			if r.o.Progress != nil {
 				fmt.Fprintf(r.o.Progress, "train: warning: %v\n", err)
