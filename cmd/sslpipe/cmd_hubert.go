@@ -89,14 +89,14 @@ func runHubertLabels(ctx context.Context, env *cmdEnv, args []string) error {
 	fs.StringVar(&o.Data, "data", "", "audio dataset to label: a `sslpipe preprocess` output folder or a shard glob")
 	fs.StringVar(&o.Run, "from-run", "", "trained HuBERT run whose transformer block is clustered")
 	fs.StringVar(&o.Out, "out", "", "label set to write (a new folder: labels.json, kmeans.model and one shard of <key>.km.npy per data shard)")
-	fs.IntVar(&o.Layer, "layer", 6, "transformer block whose output is clustered (1-based; HuBERT base: 6)")
-	fs.IntVar(&o.K, "kmeans", 500, "k-means clusters (HuBERT's second iteration: 500)")
-	fs.Float64Var(&o.Fraction, "fraction", 0.1, "fraction of the utterances whose frames fit the k-means (HuBERT: about 10%)")
-	fs.IntVar(&o.MaxFrames, "max-frames", 1<<20, "most frames the k-means is fitted on (reservoir sampled beyond)")
+	intVar(fs, &o.Layer, "layer", 6, 1, 1<<20, "transformer block whose output is clustered (1-based; HuBERT base: 6)")
+	intVar(fs, &o.K, "kmeans", 500, 2, 1<<20, "k-means clusters (HuBERT's second iteration: 500)")
+	floatVar(fs, &o.Fraction, "fraction", 0.1, fraction, "fraction of the utterances whose frames fit the k-means (HuBERT: about 10%)")
+	intVar(fs, &o.MaxFrames, "max-frames", 1<<20, 1, 1<<30, "most frames the k-means is fitted on (reservoir sampled beyond)")
 	fs.StringVar(&o.Codebook, "codebook", "", "assign with this kmeans.model of an earlier label set (same run and layer) instead of fitting: labels for a held-out set in the training labels' dictionary")
 	fs.Uint64Var(&o.Seed, "seed", 1, "seed of the utterance choice and the k-means")
 	fs.StringVar(&o.Device, "device", "cpu", "device for the model: cpu, cuda, cuda:N or auto")
-	fs.IntVar(&o.Workers, "workers", 0, "decoding workers (0: GOMAXPROCS)")
+	intVar(fs, &o.Workers, "workers", 0, 0, 4096, "decoding workers (0: GOMAXPROCS)")
 	fs.BoolVar(&quiet, "quiet", false, "no progress on stderr")
 	fs.BoolVar(&jsonOut, "json", false, "print the label set's labels.json on stdout")
 	if err := parseFlags(fs, args); err != nil {
@@ -112,9 +112,6 @@ func runHubertLabels(ctx context.Context, env *cmdEnv, args []string) error {
 	}
 	if o.Data == "" || o.Run == "" || o.Out == "" {
 		return usagef("hubert labels: --data, --from-run and --out are required")
-	}
-	if o.K < 2 || o.Layer < 1 || !(o.Fraction > 0 && o.Fraction <= 1) || o.MaxFrames < 1 {
-		return usagef("hubert labels: --kmeans %d must be >= 2, --layer %d >= 1, --fraction %g in (0, 1] and --max-frames %d >= 1", o.K, o.Layer, o.Fraction, o.MaxFrames)
 	}
 	if !quiet {
 		o.Progress = env.Stderr

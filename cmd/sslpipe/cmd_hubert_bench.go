@@ -30,17 +30,14 @@ func runHubertBench(ctx context.Context, env *cmdEnv, args []string) error {
 	fs := newFlagSet("hubert bench", env.Stderr)
 	fs.StringVar(&preset, "preset", "hubert-base", "preset of the model and optimizer (sslpipe train --method hubert -h lists them)")
 	fs.StringVar(&device, "device", "auto", "auto, cpu, cuda or cuda:N")
-	fs.IntVar(&batch, "batch", 8, "utterances per step")
-	fs.Float64Var(&secs, "seconds", 4, "seconds of audio per utterance")
-	fs.IntVar(&steps, "steps", 20, "timed steps")
-	fs.IntVar(&warm, "warmup", 5, "untimed warm-up steps")
+	intVar(fs, &batch, "batch", 8, 1, 1<<20, "utterances per step")
+	floatVar(fs, &secs, "seconds", 4, span{Lo: 0, Hi: 3600, LoOpen: true}, "seconds of audio per utterance")
+	intVar(fs, &steps, "steps", 20, 1, 1<<30, "timed steps")
+	intVar(fs, &warm, "warmup", 5, 0, 1<<30, "untimed warm-up steps")
 	fs.BoolVar(&bf16, "bf16", true, "bfloat16 matmuls and convolutions (CUDA only)")
-	fs.IntVar(&threads, "threads", 0, "libtorch CPU threads (0: all cores)")
+	intVar(fs, &threads, "threads", 0, 0, 4096, "libtorch CPU threads (0: all cores)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
-	}
-	if batch < 1 || steps < 1 || warm < 0 || !(secs > 0) {
-		return usagef("hubert bench: --batch %d and --steps %d must be >= 1, --warmup %d >= 0 and --seconds %g > 0", batch, steps, warm, secs)
 	}
 	cfg, err := train.PresetConfig("hubert", preset)
 	if err != nil {
