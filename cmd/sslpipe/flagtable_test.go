@@ -38,6 +38,9 @@ var numericFlags = []struct {
 	{"tokenizer train", []string{"vocab", "min-freq", "max-errors"}},
 	{"speechdata", []string{"seed", "pretrain", "valid", "digit-reps", "digit-voices", "test-voices", "workers"}},
 	{"doctor", []string{"smoke-steps"}},
+	{"hubert labels", []string{"layer", "kmeans", "fraction", "max-frames", "seed", "workers"}},
+	{"hubert bench", []string{"batch", "seconds", "steps", "warmup", "threads"}},
+	{"bench hubert", []string{"batch", "seconds", "steps", "warmup", "threads"}},
 }
 
 // negativeOK are the flags for which a negative value is valid.
@@ -46,7 +49,7 @@ var negativeOK = map[string]bool{"max-errors": true, "layer": true, "train-secon
 // flagTableTODO are the commands (and bench targets, "bench NAME") whose
 // flags are not in numericFlags yet.
 var flagTableTODO = map[string]bool{
-	"hubert": true, "data2vec": true,
+	"data2vec": true,
 }
 
 // commandWords lists the word sequences that parse flags: every command
@@ -63,6 +66,8 @@ func commandWords() []string {
 			out = append(out, "tokenizer train")
 		case "preprocess":
 			out = append(out, "preprocess", "preprocess merge")
+		case "hubert":
+			out = append(out, "hubert labels", "hubert bench")
 		default:
 			out = append(out, name)
 		}

@@ -7,4 +7,5 @@ package methods
 import (
 	_ "github.com/sslpipe/sslpipe/train/byol"      // registers "byol"
 	_ "github.com/sslpipe/sslpipe/train/data2vec2" // registers "data2vec2"
+	_ "github.com/sslpipe/sslpipe/train/hubert"    // registers "hubert"
 )
