@@ -297,12 +297,12 @@ func TestEncoderWindows(t *testing.T) {
 		layer int
 		ok    bool
 	}{
-		{train.EncoderOptions{}, -1, true},                // text default: the embeddings
-		{train.EncoderOptions{Layer: 2}, 0, true},         // the last block: the encoder output
-		{train.EncoderOptions{Layer: 1}, 1, true},         // block 1
-		{train.EncoderOptions{Layer: 3}, 0, false},        // no block 3
-		{train.EncoderOptions{Layer: -2}, 0, false},       // nothing before the embeddings
-		{train.EncoderOptions{Network: "ema"}, 0, false},  // student or teacher
+		{train.EncoderOptions{}, -1, true},               // text default: the embeddings
+		{train.EncoderOptions{Layer: 2}, 0, true},        // the last block: the encoder output
+		{train.EncoderOptions{Layer: 1}, 1, true},        // block 1
+		{train.EncoderOptions{Layer: 3}, 0, false},       // no block 3
+		{train.EncoderOptions{Layer: -2}, 0, false},      // nothing before the embeddings
+		{train.EncoderOptions{Network: "ema"}, 0, false}, // student or teacher
 		{train.EncoderOptions{Network: "teacher"}, -1, true},
 	} {
 		e, err := newEncoder(m, &c, c2.o, true)

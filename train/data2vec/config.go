@@ -225,7 +225,7 @@ func (c MaskConfig) audioMask() audio.MaskConfig {
 	return audio.MaskConfig{Prob: c.Prob, Length: c.Length, MinMasks: c.MinMasks, RequireSameMasks: true}
 }
 
-func model(c *train.Config) *ModelConfig  { return c.Model.(*ModelConfig) }
+func model(c *train.Config) *ModelConfig { return c.Model.(*ModelConfig) }
 func settings(c *train.Config) *Settings { return c.Settings.(*Settings) }
 
 // validate checks data2vec's blocks (Method.Validate).

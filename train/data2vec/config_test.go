@@ -145,7 +145,11 @@ func TestConfigRoundTrip(t *testing.T) {
 		"NaN loss beta":          func(c *train.Config) { model(c).LossBeta = math.NaN() },
 		"no vocabulary":          func(c *train.Config) { model(c).Vocab = 0 },
 		"no modality":            func(c *train.Config) { c.Data.Modality = "" },
-		"flip_p 2":               func(c *train.Config) { c.Data.Modality = data.Image; *model(c) = *model(ptr(presetConfig(t, "image-cpu"))); settings(c).FlipP = 2 },
+		"flip_p 2": func(c *train.Config) {
+			c.Data.Modality = data.Image
+			*model(c) = *model(ptr(presetConfig(t, "image-cpu")))
+			settings(c).FlipP = 2
+		},
 	} {
 		c := presetConfig(t, "text-cpu")
 		edit(&c)
