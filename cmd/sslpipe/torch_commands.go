@@ -12,12 +12,13 @@ var torchCommands = map[string]string{
 	"eval":     "probe a run's encoder (kNN, linear) against random init and baselines",
 	"embed":    "write embeddings of a dataset with a trained encoder",
 	"hubert":   "HuBERT speech pretraining: labels, train, probe, bench",
-	"data2vec": "data2vec pretraining on text, images or audio: train, probe, bench",
+	"data2vec": "data2vec step benchmark vs PyTorch (bench); train with `sslpipe train --method data2vec`",
 }
 
 // torchBenchTargets are the `sslpipe bench` targets that need libtorch.
 var torchBenchTargets = map[string]string{
-	"train": "time one BYOL training step on --device",
+	"train":    "time one BYOL training step on --device",
+	"data2vec": "time one data2vec text training step on --device",
 }
 
 // benchFallback, set in the pure-Go build, runs a libtorch bench target

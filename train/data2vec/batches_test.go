@@ -187,12 +187,17 @@ func TestMaskStatistics(t *testing.T) {
 	base, _ := train.PresetConfig("data2vec", "audio-base")
 	b := &batcher{modality: data.Audio, m: *model(&base)}
 	b.m.MaxSamples = 80000
-	for _, L := range []int{80000, 16000} {
+	for _, c := range []struct{ L, n int }{{80000, 150}, {16000, 500}} {
+		L := c.L
+		waves := make([][]float32, 4)
+		for i := range waves {
+			waves[i] = make([]float32, L+i*100)
+		}
 		var masked, total int
-		for k := range 500 {
+		for k := range c.n {
 			var items []pipeline.Sample[[]float32]
-			for i := range 4 {
-				items = append(items, pipeline.Sample[[]float32]{Value: make([]float32, L+i*100), Index: 4*k + i, Seed: 3})
+			for i, w := range waves {
+				items = append(items, pipeline.Sample[[]float32]{Value: w, Index: 4*k + i, Seed: 3})
 			}
 			out, err := b.audioBatch(items)
 			if err != nil {

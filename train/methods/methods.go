@@ -5,5 +5,6 @@
 package methods
 
 import (
-	_ "github.com/sslpipe/sslpipe/train/byol" // registers "byol"
+	_ "github.com/sslpipe/sslpipe/train/byol"     // registers "byol"
+	_ "github.com/sslpipe/sslpipe/train/data2vec" // registers "data2vec"
 )
