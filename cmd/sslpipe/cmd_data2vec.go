@@ -263,6 +263,7 @@ func runData2vecBench(ctx context.Context, env *cmdEnv, args []string) error {
 	fs.IntVar(&cfg.Model.SeqLen, "seq", cfg.Model.SeqLen, "tokens per sequence")
 	fs.IntVar(&cfg.Model.Encoder.Layers, "layers", cfg.Model.Encoder.Layers, "Transformer blocks")
 	fs.IntVar(&cfg.Model.TopK, "top-k", cfg.Model.TopK, "blocks averaged into the targets")
+	fs.IntVar(&cfg.Model.Vocab, "vocab", cfg.Model.Vocab, "vocabulary size (random token ids)")
 	fs.IntVar(&cfg.Threads, "threads", 0, "libtorch CPU threads (0: all cores)")
 	fs.IntVar(&warmup, "warmup", 10, "untimed steps")
 	fs.IntVar(&steps, "steps", 50, "timed steps")
@@ -275,8 +276,8 @@ func runData2vecBench(ctx context.Context, env *cmdEnv, args []string) error {
 	switch {
 	case steps < 1 || warmup < 0:
 		return usagef("data2vec bench: --steps must be >= 1 and --warmup >= 0")
-	case cfg.Batch < 1 || cfg.Model.SeqLen < 2 || cfg.Threads < 0:
-		return usagef("data2vec bench: --batch must be >= 1, --seq >= 2 and --threads >= 0")
+	case cfg.Batch < 1 || cfg.Model.SeqLen < 2 || cfg.Threads < 0 || cfg.Model.Vocab < 10:
+		return usagef("data2vec bench: --batch must be >= 1, --seq >= 2, --vocab >= 10 and --threads >= 0")
 	case cfg.Model.Encoder.Layers < 1 || cfg.Model.TopK < 1 || cfg.Model.TopK > cfg.Model.Encoder.Layers:
 		return usagef("data2vec bench: --layers must be >= 1 and --top-k in [1, layers]")
 	}

@@ -11,7 +11,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/sslpipe/sslpipe/datasets"
 	"github.com/sslpipe/sslpipe/npy"
 	"github.com/sslpipe/sslpipe/train"
 	"github.com/sslpipe/sslpipe/train/data/datatest"
@@ -32,15 +31,17 @@ func equivalent(t *testing.T, stderr string) []string {
 // TestData2vecTrainMoved: `sslpipe data2vec train` exits 2 printing the
 // `sslpipe train --method data2vec` command, and that command works.
 func TestData2vecTrainMoved(t *testing.T) {
-	if _, err := datasets.FashionMNIST("", "train"); err != nil {
-		t.Skip(err)
+	_, stderr, err := runArgs(t, "data2vec", "train", "--modality", "image", "--dir", "runs/x")
+	if got := strings.Join(equivalent(t, stderr), " "); exitCode(err) != exitUsage || got != "sslpipe train --method data2vec --out runs/x --data fashion-mnist:train" {
+		t.Errorf("exit %d (%v), printed %q", exitCode(err), err, got)
 	}
-	_, stderr, err := runArgs(t, "data2vec", "train", "--modality", "image", "--dir", "/tmp/x", "--steps", "7", "--lr", "0.001", "--print-config")
+	shards := datatest.ImageShards(t, t.TempDir(), 12, 2)
+	_, stderr, err = runArgs(t, "data2vec", "train", "--modality", "image", "--data", shards, "--dir", "/tmp/x", "--steps", "7", "--lr", "0.001", "--print-config")
 	if exitCode(err) != exitUsage {
 		t.Fatalf("exit %d (%v), want 2", exitCode(err), err)
 	}
 	cmd := equivalent(t, stderr)
-	if got := strings.Join(cmd, " "); got != "sslpipe train --method data2vec --out /tmp/x --lr 0.001 --print-config --steps 7 --data fashion-mnist:train" {
+	if got := strings.Join(cmd, " "); got != "sslpipe train --method data2vec --data "+shards+" --out /tmp/x --lr 0.001 --print-config --steps 7" {
 		t.Fatalf("printed %q", got)
 	}
 	out, stderr, err := runArgs(t, cmd[1:]...)
@@ -94,7 +95,7 @@ func TestData2vecProbeMoved(t *testing.T) {
 // rejects bad flags with exit 2, as `sslpipe data2vec bench` and
 // `sslpipe bench data2vec`.
 func TestData2vecBench(t *testing.T) {
-	out, stderr, err := runArgs(t, "bench", "data2vec", "--device", "cpu", "--layers", "1", "--top-k", "1", "--batch", "2", "--seq", "8",
+	out, stderr, err := runArgs(t, "bench", "data2vec", "--device", "cpu", "--layers", "1", "--top-k", "1", "--batch", "2", "--seq", "8", "--vocab", "100",
 		"--steps", "1", "--warmup", "0", "--threads", "1", "--json")
 	if err != nil {
 		t.Fatalf("%v\n%s", err, stderr)
@@ -106,7 +107,7 @@ func TestData2vecBench(t *testing.T) {
 	if r["impl"] != "sslpipe" || r["steps"] != 1.0 || r["layers"] != 1.0 || !(r["median_ms"].(float64) > 0) || math.IsNaN(r["loss"].(float64)) {
 		t.Errorf("bench result %v", r)
 	}
-	for _, bad := range [][]string{{"--steps", "0"}, {"--top-k", "9", "--layers", "2"}, {"--device", "gpu"}, {"--batch", "0"}, {"extra"}} {
+	for _, bad := range [][]string{{"--steps", "0"}, {"--top-k", "9", "--layers", "2"}, {"--device", "gpu"}, {"--batch", "0"}, {"--vocab", "3"}, {"extra"}} {
 		_, _, err := runArgs(t, append([]string{"data2vec", "bench"}, bad...)...)
 		if exitCode(err) != exitUsage {
 			t.Errorf("data2vec bench %q: exit %d (%v), want 2", bad, exitCode(err), err)

@@ -363,7 +363,7 @@ func cpu(c *train.Config) {
 // Sources of the presets' hyperparameters.
 const (
 	srcPaper = "data2vec (Baevski et al. 2022) and fairseq examples/data2vec/config/v1 "
-	srcCPU   = "CPU recipe measured in benchmarks/RESULTS.md (data2vec section)"
+	srcCPU   = "CPU recipe measured in benchmarks/RESULTS.md (\"data2vec results\")"
 )
 
 var presets = []train.Preset{
