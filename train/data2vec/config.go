@@ -20,6 +20,9 @@ var Modalities = []string{data.Audio, data.Image, data.Text}
 // ModelConfig is data2vec's model block (config key model:): the
 // front-end of the run's modality, the Transformer encoder, the masking
 // of the student's input and the objective.
+//
+// The fields of one modality's front end are left out of the YAML of
+// the others (zero there, and never valid zero where they are used).
 type ModelConfig struct {
 	Encoder tr.Config `yaml:"encoder" json:"encoder"`
 
@@ -27,23 +30,23 @@ type ModelConfig struct {
 	// Vocab is set from the dataset's tokenizer; SeqLen is the size of the
 	// position table, the longest sequence trained on (longer examples
 	// are cut to a random window of SeqLen tokens; see Trainer.Batches).
-	Vocab  int `yaml:"vocab" json:"vocab"`
-	SeqLen int `yaml:"seq_len" json:"seq_len"`
+	Vocab  int `yaml:"vocab,omitempty" json:"vocab,omitempty"`
+	SeqLen int `yaml:"seq_len,omitempty" json:"seq_len,omitempty"`
 
 	// Image front-end: ViT patch embedding (a linear map of each
 	// Patch x Patch x Channels patch, i.e. a stride-Patch convolution) and
 	// learned position embeddings. Images of another size or channel count
 	// are converted (bilinear resize, gray/RGB) on the data workers.
-	ImageSize int `yaml:"image_size" json:"image_size"`
-	Patch     int `yaml:"patch" json:"patch"`
-	Channels  int `yaml:"channels" json:"channels"`
+	ImageSize int `yaml:"image_size,omitempty" json:"image_size,omitempty"`
+	Patch     int `yaml:"patch,omitempty" json:"patch,omitempty"`
+	Channels  int `yaml:"channels,omitempty" json:"channels,omitempty"`
 
 	// Audio front-end: the wav2vec 2.0 CNN, layer norm, projection.
-	CNN          wavenc.Config `yaml:"cnn" json:"cnn"`
-	CNNGradScale float64       `yaml:"cnn_grad_scale" json:"cnn_grad_scale"` // feature_grad_mult (1 in data2vec audio)
+	CNN          wavenc.Config `yaml:"cnn,omitempty" json:"cnn,omitempty"`
+	CNNGradScale float64       `yaml:"cnn_grad_scale,omitempty" json:"cnn_grad_scale,omitempty"` // feature_grad_mult (1 in data2vec audio)
 	// MaxSamples is the longest training crop: a batch is cut to its
 	// shortest utterance, at most MaxSamples, at a random offset in each.
-	MaxSamples int `yaml:"max_samples" json:"max_samples"`
+	MaxSamples int `yaml:"max_samples,omitempty" json:"max_samples,omitempty"`
 
 	Mask MaskConfig `yaml:"mask" json:"mask"`
 

@@ -92,7 +92,7 @@ func newEncoder(m *Model, c *train.Config, o train.EncoderOptions, borrowed bool
 	case "teacher":
 		e.teacher = true
 	default:
-		return nil, fmt.Errorf("data2vec: network %q: want student or teacher", o.Network)
+		return nil, fmt.Errorf("data2vec: %w: network %q: want student or teacher", train.ErrConfig, o.Network)
 	}
 	L := m.Cfg.Encoder.Layers
 	switch l := o.Layer; {
@@ -103,7 +103,7 @@ func newEncoder(m *Model, c *train.Config, o train.EncoderOptions, borrowed bool
 	case l >= 1 && l < L:
 		e.layer = l
 	default:
-		return nil, fmt.Errorf("data2vec: layer %d: want -1 (embeddings), 1..%d (block; %d: the encoder output) or 0 (default)", l, L, L)
+		return nil, fmt.Errorf("data2vec: %w: layer %d: want -1 (embeddings), 1..%d (block; %d: the encoder output) or 0 (default)", train.ErrConfig, l, L, L)
 	}
 	return e, nil
 }
