@@ -160,3 +160,20 @@ func TestConfigRoundTrip(t *testing.T) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// TestGPUConfigFile: the committed GPU run config
+// (benchmarks/data2vec/text-gpu.yaml) loads over its preset and validates.
+func TestGPUConfigFile(t *testing.T) {
+	c, err := train.LoadConfig("../../benchmarks/data2vec/text-gpu.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	model(&c).Vocab = 8000 // from the dataset's tokenizer
+	if err := c.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	m, s := model(&c), settings(&c)
+	if m.Encoder.Dim != 512 || m.SeqLen != 128 || m.Mask.Kind != "span" || s.EMA.AnnealSteps != 3000 || s.Collapse.After != 500 || s.Collapse.MinTargetVar != 0.1 || c.Schedule.Steps != 3000 || c.Data.Batch != 32 {
+		t.Errorf("config %+v %+v %+v", m, s, c.Schedule)
+	}
+}
