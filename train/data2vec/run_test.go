@@ -83,7 +83,7 @@ func TestResumeIsExact(t *testing.T) {
 	}
 }
 
-// TestTrainLearns trains each modality's smoke model for 60 steps on its
+// TestTrainLearns trains each modality's smoke model for 40 steps on its
 // tiny shards: the loss falls below 80% of the first steps', the target
 // variance never falls below the collapse threshold, the run writes its
 // weights (and, for text, the dataset's tokenizer), and the encoder opened
@@ -94,10 +94,10 @@ func TestTrainLearns(t *testing.T) {
 			if modality == data.Audio && testing.Short() {
 				t.Skip("slow")
 			}
-			c := smokeRun(t, modality, t.TempDir(), 60)
+			c := smokeRun(t, modality, t.TempDir(), 40)
 			c.Log.Every = 10
 			c.Schedule.WarmupSteps = 10
-			settings(&c).EMA = EMAConfig{0.99, 0.999, 60}
+			settings(&c).EMA = EMAConfig{0.99, 0.999, 40}
 			res, err := train.Run(context.Background(), c, train.RunOptions{})
 			if err != nil {
 				t.Fatal(err)
@@ -114,7 +114,7 @@ func TestTrainLearns(t *testing.T) {
 					t.Errorf("step %v: min target variance %v, %v NaN steps, collapse %v", m["step"], m["min_target_var"], m["nan_skipped"], m["collapse"])
 				}
 			}
-			if res.Steps != 60 {
+			if res.Steps != 40 {
 				t.Errorf("%d steps", res.Steps)
 			}
 			if _, err := os.Stat(filepath.Join(c.Out, "model.safetensors")); err != nil {
