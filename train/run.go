@@ -288,9 +288,10 @@ func (r *runner) run(ctx context.Context) (*Result, error) {
 			info.Reduce = r.o.Dist.AverageGradients
 		}
 		sr, err := r.tr.Step(ctx, s.Value, info)
-		if err != nil {
+		if err != nil && !errors.Is(err, ErrStopRun) {
 			return nil, err
 		}
+		stop := err // the step was taken; the run stops after it (a collapse monitor)
 		r.pstate, r.lastLR = &st, lr
 		r.account(sr, wait, perRank)
 		done := k + 1
@@ -301,16 +302,16 @@ func (r *runner) run(ctx context.Context) (*Result, error) {
 			}
 			r.win.monitor = &acc
 		}
-		logNow := cfg.Log.Every > 0 && done%cfg.Log.Every == 0 || done == cfg.Schedule.Steps || r.win.monitor != nil
+		logNow := cfg.Log.Every > 0 && done%cfg.Log.Every == 0 || done == cfg.Schedule.Steps || r.win.monitor != nil || stop != nil
 		if !logNow {
 			return nil, nil
 		}
 		line := r.flushWindow(done, s.Epoch, lr)
 		r.progress(line, done)
 		if r.rank != 0 {
-			return nil, nil
+			return nil, stop
 		}
-		return line, nil
+		return line, stop
 	}
 	loop := &Loop{Method: cfg.Method, Dir: cfg.Out, Steps: cfg.Schedule.Steps, Seed: cfg.Seed, Batch: cfg.Data.Batch,
 		Fingerprint: cfg.Fingerprint(), CheckpointEvery: cfg.Checkpoint.Every, Keep: cfg.Checkpoint.Keep,

@@ -71,7 +71,7 @@ func runEmbed(ctx context.Context, env *cmdEnv, o *embedOptions) error {
 	if err != nil {
 		return fmt.Errorf("embed: %w", err)
 	}
-	ds, err := data.Open(o.Data, data.Options{Tokenizer: o.Tokenizer, Workers: o.Workers})
+	ds, err := data.Open(o.Data, data.Options{Tokenizer: o.Tokenizer, Workers: o.Workers, SeqLen: 1 << 20})
 	if err != nil {
 		if errors.Is(err, data.ErrSpec) {
 			return usagef("embed: %v", err)
@@ -84,7 +84,7 @@ func runEmbed(ctx context.Context, env *cmdEnv, o *embedOptions) error {
 	}
 	enc, err := m.Encoder(run, train.EncoderOptions{Network: o.Network, Device: o.Device, Batch: o.Batch, Layer: o.Layer})
 	if err != nil {
-		return fmt.Errorf("embed: %w", err)
+		return trainUsage(fmt.Errorf("embed: %w", err))
 	}
 	defer enc.Close()
 	if !o.Quiet {

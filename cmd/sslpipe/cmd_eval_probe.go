@@ -428,7 +428,8 @@ func runEval(ctx context.Context, env *cmdEnv, o *evalOptions) error {
 			return usagef("eval: --%s wants TRAIN.npy,TEST.npy, got %q", f.flag, f.pair)
 		}
 	}
-	dopt := data.Options{Tokenizer: o.Tokenizer, Workers: o.Workers}
+	// Raw text examples keep their whole text (the encoder pools windows).
+	dopt := data.Options{Tokenizer: o.Tokenizer, Workers: o.Workers, SeqLen: 1 << 20}
 	decode := o.Run != "" || (!o.NoBaseline && o.BaselineNPY == "")
 	train, idxTrain, nTrain, err := loadLabelled(ctx, o.Train, dopt, o.MaxTrain, decode)
 	if err != nil {
