@@ -71,7 +71,7 @@ func runPreprocessCmd(ctx context.Context, env *cmdEnv, args []string) error {
 	intVar(fs, &o.Vocab, "vocab", 0, 100, 1<<22, "text: vocabulary size for --train-tokenizer")
 	intVar(fs, &o.SeqLen, "seq-len", 0, 4, 1<<16, "text: sequence length including special tokens (default 128)")
 	fs.StringVar(&o.Pack, "pack", "", "text: across (default: concatenate documents) or one (one document per sequence)")
-	fs.StringVar(&o.Split, "split", "", "text: documents are lines (default), blank (paragraphs) or file")
+	fs.StringVar(&o.Split, "split", "", "text: documents are lines (default), blank (paragraphs), file, or fortune (fortune(6) files: documents between \"%\" lines)")
 	fs.StringVar(&o.UTF8, "invalid-utf8", "", "text: a document with invalid UTF-8: error (default: rejected), skip or replace")
 	// output
 	fs.BoolVar(&c.json, "json", false, "print the summary as JSON on stdout")

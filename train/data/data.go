@@ -206,6 +206,14 @@ func Open(spec string, o Options) (*Dataset, error) {
 	if o.SeqLen == 0 {
 		o.SeqLen = 128
 	}
+	var sel *selector
+	if base, s, ok := strings.Cut(spec, "#"); ok {
+		var err error
+		if sel, err = parseSelector(s); err != nil {
+			return nil, err
+		}
+		spec = base
+	}
 	o.Modality = strings.ToLower(o.Modality)
 	switch o.Modality {
 	case "", Image, Audio, Text:
@@ -243,6 +251,12 @@ func Open(spec string, o Options) (*Dataset, error) {
 			return nil, fmt.Errorf("%w: a label set joins audio data, %s holds %s", ErrSpec, spec, d.Modality)
 		}
 		if err := joinLabels(d, o.Labels); err != nil {
+			d.Close()
+			return nil, err
+		}
+	}
+	if sel != nil {
+		if err := applySelector(d, sel); err != nil {
 			d.Close()
 			return nil, err
 		}
