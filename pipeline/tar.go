@@ -424,6 +424,9 @@ func (t *TarSource) read(i int) (TarSample, error) {
 		if key != v.Key {
 			return fail(fmt.Errorf("tar: sample at block %d: member %s does not belong to key %s (shard changed since it was indexed?)", sp.start, h.Name, v.Key))
 		}
+		if h.Size > int64(len(buf)) {
+			return fail(fmt.Errorf("tar: member %s claims %d bytes in a %d-byte sample (shard changed since it was indexed?)", h.Name, h.Size, len(buf)))
+		}
 		data := make([]byte, h.Size)
 		if _, err := io.ReadFull(tr, data); err != nil {
 			return fail(fmt.Errorf("tar: read member %s: %w", h.Name, err))

@@ -50,16 +50,22 @@ func (in *input) read() ([]byte, error) {
 		return nil, err
 	}
 	defer f.Close()
-	if in.Member != nil {
-		buf := make([]byte, in.Member.Size)
-		if _, err := f.ReadAt(buf, in.Member.Offset); err != nil {
-			return nil, fmt.Errorf("read tar member %s: %w", in.Member.Name, err)
-		}
-		return buf, nil
-	}
 	fi, err := f.Stat()
 	if err != nil {
 		return nil, err
+	}
+	if in.Member != nil {
+		// The member was located by ScanTar; allocate only once the tar
+		// still holds its bytes (it may have shrunk or been replaced since).
+		m := in.Member
+		if m.Size < 0 || m.Size > MaxInputMember || m.Offset < 0 || m.Offset+m.Size > fi.Size() {
+			return nil, fmt.Errorf("read tar member %s: %d bytes at offset %d, but the tar has %d bytes", m.Name, m.Size, m.Offset, fi.Size())
+		}
+		buf := make([]byte, m.Size)
+		if _, err := f.ReadAt(buf, m.Offset); err != nil {
+			return nil, fmt.Errorf("read tar member %s: %w", m.Name, err)
+		}
+		return buf, nil
 	}
 	if !fi.Mode().IsRegular() {
 		return nil, errors.New("not a regular file")

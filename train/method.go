@@ -149,6 +149,16 @@ type StepInfo struct {
 	// place; a method calls it between backward and the update (nil in
 	// one process).
 	Reduce func(grads []op.Tensor) error
+	// AllGather, in a data-parallel run, concatenates every rank's x
+	// along dimension 0 (rank order) with gradient: the backward pass
+	// sends each rank the gradient of its own slice summed over ranks
+	// (contrastive negatives from every rank). nil in one process (the
+	// gather of one rank is x itself).
+	AllGather func(tp *op.Tape, x op.Tensor) (op.Tensor, error)
+	// AllReduceMean, in a data-parallel run, replaces each tensor by its
+	// mean over the ranks, in place, outside autograd (a DINO center, batch
+	// statistics). nil in one process.
+	AllReduceMean func(ts []op.Tensor) error
 }
 
 // StepResult is what a step reports. Metrics are averaged over the

@@ -288,9 +288,10 @@ func (r *runner) run(ctx context.Context) (*Result, error) {
 			info.Reduce = r.o.Dist.AverageGradients
 		}
 		sr, err := r.tr.Step(ctx, s.Value, info)
-		if err != nil {
+		if err != nil && !errors.Is(err, ErrStopRun) {
 			return nil, err
 		}
+		stop := err // the step was taken; the run stops after it (a collapse monitor)
 		r.pstate, r.lastLR = &st, lr
 		r.account(sr, wait, perRank)
 		done := k + 1
@@ -301,16 +302,16 @@ func (r *runner) run(ctx context.Context) (*Result, error) {
 			}
 			r.win.monitor = &acc
 		}
-		logNow := cfg.Log.Every > 0 && done%cfg.Log.Every == 0 || done == cfg.Schedule.Steps || r.win.monitor != nil
+		logNow := cfg.Log.Every > 0 && done%cfg.Log.Every == 0 || done == cfg.Schedule.Steps || r.win.monitor != nil || stop != nil
 		if !logNow {
 			return nil, nil
 		}
 		line := r.flushWindow(done, s.Epoch, lr)
 		r.progress(line, done)
 		if r.rank != 0 {
-			return nil, nil
+			return nil, stop
 		}
-		return line, nil
+		return line, stop
 	}
 	loop := &Loop{Method: cfg.Method, Dir: cfg.Out, Steps: cfg.Schedule.Steps, Seed: cfg.Seed, Batch: cfg.Data.Batch,
 		Fingerprint: cfg.Fingerprint(), CheckpointEvery: cfg.Checkpoint.Every, Keep: cfg.Checkpoint.Keep,
@@ -331,7 +332,7 @@ func (r *runner) run(ctx context.Context) (*Result, error) {
 				return err
 			}
 			r.pstate, r.badSamples, r.skipped, r.lastLR = st.Pipeline, st.BadSamples, st.NaNSkipped, st.LR
-			return truncateJSONL(filepath.Join(cfg.Out, "errors.jsonl"), st.Step)
+			return truncateJSONL(r.errorsPath(), st.Step)
 		},
 		FillState: func(st *State) {
 			st.Pipeline, st.BadSamples, st.NaNSkipped, st.LR = r.pstate, r.badSamples, r.skipped, r.lastLR
@@ -403,6 +404,15 @@ func (r *runner) dataError(err error) error {
 	return fmt.Errorf("train: data: %w: %w", err, ErrStopBeforeStep)
 }
 
+// errorsPath is where this process reports bad samples: RUN/errors.jsonl
+// (RUN/errors.rank<N>.jsonl for the other ranks of a data-parallel run).
+func (r *runner) errorsPath() string {
+	if r.rank == 0 {
+		return filepath.Join(r.cfg.Out, "errors.jsonl")
+	}
+	return filepath.Join(r.cfg.Out, fmt.Sprintf("errors.rank%d.jsonl", r.rank))
+}
+
 // badSample is one line of RUN/errors.jsonl.
 type badSample struct {
 	Step  int64  `json:"step"`
@@ -420,7 +430,7 @@ func (r *runner) recordBadSample(se *pipeline.SampleError) {
 	r.badSamples++
 	step := r.cur
 	if r.errW == nil {
-		f, err := os.OpenFile(filepath.Join(r.cfg.Out, "errors.jsonl"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+		f, err := os.OpenFile(r.errorsPath(), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
 		if err != nil {
 			if r.o.Progress != nil {
 				fmt.Fprintf(r.o.Progress, "train: warning: %v\n", err)

@@ -19,25 +19,23 @@ func runBenchTrainCmd(ctx context.Context, env *cmdEnv, args []string) error {
 	fs := newFlagSet("bench train", env.Stderr)
 	preset := fs.String("preset", "cifar", "BYOL preset whose model and optimizer are timed")
 	device := fs.String("device", "auto", "auto, cpu, cuda or cuda:N")
-	batch := fs.Int("batch", 256, "batch size")
-	steps := fs.Int("steps", 50, "timed steps")
-	warmup := fs.Int("warmup", 10, "untimed warm-up steps")
+	var batch, steps, warmup, threads int
+	intVar(fs, &batch, "batch", 256, 2, 1<<20, "batch size")
+	intVar(fs, &steps, "steps", 50, 1, 1<<30, "timed steps")
+	intVar(fs, &warmup, "warmup", 10, 0, 1<<30, "untimed warm-up steps")
 	bf16 := fs.Bool("bf16", false, "bfloat16 autocast (CUDA)")
 	optim := fs.String("optim", "sgd", "sgd, lars or adamw")
-	threads := fs.Int("threads", 0, "libtorch intra-op threads (0: all cores)")
+	intVar(fs, &threads, "threads", 0, 0, 4096, "libtorch intra-op threads (0: all cores)")
 	asJSON := fs.Bool("json", false, "JSON output")
 	if err := parseFlags(fs, args); err != nil {
 		return err
-	}
-	if *batch < 2 || *steps < 1 || *warmup < 0 || *threads < 0 {
-		return usagef("bench train: --batch must be >= 2, --steps >= 1, --warmup and --threads >= 0")
 	}
 	cfg, err := train.PresetConfig("byol", *preset)
 	if err != nil {
 		return usagef("bench train: %v", err)
 	}
-	cfg.Device, cfg.Data.Batch, cfg.BF16, cfg.Optim.Name, cfg.Threads = *device, *batch, *bf16, *optim, *threads
-	res, err := byol.BenchStep(ctx, cfg, *warmup, *steps)
+	cfg.Device, cfg.Data.Batch, cfg.BF16, cfg.Optim.Name, cfg.Threads = *device, batch, *bf16, *optim, threads
+	res, err := byol.BenchStep(ctx, cfg, warmup, steps)
 	if err != nil {
 		return err
 	}

@@ -43,10 +43,10 @@ func runEmbedCmd(ctx context.Context, env *cmdEnv, args []string) error {
 	fs.StringVar(&o.Network, "which", "", "teacher or student (default: the method's)")
 	fs.StringVar(&o.Device, "device", "auto", "auto, cpu, cuda or cuda:N")
 	fs.StringVar(&o.Tokenizer, "tokenizer", "", "tokenizer.json for raw text folders")
-	fs.IntVar(&o.Layer, "layer", 0, "layer to embed where the method offers several (0: its default)")
-	fs.IntVar(&o.Batch, "batch", 64, "examples per forward pass")
-	fs.IntVar(&o.Workers, "workers", 0, "decoding goroutines (0: GOMAXPROCS)")
-	fs.IntVar(&o.MaxErrors, "max-errors", train.DefaultMaxErrors, "bad samples skipped (each reported on stderr) before the command stops with exit 4; -1 no limit")
+	intVar(fs, &o.Layer, "layer", 0, -1, 1000, "layer to embed where the method offers several (0: its default)")
+	intVar(fs, &o.Batch, "batch", 64, 1, 1<<20, "examples per forward pass")
+	intVar(fs, &o.Workers, "workers", 0, 0, 4096, "decoding goroutines (0: GOMAXPROCS)")
+	maxErrorsVar(fs, &o.MaxErrors, "bad samples", "on stderr")
 	fs.BoolVar(&o.Quiet, "quiet", false, "no progress on stderr")
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -56,9 +56,6 @@ func runEmbedCmd(ctx context.Context, env *cmdEnv, args []string) error {
 	}
 	if o.Run == "" || o.Data == "" || o.Out == "" {
 		return usagef("embed: --run, --data and --out are required")
-	}
-	if o.Batch < 1 || o.Workers < 0 || o.MaxErrors < -1 {
-		return usagef("embed: --batch must be >= 1, --workers >= 0 and --max-errors >= -1")
 	}
 	if o.Network != "" && o.Network != "teacher" && o.Network != "student" {
 		return usagef("embed: --which must be teacher or student, not %q", o.Network)
@@ -74,7 +71,7 @@ func runEmbed(ctx context.Context, env *cmdEnv, o *embedOptions) error {
 	if err != nil {
 		return fmt.Errorf("embed: %w", err)
 	}
-	ds, err := data.Open(o.Data, data.Options{Tokenizer: o.Tokenizer, Workers: o.Workers})
+	ds, err := data.Open(o.Data, data.Options{Tokenizer: o.Tokenizer, Workers: o.Workers, SeqLen: 1 << 20})
 	if err != nil {
 		if errors.Is(err, data.ErrSpec) {
 			return usagef("embed: %v", err)
@@ -87,7 +84,7 @@ func runEmbed(ctx context.Context, env *cmdEnv, o *embedOptions) error {
 	}
 	enc, err := m.Encoder(run, train.EncoderOptions{Network: o.Network, Device: o.Device, Batch: o.Batch, Layer: o.Layer})
 	if err != nil {
-		return fmt.Errorf("embed: %w", err)
+		return trainUsage(fmt.Errorf("embed: %w", err))
 	}
 	defer enc.Close()
 	if !o.Quiet {

@@ -45,7 +45,7 @@ func trainEncoderFeatures(ctx context.Context, env *cmdEnv, o *evalOptions, trai
 	eo := train.EncoderOptions{Network: o.Network, Device: o.Device, Batch: o.Batch, Layer: o.Layer}
 	enc, err := m.Encoder(run, eo)
 	if err != nil {
-		return nil, info, fmt.Errorf("eval: %w", err)
+		return nil, info, trainUsage(fmt.Errorf("eval: %w", err))
 	}
 	defer enc.Close()
 	label := "trained"

@@ -115,17 +115,17 @@ func evalFlags(fs *flag.FlagSet, o *evalOptions, ks, ts, l2 *string) {
 	fs.StringVar(&o.Train, "train", "", "labelled probe-train set: a preprocess output folder with .cls members, a labelled raw folder (class sub-folders; fortune files) or fashion-mnist:train")
 	fs.StringVar(&o.Test, "test", "", "labelled probe-test set (same forms as --train)")
 	fs.StringVar(&o.Tokenizer, "tokenizer", "", "tokenizer.json for raw text folders")
-	fs.IntVar(&o.Layer, "layer", 0, "layer of the encoder to probe, where the method offers several (0: its default)")
+	intVar(fs, &o.Layer, "layer", 0, -1, 1000, "layer of the encoder to probe, where the method offers several (0: its default; -1: the input embeddings where the method has them)")
 	fs.StringVar(&o.Probe, "probe", "knn", "knn or linear")
 	fs.StringVar(ks, "k", "200", "kNN neighbours; a comma list evaluates several settings (pairs with --t)")
 	fs.StringVar(ts, "t", "0.1", "kNN temperature(s); one value or one per --k")
 	fs.StringVar(l2, "l2", "", "linear probe: comma list of L2 strengths to sweep (default 0.1,0.01,0.001,1e-4)")
 	fs.StringVar(&o.Network, "which", "", "network of the run: teacher (EMA target) or student (online); default: the method's")
 	fs.StringVar(&o.Device, "device", "auto", "device for the encoder: auto, cpu, cuda or cuda:N")
-	fs.IntVar(&o.Batch, "batch", 256, "images per encoder forward pass")
-	fs.IntVar(&o.MaxTrain, "max-train", 0, "use an evenly spaced subset of this many probe-train examples (0: all)")
-	fs.IntVar(&o.MaxTest, "max-test", 0, "use an evenly spaced subset of this many probe-test examples (0: all)")
-	fs.IntVar(&o.RawSize, "raw-size", 0, "side of the raw-pixel baseline for file sets (0: the encoder's input size, or 32)")
+	intVar(fs, &o.Batch, "batch", 256, 1, 1<<20, "examples per encoder forward pass")
+	intVar(fs, &o.MaxTrain, "max-train", 0, 0, math.MaxInt32, "use an evenly spaced subset of this many probe-train examples (0: all)")
+	intVar(fs, &o.MaxTest, "max-test", 0, 0, math.MaxInt32, "use an evenly spaced subset of this many probe-test examples (0: all)")
+	intVar(fs, &o.RawSize, "raw-size", 0, 0, 4096, "side of the raw-pixel baseline (0: the encoder's input size, or the images' own)")
 	fs.BoolVar(&o.NoRandom, "no-random", false, "skip the random-init encoder")
 	fs.BoolVar(&o.NoBaseline, "no-baseline", false, "skip the raw-pixel baseline")
 	fs.BoolVar(&o.PerClass, "per-class", false, "also print per-class accuracy")
@@ -134,11 +134,11 @@ func evalFlags(fs *flag.FlagSet, o *evalOptions, ks, ts, l2 *string) {
 	fs.StringVar(&o.Summary, "summary", "", "add or replace this probe's row in a summary.json (e.g. runs/demo/summary.json)")
 	fs.StringVar(&o.Modality, "modality", "", "summary: modality of the row (default: the data's)")
 	fs.StringVar(&o.Method, "method", "", "summary: method of the row (default: the run's method)")
-	fs.Float64Var(&o.TrainSeconds, "train-seconds", -1, "summary: training time (default: the last elapsed_s of RUN_DIR/metrics.jsonl)")
+	floatVar(fs, &o.TrainSeconds, "train-seconds", -1, span{Lo: -1, Hi: math.MaxFloat64}, "summary: training time (default -1: the last elapsed_s of RUN_DIR/metrics.jsonl)")
 	fs.StringVar(&o.TrainDevice, "train-device", "", "summary: device the run trained on (default: the run's configured device)")
 	fs.Uint64Var(&o.Seed, "seed", 0, "seed of the linear probe's validation split")
-	fs.IntVar(&o.Workers, "workers", 0, "probe goroutines (0: GOMAXPROCS)")
-	fs.IntVar(&o.MaxIter, "max-iter", 100, "linear probe: L-BFGS iterations per fit")
+	intVar(fs, &o.Workers, "workers", 0, 0, 4096, "probe goroutines (0: GOMAXPROCS)")
+	intVar(fs, &o.MaxIter, "max-iter", 100, 1, 1000000, "linear probe: L-BFGS iterations per fit")
 	fs.StringVar(&o.TrainedNPY, "trained-features", "", "precomputed trained-encoder features TRAIN.npy,TEST.npy (float32 N x D, rows in the order of --train/--test), instead of --run")
 	fs.StringVar(&o.RandomNPY, "random-features", "", "precomputed random-init features TRAIN.npy,TEST.npy")
 	fs.StringVar(&o.BaselineNPY, "baseline-features", "", "precomputed baseline features TRAIN.npy,TEST.npy (e.g. mean MFCC, bag of words), instead of raw pixels")
@@ -428,7 +428,8 @@ func runEval(ctx context.Context, env *cmdEnv, o *evalOptions) error {
 			return usagef("eval: --%s wants TRAIN.npy,TEST.npy, got %q", f.flag, f.pair)
 		}
 	}
-	dopt := data.Options{Tokenizer: o.Tokenizer, Workers: o.Workers}
+	// Raw text examples keep their whole text (the encoder pools windows).
+	dopt := data.Options{Tokenizer: o.Tokenizer, Workers: o.Workers, SeqLen: 1 << 20}
 	decode := o.Run != "" || (!o.NoBaseline && o.BaselineNPY == "")
 	train, idxTrain, nTrain, err := loadLabelled(ctx, o.Train, dopt, o.MaxTrain, decode)
 	if err != nil {

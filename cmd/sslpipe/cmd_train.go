@@ -91,6 +91,42 @@ var configFlags = []configFlag{
 		func(c *train.Config, v string) error { return parseInt64(v, 0, math.MaxInt64, &c.Monitor.Every) }},
 }
 
+// numericKind is the value type of the numeric config flags (for
+// flag.Getter; the flag table test checks them all).
+var numericKind = map[string]string{"steps": "int", "batch": "int", "lr": "float", "warmup": "int", "seed": "uint", "threads": "int",
+	"workers": "int", "limit": "int", "max-errors": "int", "log-every": "int", "checkpoint-every": "int", "keep": "int", "monitor-every": "int"}
+
+// configFlagValue records a config flag's value for resolveTrainConfig
+// after checking it.
+type configFlagValue struct {
+	kind string
+	set  func(string) error
+	last string
+}
+
+func (v *configFlagValue) String() string { return v.last }
+
+func (v *configFlagValue) Set(s string) error {
+	if err := v.set(s); err != nil {
+		return err
+	}
+	v.last = s
+	return nil
+}
+
+// Get reports the flag's type (its value is in the config).
+func (v *configFlagValue) Get() any {
+	switch v.kind {
+	case "int":
+		return 0
+	case "uint":
+		return uint64(0)
+	case "float":
+		return 0.0
+	}
+	return v.last
+}
+
 func parseInt(v string, lo, hi int, dst *int) error {
 	n, err := strconv.Atoi(v)
 	if err != nil {
@@ -180,9 +216,22 @@ func runTrainCmd(ctx context.Context, env *cmdEnv, args []string) error {
 			fs.PrintDefaults()
 		}
 	}
+	shared := map[string]bool{}
+	for _, f := range configFlags {
+		shared[f.name] = true
+	}
 	for _, f := range flags {
-		name := f.name
-		fs.Func(name, f.usage, func(v string) error { o.set = append(o.set, setFlag{name, v}); return nil })
+		f := f
+		fs.Var(&configFlagValue{kind: numericKind[f.name], set: func(v string) error {
+			if shared[f.name] { // check the value now, so the flag package names the flag
+				var scratch train.Config
+				if err := f.apply(&scratch, v); err != nil {
+					return err
+				}
+			}
+			o.set = append(o.set, setFlag{f.name, v})
+			return nil
+		}}, f.name, f.usage)
 	}
 	if err := parseFlags(fs, args); err != nil {
 		return err

@@ -20,8 +20,14 @@ func newFlagSet(name string, w io.Writer) *flag.FlagSet {
 	return fs
 }
 
+// onParseFlags, set by tests, sees every FlagSet parseFlags parses.
+var onParseFlags func(*flag.FlagSet)
+
 // parseFlags parses args and turns flag errors into usage errors.
 func parseFlags(fs *flag.FlagSet, args []string) error {
+	if onParseFlags != nil {
+		onParseFlags(fs)
+	}
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return flagHelp

@@ -61,6 +61,16 @@ func joinLabels(d *Dataset, dir string) error {
 		return fmt.Errorf("%w: label set %s has %d samples but %s has %d: labels made for other data?", ErrSpec, dir, src.Len(), d.Spec, d.n)
 	}
 	refs := src.Refs()
+	if d.ref != nil { // the keys must agree sample by sample, checked up front
+		for i := 0; i < d.n; i++ {
+			lk, _, _ := d.ref(i)
+			r, _ := refs.At(context.Background(), i)
+			if r.Key != lk {
+				src.Close()
+				return fmt.Errorf("%w: label set %s: sample %d is %q in the labels but %q in %s: labels made for other data?", ErrSpec, dir, i, r.Key, lk, d.Spec)
+			}
+		}
+	}
 	read := d.read
 	d.read = func(ctx context.Context, i int) (Example, error) {
 		ex, err := read(ctx, i)

@@ -5,5 +5,8 @@
 package methods
 
 import (
-	_ "github.com/sslpipe/sslpipe/train/byol" // registers "byol"
+	_ "github.com/sslpipe/sslpipe/train/byol"      // registers "byol"
+	_ "github.com/sslpipe/sslpipe/train/data2vec"  // registers "data2vec"
+	_ "github.com/sslpipe/sslpipe/train/data2vec2" // registers "data2vec2"
+	_ "github.com/sslpipe/sslpipe/train/hubert"    // registers "hubert"
 )

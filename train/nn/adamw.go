@@ -23,20 +23,33 @@ type AdamWConfig struct {
 
 // AdamW is torch.optim.AdamW (single-tensor path) over a parameter list:
 // the moments are created at a parameter's first update and kept by name,
-// so a checkpoint can save and restore them (State, SetState).
+// so a checkpoint can save and restore them (State, SetState). As in
+// PyTorch, each parameter counts its own updates (state["step"]) for the
+// bias corrections: a parameter that got no gradient for a while (DINO's
+// frozen last layer, a dropped layer) starts with t = 1 at its first
+// update.
 type AdamW struct {
 	cfg   AdamWConfig
 	steps int64
 	m, v  map[string]op.Tensor
+	t     map[string]int64 // per-parameter update counts
 }
 
 // NewAdamW makes an optimizer with no state.
 func NewAdamW(cfg AdamWConfig) *AdamW {
-	return &AdamW{cfg: cfg, m: map[string]op.Tensor{}, v: map[string]op.Tensor{}}
+	return &AdamW{cfg: cfg, m: map[string]op.Tensor{}, v: map[string]op.Tensor{}, t: map[string]int64{}}
 }
 
-// Steps is the number of updates applied (AdamW's t).
+// Steps is the number of Step calls (updates applied).
 func (o *AdamW) Steps() int64 { return o.steps }
+
+// biasCorrections counts one more update of the named parameter and
+// returns its bias corrections 1-β1^t and 1-β2^t.
+func (o *AdamW) biasCorrections(name string) (bc1, bc2 float64) {
+	o.t[name]++
+	t := float64(o.t[name])
+	return 1 - math.Pow(o.cfg.Beta1, t), 1 - math.Pow(o.cfg.Beta2, t)
+}
 
 // op.Free releases the moments.
 func (o *AdamW) Free() {
@@ -46,7 +59,7 @@ func (o *AdamW) Free() {
 	for _, t := range o.v {
 		op.Free(t)
 	}
-	o.m, o.v = map[string]op.Tensor{}, map[string]op.Tensor{}
+	o.m, o.v, o.t = map[string]op.Tensor{}, map[string]op.Tensor{}, map[string]int64{}
 }
 
 // Step applies one update with learning rate lr to params given their
@@ -55,10 +68,7 @@ func (o *AdamW) Free() {
 func (o *AdamW) Step(tp *op.Tape, params []*Param, grads []op.Tensor, lr float64) {
 	o.steps++
 	c := o.cfg
-	t := float64(o.steps)
-	bc1 := 1 - math.Pow(c.Beta1, t)
-	bc2 := 1 - math.Pow(c.Beta2, t)
-	if o.stepForeach(tp, params, grads, lr, bc1, bc2) {
+	if o.stepForeach(tp, params, grads, lr) {
 		return
 	}
 	for i, p := range params {
@@ -66,6 +76,7 @@ func (o *AdamW) Step(tp *op.Tape, params []*Param, grads []op.Tensor, lr float64
 		if g == nil {
 			continue
 		}
+		bc1, bc2 := o.biasCorrections(p.Name)
 		lr := lr
 		if c.LRScale != nil {
 			lr *= c.LRScale(p.Name)
@@ -100,11 +111,15 @@ func (o *AdamW) Step(tp *op.Tape, params []*Param, grads []op.Tensor, lr float64
 }
 
 // stepForeach is Step with libtorch's multi-tensor ops: the parameters are
-// grouped by learning rate and weight decay, one foreach update per group.
-// It returns false (nothing changed) where the shim lacks the op.
-func (o *AdamW) stepForeach(tp *op.Tape, params []*Param, grads []op.Tensor, lr, bc1, bc2 float64) bool {
+// grouped by learning rate, weight decay and update count, one foreach
+// update per group. It returns false (nothing changed, the counts
+// included) where the shim lacks the op.
+func (o *AdamW) stepForeach(tp *op.Tape, params []*Param, grads []op.Tensor, lr float64) bool {
 	c := o.cfg
-	type key struct{ lr, wd float64 }
+	type key struct {
+		lr, wd float64
+		t      int64
+	}
 	type group struct{ p, g, m, v []op.Tensor }
 	groups := map[key]*group{}
 	var order []key
@@ -113,7 +128,7 @@ func (o *AdamW) stepForeach(tp *op.Tape, params []*Param, grads []op.Tensor, lr,
 		if g == nil {
 			continue
 		}
-		k := key{lr, c.WeightDecay}
+		k := key{lr, c.WeightDecay, o.t[p.Name] + 1}
 		if c.LRScale != nil {
 			k.lr *= c.LRScale(p.Name)
 		}
@@ -136,6 +151,8 @@ func (o *AdamW) stepForeach(tp *op.Tape, params []*Param, grads []op.Tensor, lr,
 	}
 	for i, k := range order {
 		gr := groups[k]
+		t := float64(k.t)
+		bc1, bc2 := 1-math.Pow(c.Beta1, t), 1-math.Pow(c.Beta2, t)
 		if !op.ForeachAdamW(gr.p, gr.g, gr.m, gr.v, k.lr, c.Beta1, c.Beta2, c.Eps, k.wd, bc1, bc2) {
 			if i > 0 {
 				op.Fail(op.ForeachError("AdamW: the foreach update vanished mid-step"))
@@ -143,12 +160,17 @@ func (o *AdamW) stepForeach(tp *op.Tape, params []*Param, grads []op.Tensor, lr,
 			return false
 		}
 	}
+	for i, p := range params {
+		if grads[i] != nil {
+			o.t[p.Name]++
+		}
+	}
 	return true
 }
 
 // State copies the moments into checkpoint entries named
-// prefix+<param>.exp_avg and prefix+<param>.exp_avg_sq (PyTorch's state
-// names).
+// prefix+<param>.exp_avg and prefix+<param>.exp_avg_sq and the update
+// count into prefix+<param>.step (int64; PyTorch's state names).
 func (o *AdamW) State(params *Params, prefix string) (out map[string]train.STensor, err error) {
 	defer op.Catch(&err)
 	out = map[string]train.STensor{}
@@ -156,25 +178,48 @@ func (o *AdamW) State(params *Params, prefix string) (out map[string]train.STens
 		if m, ok := o.m[p.Name]; ok {
 			out[prefix+p.Name+".exp_avg"] = train.STensor{Shape: slices.Clone(p.Shape), F32: op.ToFloat32(m)}
 			out[prefix+p.Name+".exp_avg_sq"] = train.STensor{Shape: slices.Clone(p.Shape), F32: op.ToFloat32(o.v[p.Name])}
+			out[prefix+p.Name+".step"] = train.STensor{Shape: []int64{1}, I64: []int64{o.t[p.Name]}}
 		}
 	}
 	return out, nil
 }
 
-// SetState replaces the moments with those State wrote and sets the
-// update count; src names the checkpoint in errors. With steps > 0 every
-// parameter must have its moments.
+// SetState replaces the moments and update counts with those State wrote
+// and sets the number of Step calls to steps; src names the checkpoint in
+// errors. A parameter with a .step entry must have its moments; one
+// without is fresh (it had no update yet). Checkpoints written before the
+// .step entries have none: there, with steps > 0, every parameter must
+// have its moments, and its count is steps.
 func (o *AdamW) SetState(src string, params *Params, tensors map[string]train.STensor, prefix string, steps int64) (err error) {
 	defer op.Catch(&err)
 	restore := op.NoGrad()
 	defer restore()
 	o.Free()
+	perParam := false
 	for _, p := range params.Trainable() {
+		if _, ok := tensors[prefix+p.Name+".step"]; ok {
+			perParam = true
+			break
+		}
+	}
+	for _, p := range params.Trainable() {
+		t := steps
+		if perParam {
+			s, ok := tensors[prefix+p.Name+".step"]
+			if !ok {
+				continue
+			}
+			if len(s.I64) != 1 || s.I64[0] < 1 {
+				o.Free()
+				return fmt.Errorf("%s: %w: optimizer state %s.step is not one positive int64", src, train.ErrBadCheckpoint, prefix+p.Name)
+			}
+			t = s.I64[0]
+		}
 		var pair [2]op.Tensor
 		for i, name := range []string{".exp_avg", ".exp_avg_sq"} {
 			s, ok := tensors[prefix+p.Name+name]
 			if !ok {
-				if steps == 0 {
+				if t == 0 {
 					break
 				}
 				o.Free()
@@ -192,7 +237,7 @@ func (o *AdamW) SetState(src string, params *Params, tensors map[string]train.ST
 			pair[i] = t
 		}
 		if pair[0] != nil && pair[1] != nil {
-			o.m[p.Name], o.v[p.Name] = pair[0], pair[1]
+			o.m[p.Name], o.v[p.Name], o.t[p.Name] = pair[0], pair[1], t
 		}
 	}
 	o.steps = steps
