@@ -19,7 +19,7 @@
 //     torchvision applies to PIL images too): float kernel from the
 //     kernel size and sigma, reflect padding, rounding back to uint8. It
 //     runs separably, which is mathematically the same as torchvision's
-//     2-D convolution, and drops kernel taps below 1e-6;
+//     2-D convolution, and drops kernel taps below 1e-7;
 //   - random parameters are drawn exactly as the torchvision transforms do
 //     (RandomResizedCropParams with its 10 attempts and ratio-clamped
 //     central fallback, ColorJitterParams with its random op order), from

@@ -95,7 +95,7 @@ type Options struct {
 	Part, Parts int `json:"-"` // process shards j with j % Parts == Part
 	// MaxErrors stops the run (ErrTooManyErrors) once more inputs than this
 	// were rejected; < 0 means no limit. The zero value stops at the first
-	// rejected input; the command line's default is -1.
+	// rejected input; the command line's default is 100.
 	MaxErrors int `json:"-"`
 	// Resume requires an earlier, interrupted run in Out; without it a run
 	// resumes when it finds one and starts afresh otherwise.

@@ -25,6 +25,7 @@ func runBenchTrainCmd(ctx context.Context, env *cmdEnv, args []string) error {
 	intVar(fs, &warmup, "warmup", 10, 0, 1<<30, "untimed warm-up steps")
 	bf16 := fs.Bool("bf16", false, "bfloat16 autocast (CUDA)")
 	optim := fs.String("optim", "sgd", "sgd, lars or adamw")
+	skip := fs.Bool("skip-nonfinite", true, "read the loss and gradient norm before the update to skip NaN/Inf steps (one device sync per step)")
 	intVar(fs, &threads, "threads", 0, 0, 4096, "libtorch intra-op threads (0: all cores)")
 	asJSON := fs.Bool("json", false, "JSON output")
 	if err := parseFlags(fs, args); err != nil {
@@ -35,6 +36,7 @@ func runBenchTrainCmd(ctx context.Context, env *cmdEnv, args []string) error {
 		return usagef("bench train: %v", err)
 	}
 	cfg.Device, cfg.Data.Batch, cfg.BF16, cfg.Optim.Name, cfg.Threads = *device, batch, *bf16, *optim, threads
+	cfg.Settings.(*byol.Settings).SkipNonFinite = *skip
 	res, err := byol.BenchStep(ctx, cfg, warmup, steps)
 	if err != nil {
 		return err

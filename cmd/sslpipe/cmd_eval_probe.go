@@ -672,8 +672,10 @@ func jsonSafe(r *evalReport) *evalReport {
 
 func printReport(w io.Writer, r *evalReport, perClass bool) {
 	fmt.Fprintf(w, "probe-train: %s (%d)   probe-test: %s (%d)", r.Train.Spec, r.Train.N, r.Test.Spec, r.Test.N)
-	if r.Run != "" {
+	if r.Run != "" && r.Network != "" {
 		fmt.Fprintf(w, "   run: %s (%s)", r.Run, r.Network)
+	} else if r.Run != "" {
+		fmt.Fprintf(w, "   run: %s", r.Run)
 	}
 	fmt.Fprintln(w)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)

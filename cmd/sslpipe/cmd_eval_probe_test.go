@@ -81,7 +81,7 @@ func TestEvalRawPixelsKNN(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := fmt.Sprintf("%.2f%%", 100*rep.Results[0].Top1)
-	if !strings.Contains(txt, "raw pixels") || !strings.Contains(txt, want) || !strings.Contains(txt, "Ankle boot") {
+	if !strings.Contains(txt, "raw pixels") || !strings.Contains(txt, want) || !strings.Contains(txt, "9-ankle-boot") {
 		t.Errorf("text report lacks raw pixels / %s / per-class:\n%s", want, txt)
 	}
 }

@@ -284,7 +284,9 @@ func openFashionMNIST(spec, split, dir string, o Options) (*Dataset, error) {
 	if ch == 0 {
 		ch = 1
 	}
-	d := &Dataset{Spec: spec, Modality: Image, Kind: "builtin", Classes: datasets.FashionMNISTClasses, Labelled: true, n: g.N, workers: o.Workers}
+	// The class names are the ones `sslpipe preprocess --in fashion-mnist:*`
+	// writes, so the built-in set and its shards probe against each other.
+	d := &Dataset{Spec: spec, Modality: Image, Kind: "builtin", Classes: datasets.FashionMNISTFolderNames, Labelled: true, n: g.N, workers: o.Workers}
 	d.read = func(_ context.Context, i int) (Example, error) {
 		m := augment.NewImage(g.W, g.H, 1)
 		copy(m.Pix, g.Image(i))
