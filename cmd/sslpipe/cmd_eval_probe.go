@@ -20,6 +20,7 @@ import (
 	"github.com/sslpipe/sslpipe/npy"
 	"github.com/sslpipe/sslpipe/pipeline"
 	"github.com/sslpipe/sslpipe/plot"
+	"github.com/sslpipe/sslpipe/text"
 	"github.com/sslpipe/sslpipe/train/data"
 )
 
@@ -199,11 +200,12 @@ func (o *evalOptions) settings() ([]eval.KNNSetting, error) {
 
 // labelledSet is a probe set: examples with their classes.
 type labelledSet struct {
-	Name     string
-	Modality string
-	Classes  []string
-	Labels   []int
-	Examples []data.Example
+	Name      string
+	Modality  string
+	Classes   []string
+	Labels    []int
+	Examples  []data.Example
+	Tokenizer *text.Tokenizer // text: the dataset's, for the word baseline
 }
 
 func (s *labelledSet) Len() int { return len(s.Labels) }
@@ -243,7 +245,7 @@ func loadLabelled(ctx context.Context, spec string, o data.Options, maxN int, de
 			sel[i] = i
 		}
 	}
-	s = &labelledSet{Name: spec, Modality: ds.Modality, Classes: ds.Classes}
+	s = &labelledSet{Name: spec, Modality: ds.Modality, Classes: ds.Classes, Tokenizer: ds.Tokenizer}
 	if !decode { // precomputed features: the labels are enough
 		for _, i := range sel {
 			c, err := ds.Label(ctx, i)
@@ -556,9 +558,20 @@ func baselineFeatures(o *evalOptions, info runInfo, train, test *labelledSet) (f
 		}
 		return featureSet{Name: "baseline", Label: o.baselineKindFor(data.Audio), Train: tr, Test: te}, nil
 	case data.Text:
+		// Words of the documents (scikit-learn's TfidfVectorizer): the raw
+		// text where the set has it, else the decoded tokens, else the
+		// token ids.
 		words := func(s *labelledSet) [][]string {
 			out := make([][]string, len(s.Examples))
 			for i, e := range s.Examples {
+				if e.Text != "" {
+					out[i] = eval.Words(e.Text)
+					continue
+				}
+				if s.Tokenizer != nil {
+					out[i] = eval.Words(s.Tokenizer.Decode(e.Tokens, true))
+					continue
+				}
 				for _, id := range e.Tokens {
 					out[i] = append(out[i], strconv.Itoa(int(id)))
 				}

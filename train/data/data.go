@@ -45,6 +45,7 @@ type Example struct {
 	Rate   int
 	Labels []int32 // audio: frame labels (k-means ids) at LabelRate
 	Tokens []int32 // text: token ids
+	Text   string  // raw text datasets: the document itself
 	Class  int     // class index (-1: unlabelled)
 }
 

@@ -75,7 +75,7 @@ func openTextFolder(dir string, o Options) (*Dataset, error) {
 	d.workers = o.Workers
 	d.read = func(_ context.Context, i int) (Example, error) {
 		doc := docs[i]
-		ex := Example{Key: fmt.Sprintf("%s:%d", filepath.Base(doc.File), doc.Line), Origin: doc.File, Class: -1}
+		ex := Example{Key: fmt.Sprintf("%s:%d", filepath.Base(doc.File), doc.Line), Origin: doc.File, Class: -1, Text: doc.Text}
 		if d.Labelled {
 			ex.Class = classOf[doc.Category]
 		}
