@@ -81,7 +81,11 @@ func runs(words string) bool {
 	if flagTableTODO[words] || flagTableTODO[strings.Fields(words)[0]] {
 		return false
 	}
-	_, torch := torchCommands[strings.Fields(words)[0]]
+	f := strings.Fields(words)
+	_, torch := torchCommands[f[0]]
+	if f[0] == "bench" && len(f) > 1 {
+		_, torch = torchBenchTargets[f[1]]
+	}
 	return cgoBuild || !torch
 }
 
