@@ -259,14 +259,14 @@ func runData2vecBench(ctx context.Context, env *cmdEnv, args []string) error {
 	fs.BoolVar(&jsonOut, "json", false, "print one JSON line (the format of benchmarks/data2vec/pytorch_data2vec.py)")
 	fs.StringVar(&cfg.Device, "device", "auto", "auto, cpu, cuda or cuda:N")
 	fs.BoolVar(&cfg.BF16, "bf16", true, "bfloat16 matrix products (CUDA only)")
-	fs.IntVar(&cfg.Batch, "batch", cfg.Batch, "sequences per step")
-	fs.IntVar(&cfg.Model.SeqLen, "seq", cfg.Model.SeqLen, "tokens per sequence")
-	fs.IntVar(&cfg.Model.Encoder.Layers, "layers", cfg.Model.Encoder.Layers, "Transformer blocks")
-	fs.IntVar(&cfg.Model.TopK, "top-k", cfg.Model.TopK, "blocks averaged into the targets")
-	fs.IntVar(&cfg.Model.Vocab, "vocab", cfg.Model.Vocab, "vocabulary size (random token ids)")
-	fs.IntVar(&cfg.Threads, "threads", 0, "libtorch CPU threads (0: all cores)")
-	fs.IntVar(&warmup, "warmup", 10, "untimed steps")
-	fs.IntVar(&steps, "steps", 50, "timed steps")
+	intVar(fs, &cfg.Batch, "batch", cfg.Batch, 1, 1<<20, "sequences per step")
+	intVar(fs, &cfg.Model.SeqLen, "seq", cfg.Model.SeqLen, 2, 1<<16, "tokens per sequence")
+	intVar(fs, &cfg.Model.Encoder.Layers, "layers", cfg.Model.Encoder.Layers, 1, 1024, "Transformer blocks")
+	intVar(fs, &cfg.Model.TopK, "top-k", cfg.Model.TopK, 1, 1024, "blocks averaged into the targets")
+	intVar(fs, &cfg.Model.Vocab, "vocab", cfg.Model.Vocab, 8, 1<<24, "vocabulary size (random token ids)")
+	intVar(fs, &cfg.Threads, "threads", 0, 0, 4096, "libtorch CPU threads (0: all cores)")
+	intVar(fs, &warmup, "warmup", 10, 0, 1<<30, "untimed steps")
+	intVar(fs, &steps, "steps", 50, 1, 1<<30, "timed steps")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}

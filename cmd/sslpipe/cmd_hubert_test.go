@@ -112,7 +112,8 @@ func TestHubertIterations(t *testing.T) {
 	}
 	os.WriteFile(filepath.Join(other, "labels.json"), []byte(`{"k": 4, "label_rate": 50, "samples": 8, "shards": ["shard-000000.tar"]}`), 0o644)
 	_, e, err = sh("train", "--method", "hubert", "--preset", "smoke", "--data", ds, "--labels", other, "--out", filepath.Join(dir, "bad"), "--steps", "2", "--max-errors", "0")
-	if exitCode(err) != exitDataErrors || !strings.Contains(e, "in the labels but") {
-		t.Errorf("labels for other data with --max-errors 0: exit %d (%v), want 4\n%s", exitCode(err), err, e)
+	// Checked up front, before any step: a usage error naming the sample.
+	if exitCode(err) != exitUsage || !strings.Contains(err.Error(), "in the labels but") {
+		t.Errorf("labels for other data: exit %d (%v), want 2 naming the sample\n%s", exitCode(err), err, e)
 	}
 }

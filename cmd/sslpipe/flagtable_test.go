@@ -32,6 +32,8 @@ var numericFlags = []struct {
 	{"embed", []string{"layer", "batch", "workers", "max-errors"}},
 	{"bench train", []string{"batch", "steps", "warmup", "threads"}},
 	{"bench knn", []string{"train", "test", "dim", "workers"}},
+	{"bench data2vec", []string{"batch", "seq", "layers", "top-k", "vocab", "threads", "warmup", "steps"}},
+	{"data2vec bench", []string{"batch", "seq", "layers", "top-k", "vocab", "threads", "warmup", "steps"}},
 	{"bench augment", []string{"size", "seed", "workers", "seconds", "images"}},
 	{"tokenize", []string{"workers", "max-errors"}},
 	{"bench tokenize", []string{"workers", "seconds"}},
@@ -48,9 +50,7 @@ var negativeOK = map[string]bool{"max-errors": true, "layer": true, "train-secon
 
 // flagTableTODO are the commands (and bench targets, "bench NAME") whose
 // flags are not in numericFlags yet.
-var flagTableTODO = map[string]bool{
-	"data2vec": true,
-}
+var flagTableTODO = map[string]bool{}
 
 // commandWords lists the word sequences that parse flags: every command
 // and bench target, with the subcommands of those that have them.
@@ -68,6 +68,8 @@ func commandWords() []string {
 			out = append(out, "preprocess", "preprocess merge")
 		case "hubert":
 			out = append(out, "hubert labels", "hubert bench")
+		case "data2vec":
+			out = append(out, "data2vec bench")
 		default:
 			out = append(out, name)
 		}
