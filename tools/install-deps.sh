@@ -8,7 +8,8 @@
 set -euo pipefail
 
 # libturbojpeg0-dev: the cgo JPEG decoder in augment/ (bit-identical to PIL).
-build_pkgs=(g++ libtorch-dev libopenblas0-pthread libturbojpeg0-dev)
+# libgloo-dev: Gloo's headers, for the shim's c10d process group (train/dist).
+build_pkgs=(g++ libtorch-dev libopenblas0-pthread libturbojpeg0-dev libgloo-dev)
 # espeak-ng: speech for audio tests and the HuBERT/data2vec demo;
 # fortunes: the text corpus; dataset-fashion-mnist: the image demo.
 data_pkgs=(espeak-ng fortunes dataset-fashion-mnist)
