@@ -458,8 +458,21 @@ int sslpipe_dist_reduce_scatter(void *gp, tensor out, tensor *ins, int avg, char
       in[0].push_back(ins[r]->contiguous());
     c10d::ReduceScatterOptions opt;
     opt.reduceOp = c10d::ReduceOp::SUM;
-    std::vector<c10::intrusive_ptr<c10d::Work>> works{g->pg->reduce_scatter(outs, in, opt)};
-    sslpipe_dist_ops::wait(g, works);
+    c10::intrusive_ptr<c10d::Work> work;
+    try {
+      work = g->pg->reduce_scatter(outs, in, opt);
+    } catch (const c10::Error &e) {
+      // libtorch 1.13's Gloo has no reduce_scatter (it says so before
+      // any communication): all-reduce every rank's inputs, keep ours.
+    }
+    if (work) {
+      std::vector<c10::intrusive_ptr<c10d::Work>> works{work};
+      sslpipe_dist_ops::wait(g, works);
+    } else {
+      at::Tensor all = at::stack(in[0], 0);
+      sslpipe_dist_ops::sum(g, all);
+      o.copy_(all[g->rank]);
+    }
     if (avg)
       o.div_((double)g->world);
     if (!o.is_same(*out))
@@ -506,9 +519,9 @@ int sslpipe_dist_gather_grad(void *gp, tensor x, tensor *out, char **err) {
 
 // sslpipe_dist_reduce_grads averages the gradients of the parameters ps
 // over the ranks, bucket by bucket: bucket b holds ps[ends[b-1]..ends[b])
-// (one dtype and device), flattened into one tensor (the gradients, then
-// one "has a gradient" flag per parameter) that is summed over the ranks,
-// the gradient part divided by the world size and copied back. The
+// (one dtype and device), flattened into one tensor (the gradients divided
+// by the world size, then one "has a gradient" flag per parameter) that is
+// summed over the ranks and copied back. The
 // buckets' collectives run concurrently. A parameter without a gradient
 // here takes part with zeros; it gets the average when another rank had a
 // gradient for it and stays without one when no rank had.
@@ -517,20 +530,26 @@ int sslpipe_dist_reduce_grads(void *gp, tensor *ps, int n, const int64_t *ends, 
   try {
     auto *g = static_cast<sslpipe_dist_group *>(gp);
     torch::NoGradGuard no_grad;
-    std::vector<at::Tensor> flats;
-    std::vector<c10::intrusive_ptr<c10d::Work>> works;
+    // Check every bucket before the first collective starts.
     int64_t start = 0;
     for (int b = 0; b < nb; b++) {
-      int64_t end = ends[b];
-      if (end <= start || end > n)
+      if (ends[b] <= start || ends[b] > n)
         throw std::invalid_argument("bad bucket bounds");
+      for (int64_t i = start; i < ends[b]; i++)
+        if (ps[i]->scalar_type() != ps[start]->scalar_type() || ps[i]->device() != ps[start]->device())
+          throw std::invalid_argument("a bucket mixes dtypes or devices");
+      start = ends[b];
+    }
+    std::vector<at::Tensor> flats;
+    std::vector<c10::intrusive_ptr<c10d::Work>> works;
+    start = 0;
+    for (int b = 0; b < nb; b++) {
+      int64_t end = ends[b];
       std::vector<at::Tensor> parts;
       std::vector<double> has;
       auto opts = ps[start]->options();
       for (int64_t i = start; i < end; i++) {
         const at::Tensor &p = *ps[i];
-        if (p.scalar_type() != opts.dtype().toScalarType() || p.device() != opts.device())
-          throw std::invalid_argument("a bucket mixes dtypes or devices");
         at::Tensor gr = p.grad();
         if (gr.defined()) {
           parts.push_back(gr.reshape({-1}));
@@ -540,8 +559,13 @@ int sslpipe_dist_reduce_grads(void *gp, tensor *ps, int n, const int64_t *ends, 
           has.push_back(0);
         }
       }
+      int64_t total = 0;
+      for (auto &t : parts)
+        total += t.numel();
       parts.push_back(torch::tensor(has, at::TensorOptions().dtype(at::kDouble)).to(opts.device(), opts.dtype().toScalarType()));
       at::Tensor flat = at::cat(parts, 0);
+      // Divided before the sum, as DDP's default hook does.
+      flat.narrow(0, 0, total).div_((double)g->world);
       flats.push_back(flat);
       std::vector<at::Tensor> v{flat};
       c10d::AllreduceOptions o;
@@ -555,7 +579,6 @@ int sslpipe_dist_reduce_grads(void *gp, tensor *ps, int n, const int64_t *ends, 
       int64_t end = ends[b];
       at::Tensor flat = flats[b];
       int64_t total = flat.numel() - (end - start);
-      flat.narrow(0, 0, total).div_((double)g->world);
       at::Tensor flags;
       int64_t off = 0;
       for (int64_t i = start; i < end; i++) {
@@ -592,13 +615,20 @@ int sslpipe_dist_broadcast_coalesced(void *gp, tensor *ts, int n, const int64_t 
   try {
     auto *g = static_cast<sslpipe_dist_group *>(gp);
     torch::NoGradGuard no_grad;
-    std::vector<at::Tensor> flats;
-    std::vector<c10::intrusive_ptr<c10d::Work>> works;
     int64_t start = 0;
     for (int b = 0; b < nb; b++) {
-      int64_t end = ends[b];
-      if (end <= start || end > n)
+      if (ends[b] <= start || ends[b] > n)
         throw std::invalid_argument("bad bucket bounds");
+      for (int64_t i = start; i < ends[b]; i++)
+        if (ts[i]->scalar_type() != ts[start]->scalar_type() || ts[i]->device() != ts[start]->device())
+          throw std::invalid_argument("a bucket mixes dtypes or devices");
+      start = ends[b];
+    }
+    std::vector<at::Tensor> flats;
+    std::vector<c10::intrusive_ptr<c10d::Work>> works;
+    start = 0;
+    for (int b = 0; b < nb; b++) {
+      int64_t end = ends[b];
       std::vector<at::Tensor> parts;
       for (int64_t i = start; i < end; i++)
         parts.push_back(ts[i]->reshape({-1}));
