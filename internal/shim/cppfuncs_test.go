@@ -113,7 +113,7 @@ func TestDistParse(t *testing.T) {
 		names[f.Name] = true
 	}
 	for _, want := range []string{"sslpipe_dist_backends", "sslpipe_dist_store_tcp", "sslpipe_dist_store_file", "sslpipe_dist_store_add",
-		"sslpipe_dist_new_gloo", "sslpipe_dist_new_nccl", "sslpipe_dist_allreduce", "sslpipe_dist_broadcast", "sslpipe_dist_allgather",
+		"sslpipe_dist_new_gloo", "sslpipe_dist_new_nccl", "sslpipe_dist_allreduce", "sslpipe_dist_allgather",
 		"sslpipe_dist_reduce_scatter", "sslpipe_dist_barrier", "sslpipe_dist_gather_grad", "sslpipe_dist_reduce_grads",
 		"sslpipe_dist_broadcast_coalesced", "sslpipe_dist_failure", "sslpipe_foreach_sgd"} {
 		if !names[want] {

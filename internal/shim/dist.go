@@ -396,35 +396,6 @@ int sslpipe_dist_allreduce(void *gp, tensor *ts, int n, int avg, char **err) {
 #endif
 }
 
-// sslpipe_dist_broadcast copies each tensor of rank root into the same
-// tensor of every other rank.
-int sslpipe_dist_broadcast(void *gp, tensor *ts, int n, int root, char **err) {
-#if defined(SSLPIPE_DIST)
-  try {
-    auto *g = static_cast<sslpipe_dist_group *>(gp);
-    torch::NoGradGuard no_grad;
-    std::vector<at::Tensor> bufs;
-    std::vector<c10::intrusive_ptr<c10d::Work>> works;
-    for (int i = 0; i < n; i++)
-      bufs.push_back(ts[i]->is_contiguous() ? *ts[i] : ts[i]->contiguous());
-    for (int i = 0; i < n; i++) {
-      std::vector<at::Tensor> v{bufs[i]};
-      c10d::BroadcastOptions o;
-      o.rootRank = root;
-      works.push_back(g->pg->broadcast(v, o));
-    }
-    sslpipe_dist_ops::wait(g, works);
-    for (int i = 0; i < n; i++)
-      if (!bufs[i].is_same(*ts[i]))
-        ts[i]->copy_(bufs[i]);
-    return 1;
-  }
-  SSLPIPE_DIST_CATCH(err)
-#else
-  return 0;
-#endif
-}
-
 // sslpipe_dist_allgather sets outs[r] to a new tensor holding rank r's x
 // (x has the same shape and dtype on every rank).
 int sslpipe_dist_allgather(void *gp, tensor x, tensor *outs, char **err) {
@@ -777,7 +748,6 @@ int sslpipe_dist_new_nccl(void *s, int rank, int world, int dev, int64_t timeout
 void sslpipe_dist_free(void *g);
 int sslpipe_dist_failure(void *g, char **msg);
 int sslpipe_dist_allreduce(void *g, void **ts, int n, int avg, char **err);
-int sslpipe_dist_broadcast(void *g, void **ts, int n, int root, char **err);
 int sslpipe_dist_allgather(void *g, void *x, void **outs, char **err);
 int sslpipe_dist_reduce_scatter(void *g, void *out, void **ins, int avg, char **err);
 int sslpipe_dist_barrier(void *g, char **err);
@@ -883,13 +853,6 @@ func SslpipeDistAllReduce(g unsafe.Pointer, ts []Ctensor, avg bool) (int, string
 	}
 	var msg *C.char
 	rc := C.sslpipe_dist_allreduce(g, distTensors(ts), C.int(len(ts)), a, &msg)
-	return int(rc), takeCString(msg)
-}
-
-// SslpipeDistBroadcast copies root's tensors to every rank.
-func SslpipeDistBroadcast(g unsafe.Pointer, ts []Ctensor, root int) (int, string) {
-	var msg *C.char
-	rc := C.sslpipe_dist_broadcast(g, distTensors(ts), C.int(len(ts)), C.int(root), &msg)
 	return int(rc), takeCString(msg)
 }
 

@@ -404,25 +404,27 @@ func childCollectives(ctx context.Context) (err error) {
 	if got, want := f32s(out)[0], float32(10+2*r); got != want {
 		return fmt.Errorf("reduce_scatter: %v, want %v", got, want)
 	}
-	// A single-machine group listens on the loopback interface only.
-	addrs, err := listening()
+	// A single-machine group keeps to the loopback interface: every TCP
+	// socket of this process (Gloo's connections to its peers and any
+	// listener) has a loopback local address.
+	addrs, err := tcpSockets()
 	if err != nil {
 		return err
 	}
 	if len(addrs) == 0 {
-		return errors.New("no listening socket found: Gloo's listener was not seen")
+		return errors.New("no TCP socket found: Gloo's connections were not seen")
 	}
 	for _, a := range addrs {
 		if !a.IsLoopback() {
-			return fmt.Errorf("listening on %v, not a loopback address (all: %v)", a, addrs)
+			return fmt.Errorf("a socket on %v, not a loopback address (all: %v)", a, addrs)
 		}
 	}
 	return g.Barrier()
 }
 
-// listening returns the local addresses of this process's listening TCP
-// sockets (from /proc/self/fd and /proc/net/tcp{,6}).
-func listening() ([]net.IP, error) {
+// tcpSockets returns the local addresses of this process's TCP sockets
+// (from /proc/self/fd and /proc/net/tcp{,6}).
+func tcpSockets() ([]net.IP, error) {
 	fds, err := os.ReadDir("/proc/self/fd")
 	if err != nil {
 		return nil, err
@@ -442,7 +444,7 @@ func listening() ([]net.IP, error) {
 		}
 		for _, line := range strings.Split(string(b), "\n")[1:] {
 			fs := strings.Fields(line)
-			if len(fs) < 10 || fs[3] != "0A" || !mine[fs[9]] {
+			if len(fs) < 10 || !mine[fs[9]] {
 				continue
 			}
 			hexIP, _, _ := strings.Cut(fs[1], ":")

@@ -306,6 +306,11 @@ func expandName(item string, limit int) ([]string, error) {
 	if strings.ContainsAny(prefix, "]") || strings.ContainsAny(ranges, "[") {
 		return nil, fmt.Errorf("unbalanced bracket in %q", item)
 	}
+	// The rest does not depend on this group's values: expand it once.
+	tails, err := expandName(rest, limit)
+	if err != nil && err != errFull {
+		return nil, err
+	}
 	var out []string
 	for _, r := range strings.Split(ranges, ",") {
 		lo, hi, found := strings.Cut(r, "-")
@@ -317,25 +322,20 @@ func expandName(item string, limit int) ([]string, error) {
 		if lo == "" || hi == "" || err1 != nil || err2 != nil || a < 0 || b < a {
 			return nil, fmt.Errorf("bad range %q in %q", r, item)
 		}
-		width := len(lo)
 		for v := a; v <= b; v++ {
-			if len(out) >= limit {
-				return out, errFull
-			}
-			tails, err := expandName(rest, limit-len(out))
 			num := strconv.Itoa(v)
-			if len(num) < width {
-				num = strings.Repeat("0", width-len(num)) + num
+			if len(num) < len(lo) {
+				num = strings.Repeat("0", len(lo)-len(num)) + num
 			}
 			for _, t := range tails {
+				if len(out) >= limit {
+					return out, errFull
+				}
 				out = append(out, prefix+num+t)
-			}
-			if err != nil {
-				return out, err
 			}
 		}
 	}
-	return out, nil
+	return out, err
 }
 
 // errFull stops an expansion at its limit.
