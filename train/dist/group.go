@@ -247,14 +247,6 @@ func (g *Group) openStore(opt Options, timeout time.Duration) error {
 			fmt.Fprintf(opt.Warn, "dist: this libtorch's TCPStore listens on every interface of this machine (port %d), not only on %s: keep the port off untrusted networks\n", opt.StorePort, opt.StoreAddr)
 		}
 		h, rc, msg = lib.SslpipeDistStoreTCP(opt.StoreAddr, opt.StorePort, true, opt.World, fd, ms, opt.StorePrefix)
-		if rc == -1 && fd >= 0 {
-			// A store backend that cannot take the socket (untested
-			// libtorch versions): serve on every interface instead. The
-			// descriptor is not closed here: the store may have owned
-			// (and closed) it, and its number may be reused by now.
-			fmt.Fprintf(opt.Warn, "dist: the TCPStore refused a socket bound to %s (%s); it listens on every interface of this machine (port %d): keep the port off untrusted networks\n", opt.StoreAddr, firstLine(msg), opt.StorePort)
-			h, rc, msg = lib.SslpipeDistStoreTCP(opt.StoreAddr, opt.StorePort, true, opt.World, -1, ms, opt.StorePrefix)
-		}
 	default:
 		if !opt.AgentStore {
 			g.storeHost = 0
