@@ -31,7 +31,7 @@ shim: deps $(BIN)/shimbuild
 build: shim
 	$(GO) build $(GOFLAGS_TORCH) -o $(BIN)/sslpipe-torch ./cmd/sslpipe
 	CGO_ENABLED=0 $(GO) build -o $(BIN)/sslpipe ./cmd/sslpipe
-	@echo "built $(BIN)/sslpipe (data commands, pure Go) and $(BIN)/sslpipe-torch (libtorch commands; $(BIN)/sslpipe runs it)"
+	@echo "built $(BIN)/sslpipe (data commands, pure Go; JPEGs with libjpeg-turbo when libturbojpeg.so.0 is installed) and $(BIN)/sslpipe-torch (libtorch commands; $(BIN)/sslpipe runs it)"
 
 vet: shim
 	@bad=$$(gofmt -l $$(git ls-files '*.go')); if [[ -n "$$bad" ]]; then echo "gofmt needed: $$bad"; exit 1; fi

@@ -501,6 +501,10 @@ func LoadKMeans(path string) (*KMeans, error) {
 		return nil, fmt.Errorf("audio: %w", err)
 	}
 	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("audio: %w", err)
+	}
 	br := bufio.NewReader(f)
 	magic := make([]byte, len(kmeansMagic))
 	if _, err := io.ReadFull(br, magic); err != nil || string(magic) != kmeansMagic {
@@ -514,7 +518,10 @@ func LoadKMeans(path string) (*KMeans, error) {
 	if err := json.Unmarshal(line, &km.Meta); err != nil {
 		return nil, fmt.Errorf("%w: %s: metadata: %v", ErrKMeans, path, err)
 	}
-	a, err := npy.Read(br, -1)
+	// The centroids' size is checked against the bytes left in the file
+	// before they are allocated: a header claiming gigabytes in a short
+	// file is an error, not an allocation.
+	a, err := npy.Read(br, st.Size()-int64(len(magic)+len(line)))
 	if err != nil {
 		return nil, fmt.Errorf("%w: %s: centroids: %v", ErrKMeans, path, err)
 	}

@@ -8,6 +8,7 @@ import (
 	"io"
 	"math"
 	"os"
+	"slices"
 )
 
 // Errors returned (wrapped, with the file name) by the WAV decoder.
@@ -70,7 +71,8 @@ type Decoder struct {
 	done   int64 // frames read
 	buf    []byte
 	frameB int
-	chSel  int // -1: average all channels; otherwise the one channel kept
+	chSel  int  // -1: average all channels; otherwise the one channel kept
+	sized  bool // the stream size was known: the header's frame count fits it
 }
 
 // readBufBytes is the size of the decoder's byte buffer.
@@ -86,7 +88,7 @@ func NewDecoder(r io.Reader, size int64, name string) (*Decoder, error) {
 		return nil, fmt.Errorf("audio: %s: %w", name, err)
 	}
 	fb := info.Channels * info.BitsPerSample / 8
-	return &Decoder{info: info, name: name, r: r, left: info.Frames, frameB: fb, chSel: -1,
+	return &Decoder{info: info, name: name, r: r, left: info.Frames, frameB: fb, chSel: -1, sized: size >= 0,
 		buf: make([]byte, (readBufBytes/fb)*fb)}, nil
 }
 
@@ -236,20 +238,28 @@ func (d *Decoder) convertChannel(dst []float32, b []byte) error {
 }
 
 // ReadAll decodes the remaining samples into dst[:0] (grown as needed) and
-// returns it. The slice is allocated once from the header's frame count.
+// returns it. When the stream size was given to NewDecoder, the header's
+// frame count has been checked against it and the slice is allocated once;
+// otherwise it grows as the samples arrive, so a short stream whose header
+// claims hours of audio fails with ErrTruncated having allocated about what
+// it held.
 func (d *Decoder) ReadAll(dst []float32) ([]float32, error) {
 	need := int(d.left)
-	if cap(dst) < need {
-		dst = make([]float32, need)
+	if d.sized && cap(dst) < need {
+		dst = make([]float32, 0, need)
 	}
-	dst = dst[:need]
-	off := 0
-	for off < need {
-		n, err := d.Read(dst[off:])
+	dst = dst[:0]
+	for len(dst) < need {
+		if len(dst) == cap(dst) {
+			// Double, starting at one read buffer: at most about twice
+			// what has arrived is allocated.
+			dst = slices.Grow(dst, min(need-len(dst), max(len(dst), len(d.buf)/d.frameB)))
+		}
+		n, err := d.Read(dst[len(dst):cap(dst)])
 		if err != nil {
 			return nil, err
 		}
-		off += n
+		dst = dst[:len(dst)+n]
 	}
 	return dst, nil
 }

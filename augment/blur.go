@@ -176,13 +176,3 @@ func roundRowGeneric(out []uint8, a []float32) {
 		}
 	}
 }
-
-func roundU8(v float32) uint8 {
-	if v <= 0 {
-		return 0
-	}
-	if v >= 255 {
-		return 255
-	}
-	return uint8(math.RoundToEven(float64(v)))
-}

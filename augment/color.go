@@ -28,6 +28,22 @@ func ToGray(dst, src *Image) {
 	}
 }
 
+// grayInPlace converts an RGB m to 1-channel gray (ToGray) in its own
+// buffer: pixel i's gray value goes to byte i, which pixels 0..i have
+// already been read from.
+func grayInPlace(m *Image) {
+	if m.C == 1 {
+		return
+	}
+	p := m.Pix
+	n := len(p) / 3
+	for i := range n {
+		q := p[3*i : 3*i+3 : 3*i+3]
+		p[i] = luma(q[0], q[1], q[2])
+	}
+	m.Pix, m.C = p[:n], 1
+}
+
 // GrayToRGB replicates a 1-channel src into 3 channels in dst (an RGB src
 // is copied).
 func GrayToRGB(dst, src *Image) {
@@ -140,16 +156,57 @@ func AdjustHue(m *Image, factor float64) {
 	// Even a zero shift goes through PIL's HSV round trip, which is not
 	// the identity for every pixel, so it is always applied.
 	p := m.Pix
-	tab := hsvTables()
+	tab, fwd := hsvTables(), rgbHSVTables()
 	for i := 0; i+3 <= len(p); i += 3 {
 		q := p[i : i+3 : i+3]
-		h, s, v := rgbToHSV(q[0], q[1], q[2])
+		h, s, v := fwd.rgbToHSV(q[0], q[1], q[2])
 		q[0], q[1], q[2] = hsvToRGB(tab, h+shift, s, v)
 	}
 }
 
+// rgbHSVTab holds rgbToHSV's results in tables, so that AdjustHue does
+// no division and takes no data-dependent branch. Pillow's hue depends
+// only on the differences between channels (which channel is the largest
+// and the smallest, ties included, and max - x for each channel x), so it
+// is tabulated by (r-g, g-b); saturation depends on (max, max-min).
+// TestHSVGoldenExhaustive checks the tables against Pillow over all 2^24
+// inputs.
+type rgbHSVTab struct {
+	hue [511 * 511]uint8 // [(r-g+255)*511 + g-b+255]
+	sat [256 * 256]uint8 // [max<<8 | max-min]
+}
+
+var rgbHSVTables = sync.OnceValue(func() *rgbHSVTab {
+	t := new(rgbHSVTab)
+	for d1 := -255; d1 <= 255; d1++ { // r - g
+		for d2 := -255; d2 <= 255; d2++ { // g - b
+			// The representative with min 0: b, b+d2, b+d1+d2. Pairs
+			// spanning more than 255 levels never occur.
+			lo, hi := min(0, d2, d1+d2), max(0, d2, d1+d2)
+			if hi-lo > 255 {
+				continue
+			}
+			b := -lo
+			t.hue[(d1+255)*511+d2+255], _, _ = rgbToHSV(uint8(b+d1+d2), uint8(b+d2), uint8(b))
+		}
+	}
+	for mx := range 256 {
+		for cr := 0; cr <= mx; cr++ {
+			_, t.sat[mx<<8|cr], _ = rgbToHSV(uint8(mx), uint8(mx-cr), uint8(mx-cr))
+		}
+	}
+	return t
+})
+
+// rgbToHSV is the package-level rgbToHSV by table lookup.
+func (t *rgbHSVTab) rgbToHSV(r, g, b uint8) (uint8, uint8, uint8) {
+	maxc, minc := max(r, g, b), min(r, g, b)
+	return t.hue[(int(r)-int(g)+255)*511+int(g)-int(b)+255], t.sat[int(maxc)<<8|int(maxc-minc)], maxc
+}
+
 // rgbToHSV is Pillow's rgb2hsv_row: float32 intermediates, double
-// constants, truncation to bytes.
+// constants, truncation to bytes (identical to Image.convert("HSV") for
+// all 2^24 inputs: TestHSVGoldenExhaustive).
 func rgbToHSV(r, g, b uint8) (uint8, uint8, uint8) {
 	maxc := max(r, g, b)
 	minc := min(r, g, b)
@@ -181,20 +238,11 @@ func rgbToHSV(r, g, b uint8) (uint8, uint8, uint8) {
 	return uint8(int(float64(h) * 255.0)), uint8(int(float64(s) * 255.0)), maxc
 }
 
-func clipInt8(v int) uint8 {
-	if v <= 0 {
-		return 0
-	}
-	if v >= 255 {
-		return 255
-	}
-	return uint8(v)
-}
-
 // hsvToRGB is Pillow's hsv2rgb with its per-byte subexpressions (fs as
 // float32 and double, f and 1-f, the sector) tabulated in 256-entry
 // tables; the arithmetic that combines them is Pillow's, so results are
-// identical (TestHSVToRGBExhaustive checks all 2^24 inputs).
+// identical (TestHSVGoldenExhaustive checks all 2^24 inputs against
+// Pillow's HSV-to-RGB convert).
 func hsvToRGB(tab *hsvTab, h, s, v uint8) (uint8, uint8, uint8) {
 	if s == 0 {
 		return v, v, v
@@ -221,8 +269,8 @@ func hsvToRGB(tab *hsvTab, h, s, v uint8) (uint8, uint8, uint8) {
 
 // roundHalfAway is C's round() for the products v*m in [0, 255] that
 // hsvToRGB forms. int(x+0.5) could differ from round(x) only when x is
-// within an ulp below a half-integer; TestHSVToRGBExhaustive checks all
-// 2^24 inputs against a transcription of Pillow's code, so it does not.
+// within an ulp below a half-integer; TestHSVGoldenExhaustive checks all
+// 2^24 inputs against Pillow's output, so it does not.
 func roundHalfAway(x float64) uint8 { return uint8(int(x + 0.5)) }
 
 type hsvTab struct {

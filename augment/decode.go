@@ -10,6 +10,8 @@ import (
 	"image/png"
 	"os"
 	"path/filepath"
+
+	"github.com/sslpipe/sslpipe/augment/internal/turbo"
 )
 
 // DefaultMaxPixels is the largest image (width x height) Decode accepts
@@ -73,9 +75,16 @@ func Decode(name string, data []byte, opt DecodeOptions) (*Image, error) {
 }
 
 // DecodeInto is Decode writing into dst, whose pixel buffer is reused when
-// large enough (a worker decoding many files allocates nothing per JPEG
-// in cgo builds). On error dst is unspecified.
-func DecodeInto(dst *Image, name string, data []byte, opt DecodeOptions) (err error) {
+// large enough (with libjpeg-turbo a JPEG is decoded straight into it; a
+// worker decoding many files then allocates only the few small objects of
+// the header check per file). On error dst is unspecified.
+func DecodeInto(dst *Image, name string, data []byte, opt DecodeOptions) error {
+	return decodeInto(dst, name, data, opt, jpegLib)
+}
+
+// decodeInto is DecodeInto decoding JPEGs with lib, or with image/jpeg
+// when lib is nil.
+func decodeInto(dst *Image, name string, data []byte, opt DecodeOptions, lib *turbo.Lib) (err error) {
 	if opt.Channels != 0 && opt.Channels != 1 && opt.Channels != 3 {
 		return fmt.Errorf("augment: %s: DecodeOptions.Channels must be 0, 1 or 3, got %d", name, opt.Channels)
 	}
@@ -104,11 +113,7 @@ func DecodeInto(dst *Image, name string, data []byte, opt DecodeOptions) (err er
 	var src image.Image
 	switch format {
 	case "jpeg":
-		handled, ferr := decodeJPEGFast(dst, data, opt.Channels, maxPix)
-		if ferr != nil {
-			return &DecodeError{name, ferr}
-		}
-		if handled {
+		if decodeJPEGFast(lib, dst, data, opt.Channels, maxPix) {
 			return orientJPEG(dst, data, opt)
 		}
 		src, err = jpeg.Decode(bytes.NewReader(data))
@@ -120,7 +125,13 @@ func DecodeInto(dst *Image, name string, data []byte, opt DecodeOptions) (err er
 	if err != nil {
 		return &DecodeError{name, fmt.Errorf("%w: %v", ErrFormat, err)}
 	}
-	*dst = *FromImage(src, opt.Channels)
+	if ycc, ok := src.(*image.YCbCr); ok && jpegYCbCrToRGB(dst, ycc) {
+		if opt.Channels == 1 {
+			grayInPlace(dst)
+		}
+	} else {
+		fromImageInto(dst, src, opt.Channels)
+	}
 	if format == "jpeg" {
 		return orientJPEG(dst, data, opt)
 	}

@@ -19,11 +19,19 @@
 //     torchvision applies to PIL images too): float kernel from the
 //     kernel size and sigma, reflect padding, rounding back to uint8. It
 //     runs separably, which is mathematically the same as torchvision's
-//     2-D convolution, and drops kernel taps below 1e-6;
+//     2-D convolution, and drops kernel taps below 1e-7;
 //   - random parameters are drawn exactly as the torchvision transforms do
 //     (RandomResizedCropParams with its 10 attempts and ratio-clamped
 //     central fallback, ColorJitterParams with its random op order), from
 //     the given *rand.Rand instead of torch's generator.
+//
+// Decoding: Decode reads JPEG and PNG. JPEGs are decoded with
+// libjpeg-turbo, the library Pillow uses, giving PIL's pixels exactly,
+// whenever libturbojpeg.so.0 (libjpeg-turbo 2.0 or later) is on the
+// machine: it is loaded at run time, without cgo, so that the same binary
+// runs, with Go's image/jpeg instead, where the library is absent.
+// JPEGDecoder says which decoder was chosen at start-up; DecoderEnv
+// forces image/jpeg.
 //
 // Ownership: an operation writes into a destination Image that it resizes
 // as needed (Image.Reset) and never retains its inputs. A Scratch holds the

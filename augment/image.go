@@ -68,6 +68,14 @@ func (m *Image) ToImage() image.Image {
 // compositing, as PIL's convert("RGB") does; 16-bit samples keep their
 // high byte. Gray to RGB replicates; RGB to gray uses PIL's "L" weights.
 func FromImage(src image.Image, channels int) *Image {
+	dst := &Image{}
+	fromImageInto(dst, src, channels)
+	return dst
+}
+
+// fromImageInto is FromImage writing into out, reusing its buffer when the
+// image keeps its native channel count.
+func fromImageInto(out *Image, src image.Image, channels int) {
 	b := src.Bounds()
 	w, h := b.Dx(), b.Dy()
 	native := 3
@@ -78,7 +86,10 @@ func FromImage(src image.Image, channels int) *Image {
 	if channels == 0 {
 		channels = native
 	}
-	dst := &Image{}
+	dst := out // the image in its native channels
+	if channels != native {
+		dst = &Image{}
+	}
 	dst.Reset(w, h, native)
 	switch s := src.(type) {
 	case *image.YCbCr:
@@ -111,16 +122,13 @@ func FromImage(src image.Image, channels int) *Image {
 	default:
 		genericToImage(dst, src)
 	}
-	if channels == native {
-		return dst
-	}
-	out := &Image{}
-	if channels == 3 {
+	switch {
+	case channels == native: // dst is out
+	case channels == 3:
 		GrayToRGB(out, dst)
-	} else {
+	default:
 		ToGray(out, dst)
 	}
-	return out
 }
 
 func opaque(s *image.RGBA) bool {

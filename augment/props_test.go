@@ -286,64 +286,6 @@ func TestFromImageOrigin(t *testing.T) {
 	}
 }
 
-func TestHSVToRGBExhaustive(t *testing.T) {
-	if testing.Short() {
-		t.Skip("16.7M cases")
-	}
-	tab := hsvTables()
-	for h := range 256 {
-		for s := range 256 {
-			for v := range 256 {
-				r, g, b := hsvToRGB(tab, uint8(h), uint8(s), uint8(v))
-				r2, g2, b2 := hsvToRGBRef(uint8(h), uint8(s), uint8(v))
-				if r != r2 || g != g2 || b != b2 {
-					t.Fatalf("hsv %d %d %d: %d %d %d, reference %d %d %d", h, s, v, r, g, b, r2, g2, b2)
-				}
-			}
-		}
-	}
-}
-
-// rgbToHSVRef transcribes Pillow 9.4's rgb2hsv_row, including math.Mod and
-// clipping, to check the simplified rgbToHSV.
-func rgbToHSVRef(r, g, b uint8) (uint8, uint8, uint8) {
-	maxc, minc := max(r, g, b), min(r, g, b)
-	if maxc == minc {
-		return 0, 0, maxc
-	}
-	cr := float32(maxc - minc)
-	s := cr / float32(maxc)
-	rc, gc, bc := float32(maxc-r)/cr, float32(maxc-g)/cr, float32(maxc-b)/cr
-	var h float32
-	switch {
-	case r == maxc:
-		h = bc - gc
-	case g == maxc:
-		h = float32(2.0 + float64(rc) - float64(bc))
-	default:
-		h = float32(4.0 + float64(gc) - float64(rc))
-	}
-	h = float32(math.Mod(float64(h)/6.0+1.0, 1.0))
-	return clipInt8(int(float64(h) * 255.0)), clipInt8(int(float64(s) * 255.0)), maxc
-}
-
-func TestRGBToHSVExhaustive(t *testing.T) {
-	if testing.Short() {
-		t.Skip("16.7M cases")
-	}
-	for r := range 256 {
-		for g := range 256 {
-			for b := range 256 {
-				h, s, v := rgbToHSV(uint8(r), uint8(g), uint8(b))
-				h2, s2, v2 := rgbToHSVRef(uint8(r), uint8(g), uint8(b))
-				if h != h2 || s != s2 || v != v2 {
-					t.Fatalf("rgb %d %d %d: %d %d %d, reference %d %d %d", r, g, b, h, s, v, h2, s2, v2)
-				}
-			}
-		}
-	}
-}
-
 func TestAddSymMatchesGeneric(t *testing.T) {
 	r := newRand(13)
 	for _, n := range []int{0, 1, 3, 7, 8, 9, 16, 31, 672} {

@@ -10,6 +10,7 @@ import (
 	"unicode"
 
 	"github.com/sslpipe/sslpipe/audio"
+	"github.com/sslpipe/sslpipe/augment"
 	"github.com/sslpipe/sslpipe/datasets"
 )
 
@@ -21,6 +22,44 @@ func RawPixels(imgs *datasets.Images) *Matrix {
 		m.Data[i] = float32(p) / 255
 	}
 	return m
+}
+
+// RawImagePixels is RawPixels for decoded images of any size: each is
+// converted to channels (gray replicated, or color to gray with PIL's
+// weights), resized to size x size (bilinear) when it differs, and
+// flattened to HWC values in [0, 1].
+func RawImagePixels(imgs []*augment.Image, size, channels int) (*Matrix, error) {
+	if size <= 0 || (channels != 1 && channels != 3) {
+		return nil, fmt.Errorf("eval: raw pixels: size %d and channels %d (want > 0 and 1 or 3)", size, channels)
+	}
+	d := size * size * channels
+	m := NewMatrix(len(imgs), d)
+	var s augment.Scratch
+	for i, img := range imgs {
+		if img == nil {
+			return nil, fmt.Errorf("eval: raw pixels: example %d has no image", i)
+		}
+		c := img
+		if c.C != channels {
+			t := &augment.Image{}
+			if channels == 3 {
+				augment.GrayToRGB(t, c)
+			} else {
+				augment.ToGray(t, c)
+			}
+			c = t
+		}
+		if c.W != size || c.H != size {
+			t := &augment.Image{}
+			augment.Resize(t, c, size, size, augment.Bilinear, &s)
+			c = t
+		}
+		row := m.Data[i*d : (i+1)*d]
+		for j, p := range c.Pix[:d] {
+			row[j] = float32(p) / 255
+		}
+	}
+	return m, nil
 }
 
 // MeanRows mean-pools a rows x cols row-major block (frames or tokens) to

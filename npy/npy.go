@@ -4,7 +4,9 @@
 //
 // The header is parsed and validated before the data is allocated: a header
 // whose shape claims more elements than MaxElements, or more bytes than a
-// sized input holds, is rejected with an error that names the file.
+// sized input holds, is rejected with an error that names the file; from an
+// input of unknown size the array grows as the data arrives, so allocation
+// is always bounded by the bytes actually present.
 package npy
 
 import (
@@ -360,8 +362,16 @@ func parseDict(s string) (*Header, error) {
 	return h, nil
 }
 
-// Read reads a whole array from r. If size >= 0 it is the total stream size
-// and a header claiming more data than that is rejected before allocation.
+// readChunk is the number of data bytes Read decodes at a time.
+const readChunk = 64 << 10
+
+// Read reads a whole array from r. size is the total stream size, or -1 if
+// unknown. What Read allocates is bounded by the bytes actually present:
+// with a known size, a header claiming more data than the stream holds is
+// rejected before any allocation; with an unknown size the array grows as
+// the data arrives, so a short stream whose header claims gigabytes fails
+// at its end (ErrFormat, truncated data) having allocated about what it
+// held. Read consumes exactly the header and the data bytes of r.
 func Read(r io.Reader, size int64) (*Array, error) {
 	h, err := ReadHeader(r)
 	if err != nil {
@@ -369,52 +379,49 @@ func Read(r io.Reader, size int64) (*Array, error) {
 	}
 	a := &Array{DType: h.DType, Shape: h.Shape}
 	n := a.Len()
-	need := int64(n) * int64(h.DType.Size())
-	if size >= 0 && h.DataOffset+need > size {
-		return nil, fmt.Errorf("%w: shape %v needs %d data bytes, stream has %d", ErrFormat, h.Shape, need, size-h.DataOffset)
-	}
-	br := bufio.NewReaderSize(r, 1<<16)
-	var buf [8]byte
 	sz := h.DType.Size()
-	rd := func() error {
-		_, err := io.ReadFull(br, buf[:sz])
-		if err != nil {
-			return fmt.Errorf("%w: truncated data: %v", ErrFormat, err)
-		}
-		return nil
+	need := int64(n) * int64(sz)
+	if size >= 0 && h.DataOffset+need > size {
+		return nil, fmt.Errorf("%w: shape %v needs %d data bytes, stream has %d", ErrFormat, h.Shape, need, max(size-h.DataOffset, 0))
+	}
+	capacity := n // the size check above bounds it by the stream
+	if size < 0 {
+		capacity = min(n, readChunk/sz)
 	}
 	switch h.DType {
 	case Float32:
-		a.F32 = make([]float32, n)
-		for i := range a.F32 {
-			if err := rd(); err != nil {
-				return nil, err
-			}
-			a.F32[i] = math.Float32frombits(binary.LittleEndian.Uint32(buf[:]))
-		}
+		a.F32 = make([]float32, 0, capacity)
 	case Int16:
-		a.I16 = make([]int16, n)
-		for i := range a.I16 {
-			if err := rd(); err != nil {
-				return nil, err
-			}
-			a.I16[i] = int16(binary.LittleEndian.Uint16(buf[:]))
-		}
+		a.I16 = make([]int16, 0, capacity)
 	case Int32:
-		a.I32 = make([]int32, n)
-		for i := range a.I32 {
-			if err := rd(); err != nil {
-				return nil, err
-			}
-			a.I32[i] = int32(binary.LittleEndian.Uint32(buf[:]))
-		}
+		a.I32 = make([]int32, 0, capacity)
 	case Int64:
-		a.I64 = make([]int64, n)
-		for i := range a.I64 {
-			if err := rd(); err != nil {
-				return nil, err
+		a.I64 = make([]int64, 0, capacity)
+	}
+	buf := make([]byte, min(need, readChunk))
+	for done := int64(0); done < need; {
+		b := buf[:min(need-done, int64(len(buf)))]
+		if _, err := io.ReadFull(r, b); err != nil {
+			return nil, fmt.Errorf("%w: truncated data: %d of the %d bytes shape %v needs: %v", ErrFormat, done, need, h.Shape, err)
+		}
+		done += int64(len(b))
+		switch h.DType {
+		case Float32:
+			for i := 0; i < len(b); i += 4 {
+				a.F32 = append(a.F32, math.Float32frombits(binary.LittleEndian.Uint32(b[i:])))
 			}
-			a.I64[i] = int64(binary.LittleEndian.Uint64(buf[:]))
+		case Int16:
+			for i := 0; i < len(b); i += 2 {
+				a.I16 = append(a.I16, int16(binary.LittleEndian.Uint16(b[i:])))
+			}
+		case Int32:
+			for i := 0; i < len(b); i += 4 {
+				a.I32 = append(a.I32, int32(binary.LittleEndian.Uint32(b[i:])))
+			}
+		case Int64:
+			for i := 0; i < len(b); i += 8 {
+				a.I64 = append(a.I64, int64(binary.LittleEndian.Uint64(b[i:])))
+			}
 		}
 	}
 	return a, nil

@@ -7,6 +7,8 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"runtime"
+	"strings"
 	"testing"
 )
 
@@ -110,4 +112,52 @@ func ExampleReadFile() {
 	}
 	fmt.Println(a.DType, a.Shape, a.I16)
 	// Output: int16 [5] [-32768 -1 0 1 32767]
+}
+
+// bytesAllocated returns the heap bytes f allocates.
+func bytesAllocated(f func()) uint64 {
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	f()
+	runtime.ReadMemStats(&after)
+	return after.TotalAlloc - before.TotalAlloc
+}
+
+// A header claiming 55,000,000 x 39 float32 (8.6 GB) in front of a few
+// hundred bytes fails as truncated without allocating the claim, whether
+// the stream size is known (rejected before allocation) or not (the array
+// grows as the data arrives).
+func TestReadHugeHeaderAllocatesLittle(t *testing.T) {
+	var buf bytes.Buffer
+	buf.Write(header(Float32, []int{55_000_000, 39}))
+	buf.Write(make([]byte, 300))
+	b := buf.Bytes()
+	for _, size := range []int64{int64(len(b)), -1} {
+		var err error
+		n := bytesAllocated(func() { _, err = Read(bytes.NewReader(b), size) })
+		if !errors.Is(err, ErrFormat) || !strings.Contains(err.Error(), "55000000 39") {
+			t.Errorf("size %d: err = %v, want ErrFormat naming the shape", size, err)
+		}
+		if n > 1<<20 {
+			t.Errorf("size %d: allocated %d bytes for a %d-byte stream", size, n, len(b))
+		}
+	}
+	// An honest array spanning several read chunks reads back exactly
+	// whatever the size hint.
+	data := make([]float32, 3*readChunk/4+5)
+	for i := range data {
+		data[i] = float32(i) - 0.5
+	}
+	good := &Array{DType: Float32, Shape: []int{len(data)}, F32: data}
+	var gb bytes.Buffer
+	if err := Write(&gb, good); err != nil {
+		t.Fatal(err)
+	}
+	for _, size := range []int64{int64(gb.Len()), -1} {
+		a, err := Read(bytes.NewReader(gb.Bytes()), size)
+		if err != nil || !reflect.DeepEqual(a.F32, good.F32) {
+			t.Fatalf("size %d: %v", size, err)
+		}
+	}
 }

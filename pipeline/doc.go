@@ -72,4 +72,6 @@
 // Iter.Metrics reports per stage: items in and out, errors, busy time, time
 // blocked on input and on output, and queue occupancy; Iter.Progress and
 // ReportProgress render a progress bar (terminal) or periodic lines (logs).
+// A reporter is a goroutine with an owner: ReportProgress returns its stop
+// function, and Iter.ReportProgress ties it to the run, whose Close stops it.
 package pipeline

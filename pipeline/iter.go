@@ -80,6 +80,7 @@ type Iter[T any] struct {
 	emitted int64
 	report  Report
 	closed  bool
+	stops   []func() // progress reporters, stopped by Close
 }
 
 // Start builds the stages of s and starts their goroutines. The run stops
@@ -227,18 +228,36 @@ func (it *Iter[T]) Progress() Progress {
 	}
 }
 
-// Close stops the run and waits for all its goroutines to exit. It is safe
-// to call more than once.
+// ReportProgress writes it.Progress to w every interval until the run is
+// closed (see the function ReportProgress for the format): the reporter
+// belongs to the run, and Close stops it, after its final line, before
+// returning. It does nothing on a closed Iter.
+func (it *Iter[T]) ReportProgress(w io.Writer, interval time.Duration, tty bool) {
+	it.mu.Lock()
+	defer it.mu.Unlock()
+	if it.closed {
+		return
+	}
+	it.stops = append(it.stops, ReportProgress(context.Background(), w, interval, tty, it.Progress))
+}
+
+// Close stops the run and its progress reporters and waits for all their
+// goroutines to exit. It is safe to call more than once.
 func (it *Iter[T]) Close() error {
 	it.mu.Lock()
 	closed := it.closed
 	it.closed = true
+	stops := it.stops
+	it.stops = nil
 	it.mu.Unlock()
 	if closed {
 		return nil
 	}
 	it.cancel()
 	it.rc.wg.Wait()
+	for _, stop := range stops {
+		stop()
+	}
 	return nil
 }
 

@@ -105,30 +105,50 @@ func (p Progress) Bar(width int) string {
 	return "[" + strings.Repeat("=", done) + strings.Repeat(" ", width-done) + "] " + p.String()
 }
 
-// ReportProgress writes snap() to w every interval until ctx is done, then
-// writes a final line. On a terminal (tty) it redraws one line with a bar;
-// otherwise it writes one line per interval, suitable for logs. It is meant
-// to run in its own goroutine, owned by the caller:
+// ReportProgress starts a goroutine that writes snap() to w every interval
+// (one second if interval <= 0) and returns the function that stops it.
+// On a terminal (tty) it redraws one line with a bar; otherwise it writes
+// one line per interval, suitable for logs. stop writes a final line, waits
+// for the goroutine to exit and may be called more than once; the reporter
+// also ends, with its final line, when ctx is done. The caller owns the
+// reporter: call stop before w or what snap reads goes away.
 //
-//	go pipeline.ReportProgress(ctx, os.Stderr, time.Second, isTTY, it.Progress)
-func ReportProgress(ctx context.Context, w io.Writer, interval time.Duration, tty bool, snap func() Progress) {
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			if tty {
-				fmt.Fprintf(w, "\r%s\n", snap().Bar(30))
-			} else {
-				fmt.Fprintln(w, snap().String())
-			}
-			return
-		case <-t.C:
-			if tty {
-				fmt.Fprintf(w, "\r%s", snap().Bar(30))
-			} else {
-				fmt.Fprintln(w, snap().String())
+//	stop := pipeline.ReportProgress(ctx, os.Stderr, time.Second, isTTY, it.Progress)
+//	defer stop()
+//
+// Iter.ReportProgress ties a reporter to a run instead: Close stops it.
+func ReportProgress(ctx context.Context, w io.Writer, interval time.Duration, tty bool, snap func() Progress) (stop func()) {
+	if interval <= 0 {
+		interval = time.Second
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	line := func(final bool) {
+		switch {
+		case tty && final:
+			fmt.Fprintf(w, "\r%s\n", snap().Bar(30))
+		case tty:
+			fmt.Fprintf(w, "\r%s", snap().Bar(30))
+		default:
+			fmt.Fprintln(w, snap().String())
+		}
+	}
+	go func() {
+		defer close(done)
+		t := time.NewTicker(interval)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				line(true)
+				return
+			case <-t.C:
+				line(false)
 			}
 		}
+	}()
+	return func() {
+		cancel()
+		<-done
 	}
 }

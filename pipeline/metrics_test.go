@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/sslpipe/sslpipe/pipeline"
+	"go.uber.org/goleak"
 )
 
 func TestProgressAndMetrics(t *testing.T) {
@@ -47,18 +48,61 @@ func TestProgressAndMetrics(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	var buf bytes.Buffer
 	var mu sync.Mutex
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		pipeline.ReportProgress(ctx, &lockedWriter{w: &buf, mu: &mu}, time.Millisecond, false, it.Progress)
-	}()
+	stop := pipeline.ReportProgress(ctx, &lockedWriter{w: &buf, mu: &mu}, time.Millisecond, false, it.Progress)
 	time.Sleep(20 * time.Millisecond)
 	cancel()
-	<-done
+	stop() // waits for the final line
 	lines := strings.Split(strings.TrimSpace(buf.String()), "\n")
 	if len(lines) < 2 || !strings.HasPrefix(lines[len(lines)-1], "epoch 2/2 50/200") || strings.Contains(buf.String(), "\r") {
 		t.Fatalf("report %q", buf.String())
 	}
+}
+
+// A progress reporter never outlives its owner: stop (or, for
+// Iter.ReportProgress, Close) returns after the reporter's goroutine has
+// written its final line and exited.
+func TestReportProgressIsOwned(t *testing.T) {
+	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
+	var buf bytes.Buffer
+	var mu sync.Mutex
+	w := &lockedWriter{w: &buf, mu: &mu}
+
+	// The function form: stop is enough, no context to cancel; a second
+	// stop is harmless, and a zero interval does not panic.
+	stop := pipeline.ReportProgress(context.Background(), w, 0, true, func() pipeline.Progress { return pipeline.Progress{Epochs: 1, Position: 7, EpochLen: 10} })
+	stop()
+	stop()
+	if got := buf.String(); !strings.HasPrefix(got, "\r") || !strings.HasSuffix(got, "\n") || !strings.Contains(got, "7/10") {
+		t.Errorf("tty final line %q", got)
+	}
+
+	// Tied to a run: Close stops it, and the final line is the last output.
+	s := pipeline.Map(pipeline.From(pipeline.Slice(ints(50)), pipeline.Order{}), inc, pipeline.MapOptions{Workers: 2})
+	it, err := pipeline.Start(context.Background(), s, pipeline.RunOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	buf.Reset()
+	mu.Unlock()
+	it.ReportProgress(w, time.Millisecond, false)
+	for range 10 {
+		if _, err := it.Next(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	it.Close()
+	mu.Lock()
+	final := buf.String()
+	mu.Unlock()
+	time.Sleep(5 * time.Millisecond)
+	mu.Lock()
+	after := buf.String()
+	mu.Unlock()
+	if after != final || !strings.HasSuffix(final, "\n") || !strings.Contains(final[strings.LastIndex(final[:len(final)-1], "\n")+1:], "10/50") {
+		t.Errorf("after Close: %q (was %q)", after, final)
+	}
+	it.ReportProgress(w, time.Millisecond, false) // closed: no reporter starts
 }
 
 type lockedWriter struct {

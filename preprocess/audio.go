@@ -269,7 +269,7 @@ func (p *audioProc) prepare(ctx context.Context, r *runner, ins []input) error {
 	if err != nil {
 		return err
 	}
-	if _, err := writeFileAtomic(recPath, marshal(kmeansRecord{Fingerprint: r.fp, SHA256: sum})); err != nil {
+	if _, err := writeJSONAtomic(recPath, kmeansRecord{Fingerprint: r.fp, SHA256: sum}); err != nil {
 		return err
 	}
 	r.artifacts = append(r.artifacts,

@@ -10,7 +10,7 @@
 //	DIR/errors.jsonl         one line per rejected input (input index, path, kind, reason)
 //	DIR/manifest.json        written last: counts and sha256 per shard, options, versions, artifacts
 //	DIR/tokenizer.json       text: the trained tokenizer (with --train-tokenizer)
-//	DIR/kmeans.npy/.json     audio: k-means centroids and their metadata (with --kmeans)
+//	DIR/kmeans.model         audio: the k-means codebook (with --kmeans; kmeans-centroids.npy beside it)
 //	DIR/.sslpipe/            per-shard completion records used by resume (a rerun without them redoes every shard)
 //
 // Members of one sample are consecutive and share a key (WebDataset layout),

@@ -2,11 +2,14 @@ package preprocess
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"image"
+	"image/png"
 	"io"
 	"os"
 	"path/filepath"
@@ -14,6 +17,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/sslpipe/sslpipe/datasets"
 	"github.com/sslpipe/sslpipe/pipeline"
 )
 
@@ -28,6 +32,8 @@ type input struct {
 	Class    string // .cls content once classes are assigned ("" = no label)
 	Err      error  // rejected while listing (bad manifest line, unsafe tar member)
 	Size     int64  // file or member size; -1 if unknown (recorded in the input digest)
+	// Encoded, for built-in sets, returns the input's bytes (a PNG).
+	Encoded func() ([]byte, error)
 }
 
 // MaxInputFile bounds the size of one input file (1 GiB); larger files are
@@ -36,21 +42,30 @@ const MaxInputFile = 1 << 30
 
 // read returns the input's bytes.
 func (in *input) read() ([]byte, error) {
+	if in.Encoded != nil {
+		return in.Encoded()
+	}
 	f, err := os.Open(in.Path)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	if in.Member != nil {
-		buf := make([]byte, in.Member.Size)
-		if _, err := f.ReadAt(buf, in.Member.Offset); err != nil {
-			return nil, fmt.Errorf("read tar member %s: %w", in.Member.Name, err)
-		}
-		return buf, nil
-	}
 	fi, err := f.Stat()
 	if err != nil {
 		return nil, err
+	}
+	if in.Member != nil {
+		// The member was located by ScanTar; allocate only once the tar
+		// still holds its bytes (it may have shrunk or been replaced since).
+		m := in.Member
+		if m.Size < 0 || m.Size > MaxInputMember || m.Offset < 0 || m.Offset+m.Size > fi.Size() {
+			return nil, fmt.Errorf("read tar member %s: %d bytes at offset %d, but the tar has %d bytes", m.Name, m.Size, m.Offset, fi.Size())
+		}
+		buf := make([]byte, m.Size)
+		if _, err := f.ReadAt(buf, m.Offset); err != nil {
+			return nil, fmt.Errorf("read tar member %s: %w", m.Name, err)
+		}
+		return buf, nil
 	}
 	if !fi.Mode().IsRegular() {
 		return nil, errors.New("not a regular file")
@@ -77,6 +92,16 @@ func mediaExts(modality string) []string {
 // order and assigns .cls contents. It returns the class names when labels
 // are not all integers.
 func listInputs(ctx context.Context, o *Options) ([]input, []string, error) {
+	if split, dir, ok := datasets.IsFashionMNISTSpec(o.In); ok {
+		ins, err := listFashionMNIST(o, split, dir)
+		if err != nil {
+			return nil, nil, err
+		}
+		for i := range ins {
+			ins[i].Index = i
+		}
+		return ins, assignClasses(ins), nil
+	}
 	st, err := os.Stat(o.In)
 	isGlob := err != nil && strings.ContainsAny(o.In, "*?[")
 	if err != nil && !isGlob {
@@ -315,4 +340,35 @@ func inputsDigest(ins []input) string {
 		fmt.Fprintf(h, "%d\x00%s\x00%s\x00%d\x00%s\x00%s\n", in.Index, in.Name, in.Path, in.Size, in.Class, errs)
 	}
 	return hex.EncodeToString(h.Sum(nil))
+}
+
+// listFashionMNIST lists a built-in Fashion-MNIST split as inputs whose
+// bytes are each image encoded as PNG (lossless: the shards hold the
+// original pixels), labelled with datasets.FashionMNISTFolderNames (which
+// sort in label order, so .cls holds the original label).
+func listFashionMNIST(o *Options, split, dir string) ([]input, error) {
+	if o.Modality != Image {
+		return nil, optErr("--in %s is an image set; use --modality image", o.In)
+	}
+	if o.LabelsFromDirs || o.LabelColumn != "" || o.PathColumn != "" {
+		return nil, optErr("--in %s brings its own labels; drop --labels-from-dirs and the column flags", o.In)
+	}
+	set, err := datasets.FashionMNIST(dir, split)
+	if err != nil {
+		return nil, fmt.Errorf("preprocess: --in: %w", err)
+	}
+	g := set.Images
+	ins := make([]input, g.N)
+	for i := range ins {
+		ins[i] = input{Name: fmt.Sprintf("fashion-mnist:%s/%05d", split, i), Label: datasets.FashionMNISTFolderNames[set.Labels[i]], HasLabel: true, Size: -1,
+			Encoded: func() ([]byte, error) {
+				var b bytes.Buffer
+				img := &image.Gray{Pix: g.Image(i), Stride: g.W, Rect: image.Rect(0, 0, g.W, g.H)}
+				if err := png.Encode(&b, img); err != nil {
+					return nil, err
+				}
+				return b.Bytes(), nil
+			}}
+	}
+	return ins, nil
 }

@@ -135,13 +135,24 @@ var hexRE = regexp.MustCompile(`^[0-9a-f]{64}$`)
 // PartManifestName is the file name of part i of n.
 func PartManifestName(i, n int) string { return fmt.Sprintf("part-%05d-of-%05d.json", i, n) }
 
-// marshal renders v as indented JSON with a final newline.
-func marshal(v any) []byte {
+// marshal renders v as indented JSON with a final newline. It fails only
+// on values JSON cannot hold (a NaN or infinite float that validation let
+// through); the error is returned, never a panic.
+func marshal(v any) ([]byte, error) {
 	b, err := json.MarshalIndent(v, "", "  ")
 	if err != nil {
-		panic("preprocess: marshal: " + err.Error()) // only plain structs are marshalled
+		return nil, fmt.Errorf("preprocess: encoding %T as JSON: %w", v, err)
 	}
-	return append(b, '\n')
+	return append(b, '\n'), nil
+}
+
+// writeJSONAtomic writes marshal(v) to path atomically and returns its sha256.
+func writeJSONAtomic(path string, v any) (string, error) {
+	b, err := marshal(v)
+	if err != nil {
+		return "", err
+	}
+	return writeFileAtomic(path, b)
 }
 
 // ErrManifest is wrapped by errors about a manifest that cannot be used.

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"strings"
 	"time"
 )
@@ -94,7 +95,7 @@ type Options struct {
 	Part, Parts int `json:"-"` // process shards j with j % Parts == Part
 	// MaxErrors stops the run (ErrTooManyErrors) once more inputs than this
 	// were rejected; < 0 means no limit. The zero value stops at the first
-	// rejected input; the command line's default is -1.
+	// rejected input; the command line's default is 100.
 	MaxErrors int `json:"-"`
 	// Resume requires an earlier, interrupted run in Out; without it a run
 	// resumes when it finds one and starts afresh otherwise.
@@ -247,14 +248,14 @@ func (o *Options) validate() error {
 		if (o.KMeans > 0 || o.KMeansFrom != "") && o.Features == "" {
 			return optErr("--kmeans needs --features (HuBERT: --features mfcc --deltas)")
 		}
-		if o.KMeansFraction < 0 || o.KMeansFraction > 1 {
+		if !(o.KMeansFraction >= 0 && o.KMeansFraction <= 1) { // also NaN
 			return optErr("--kmeans-fraction %g must be in (0, 1]", o.KMeansFraction)
 		}
 		if o.LabelRate < 0 || o.LabelRate > 100 || (o.LabelRate > 0 && 100%o.LabelRate != 0) {
 			return optErr("--label-rate %d must divide the 100 Hz feature rate", o.LabelRate)
 		}
-		if o.MaxSeconds <= 0 {
-			return optErr("--max-seconds must be > 0")
+		if !(o.MaxSeconds > 0) || math.IsInf(o.MaxSeconds, 0) { // also NaN
+			return optErr("--max-seconds %g must be a finite number > 0", o.MaxSeconds)
 		}
 	case Text:
 		if err := notFor("image options", imageSet, o.Modality); err != nil {

@@ -205,7 +205,9 @@ func (r *runner) setup(ctx context.Context) error {
 		return fmt.Errorf("preprocess: no inputs found in %s", o.In)
 	}
 	r.nInputs, r.inputsSHA = n, digest
-	r.fp = fingerprint(o, digest)
+	if r.fp, err = fingerprint(o, digest); err != nil {
+		return err
+	}
 	if err := os.MkdirAll(filepath.Join(o.Out, stateDir), 0o755); err != nil {
 		return writeErr(o.Out, err)
 	}
@@ -219,13 +221,18 @@ func (r *runner) setup(ctx context.Context) error {
 }
 
 // fingerprint hashes what determines the output bytes.
-func fingerprint(o *Options, inputsSHA string) string {
+func fingerprint(o *Options, inputsSHA string) (string, error) {
 	h := sha256.New()
 	h.Write([]byte(FormatVersion + "\n"))
-	h.Write(marshal(currentVersions()))
-	h.Write(marshal(o))
+	for _, v := range []any{currentVersions(), o} {
+		b, err := marshal(v)
+		if err != nil {
+			return "", err
+		}
+		h.Write(b)
+	}
 	h.Write([]byte(inputsSHA))
-	return hex.EncodeToString(h.Sum(nil))
+	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
 // checkExisting refuses an output folder that holds another dataset and
@@ -385,7 +392,7 @@ func (r *runner) makeShard(ctx context.Context, job shardJob) (*shardRecord, *sh
 	}
 	rec.Shard.SHA256, rec.Shard.Bytes = sum, n
 	removeStale(recordPath(r.o.Out, job.Index))
-	if _, err := writeFileAtomic(recordPath(r.o.Out, job.Index), marshal(rec)); err != nil {
+	if _, err := writeJSONAtomic(recordPath(r.o.Out, job.Index), rec); err != nil {
 		return nil, rec, err
 	}
 	if testHookShardDone != nil {
@@ -455,7 +462,7 @@ func (r *runner) finish(recs []*shardRecord, nShards int, jobs []shardJob) error
 			m.Errors = []ErrorEntry{}
 		}
 		p := filepath.Join(r.o.Out, PartManifestName(r.o.Part, r.o.Parts))
-		if _, err := writeFileAtomic(p, marshal(m)); err != nil {
+		if _, err := writeJSONAtomic(p, m); err != nil {
 			return err
 		}
 		r.sum.Manifest = p
@@ -499,7 +506,7 @@ func writeFinal(out string, m *Manifest) (string, error) {
 	}
 	m.ErrorsSHA = sum
 	p := filepath.Join(out, "manifest.json")
-	if _, err := writeFileAtomic(p, marshal(m)); err != nil {
+	if _, err := writeJSONAtomic(p, m); err != nil {
 		return "", err
 	}
 	return p, nil

@@ -13,8 +13,9 @@ out=dist/gpu-bundle
 rm -rf "$out" && mkdir -p "$out/gotch-libtch" "$out/benchmarks"
 CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o "$out/sslpipe" ./cmd/sslpipe
 CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o "$out/shimbuild" ./tools/shimbuild
-# No libturbojpeg on the GPU machine: the pure-Go JPEG path is used there.
-go build -trimpath -tags augment_noturbo -ldflags "-s -w" -o "$out/sslpipe-torch" ./cmd/sslpipe
+# Both binaries load libturbojpeg.so.0 at run time where it is installed
+# and decode with Go's image/jpeg where it is not.
+go build -trimpath -ldflags "-s -w" -o "$out/sslpipe-torch" ./cmd/sslpipe
 # The replaced copy has no C++; take the sources from the module cache.
 src=$(go env GOMODCACHE)/github.com/sugarme/gotch@$(go list -m -f '{{.Version}}' github.com/sugarme/gotch 2>/dev/null || echo v0.9.1)
 [[ -f "$src/libtch/torch_api.cpp" ]] || src=$(go env GOMODCACHE)/github.com/sugarme/gotch@v0.9.1

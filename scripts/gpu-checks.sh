@@ -107,11 +107,18 @@ print(max(0, min(3000, int(budget * 1000 / (1.5 * ms[0])))) if ms else 0)
 PY
 )
 	echo "text run: $steps steps"
-	((steps >= 200)) && run $(($(left) - 60)) "$B" data2vec train --config benchmarks/data2vec/text-gpu.yaml --data "$FORTUNES" --dir /tmp/d2v-text-gpu --steps "$steps"
+	if ((steps >= 200)); then
+		run 60 "$B" preprocess --modality text --in "$FORTUNES" --split fortune --invalid-utf8 replace \
+			--train-tokenizer wordpiece --vocab 8000 --seq-len 128 --out /tmp/d2v-fortunes --quiet
+		run $(($(left) - 60)) "$B" train --config benchmarks/data2vec/text-gpu.yaml --data /tmp/d2v-fortunes --out /tmp/d2v-text-gpu --steps "$steps"
+	fi
 	if [[ -f /tmp/d2v-text-gpu/model.safetensors ]]; then
-		run 40 "$B" data2vec probe --run /tmp/d2v-text-gpu --data "$FORTUNES" --json >/tmp/d2v-text-gpu/probe.json
-		run 40 "$B" data2vec probe --run /tmp/d2v-text-gpu --data "$FORTUNES" --layer -1 --json >/tmp/d2v-text-gpu/probe-embeddings.json
-		grep -h '"name"\|"linear"\|"knn"' /tmp/d2v-text-gpu/probe*.json
+		sel="per-class=150,seed=0,classes=art|computers|education|food|law|love|medicine|politics|science|sports"
+		for layer in 0 -1; do
+			run 40 "$B" eval --run /tmp/d2v-text-gpu --train "$FORTUNES#part=train,$sel" --test "$FORTUNES#part=test,$sel" \
+				--tokenizer /tmp/d2v-fortunes/tokenizer.json --probe linear --layer "$layer" --json >"/tmp/d2v-text-gpu/probe-layer$layer.json"
+		done
+		grep -h '"label"\|"top1"' /tmp/d2v-text-gpu/probe*.json
 	fi
 	tar -C /tmp -czf "$OUT/d2v-text-gpu.tar.gz" --exclude checkpoints --exclude model.safetensors d2v-text-gpu 2>/dev/null
 fi

@@ -32,6 +32,11 @@ const (
 	SplitLines      Split = iota // every non-empty line is a document
 	SplitBlankLines              // paragraphs separated by blank lines
 	SplitFile                    // the whole file is one document
+	// SplitFortune: fortune(6) files, documents separated by lines that
+	// hold a single "%". A folder contributes its files without a dot in
+	// their names (the .dat indexes and .u8 links beside them are not
+	// text).
+	SplitFortune
 )
 
 // ParseSplit maps "lines", "blank" (or "paragraphs") and "file" to a Split.
@@ -43,8 +48,10 @@ func ParseSplit(s string) (Split, error) {
 		return SplitBlankLines, nil
 	case "file":
 		return SplitFile, nil
+	case "fortune", "fortunes":
+		return SplitFortune, nil
 	}
-	return 0, fmt.Errorf("text: unknown split %q (lines, blank, file)", s)
+	return 0, fmt.Errorf("text: unknown split %q (lines, blank, file, fortune)", s)
 }
 
 // UTF8Policy says what happens to a document with invalid UTF-8 or NUL bytes.
@@ -144,7 +151,11 @@ func (o *CorpusOptions) defaults() {
 // CorpusFiles expands paths: a file is taken as is; a directory is walked
 // recursively for *.txt and *.jsonl files (hidden entries skipped). The
 // result is sorted within each directory so the order is reproducible.
-func CorpusFiles(paths []string) ([]string, error) {
+func CorpusFiles(paths []string) ([]string, error) { return corpusFiles(paths, SplitLines) }
+
+// corpusFiles is CorpusFiles; with SplitFortune a directory contributes
+// its regular files without a dot in their names instead.
+func corpusFiles(paths []string, split Split) ([]string, error) {
 	var out []string
 	for _, p := range paths {
 		st, err := os.Stat(p)
@@ -167,7 +178,11 @@ func CorpusFiles(paths []string) ([]string, error) {
 				}
 				return nil
 			}
-			if !d.IsDir() && (strings.HasSuffix(name, ".txt") || strings.HasSuffix(name, ".jsonl")) {
+			if split == SplitFortune {
+				if d.Type().IsRegular() && !strings.Contains(name, ".") {
+					found = append(found, path)
+				}
+			} else if !d.IsDir() && (strings.HasSuffix(name, ".txt") || strings.HasSuffix(name, ".jsonl")) {
 				found = append(found, path)
 			}
 			return nil
@@ -305,7 +320,7 @@ func (r *docReader) next() (Document, error, bool) {
 		}
 		if !r.listed {
 			r.listed = true
-			files, err := CorpusFiles(r.paths)
+			files, err := corpusFiles(r.paths, r.o.Split)
 			if err != nil {
 				r.close()
 				return Document{}, err, true
@@ -409,8 +424,9 @@ func (r *docReader) step() {
 		if len(bytes.TrimSpace(line)) > 0 {
 			r.emit(line, r.lr.line, r.lr.line)
 		}
-	case SplitBlankLines, SplitFile:
-		if r.o.Split == SplitBlankLines && len(bytes.TrimSpace(line)) == 0 {
+	case SplitBlankLines, SplitFile, SplitFortune:
+		if r.o.Split == SplitBlankLines && len(bytes.TrimSpace(line)) == 0 ||
+			r.o.Split == SplitFortune && string(bytes.TrimRight(line, "\r")) == "%" {
 			r.flushDoc()
 			return
 		}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -269,4 +270,27 @@ func FuzzDocuments(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestSplitFortune: fortune files (no extension) in a folder, documents
+// between "%" lines; the .dat index beside them is not read.
+func TestSplitFortune(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "art"), []byte("First one\nline two\n%\nSecond\n%\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, "art.dat"), []byte{0, 1, 2, 0xff}, 0o644)
+	os.WriteFile(filepath.Join(dir, "food"), []byte("Third\r\n%\r\n"), 0o644)
+	var got []string
+	for d, err := range Documents(context.Background(), []string{dir}, CorpusOptions{Split: SplitFortune}) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, filepath.Base(d.File)+":"+strings.TrimSpace(d.Text))
+	}
+	want := []string{"art:First one\nline two", "art:Second", "food:Third"}
+	if !slices.Equal(got, want) {
+		t.Errorf("documents %q, want %q", got, want)
+	}
+	if s, err := ParseSplit("fortune"); err != nil || s != SplitFortune {
+		t.Errorf("ParseSplit(fortune): %v %v", s, err)
+	}
 }

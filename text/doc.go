@@ -15,8 +15,11 @@
 // BertPreTokenizer, ByteLevel, Whitespace, WhitespaceSplit and Sequence;
 // models WordPiece and BPE; post-processors BertProcessing,
 // RobertaProcessing, TemplateProcessing (single sequence), ByteLevel and
-// Sequence. Anything else is rejected at load time with ErrUnsupported
-// rather than silently encoding differently.
+// Sequence; decoders (for Decode) WordPiece, ByteLevel, Metaspace,
+// BPEDecoder, CTC, ByteFallback, Fuse, Strip, Replace (literal pattern) and
+// Sequence, with HF's semantics (golden tests: make_golden_decoders.js).
+// Anything else is rejected at load time with ErrUnsupported rather than
+// silently encoding or decoding differently.
 //
 // A *Tokenizer is immutable after loading and safe for concurrent use.
 //

@@ -35,6 +35,7 @@ type Tokenizer struct {
 	wp    *wordPiece
 	bpe   *bpeModel
 	post  postProcessor
+	dec   decoder // nil: Decode joins tokens with spaces
 	added *addedVocab
 
 	vocab   map[string]int32 // model vocabulary plus added tokens
@@ -42,7 +43,7 @@ type Tokenizer struct {
 	special []bool           // id -> is a special added token
 
 	// raw is the parsed document; Save writes it back so that fields this
-	// package does not interpret (decoder, truncation, ...) survive.
+	// package does not interpret (truncation, padding, ...) survive.
 	raw map[string]json.RawMessage
 
 	scratch sync.Pool // *encodeScratch
@@ -188,11 +189,16 @@ func (t *Tokenizer) build() error {
 		return fmt.Errorf("%w: token id %d is implausibly large", ErrMalformed, maxID)
 	}
 	t.inverse = make([]string, maxID+1)
-	for s, id := range t.vocab {
-		t.inverse[id] = s
+	for s, id := range modelVocab {
+		// Two tokens with one id: keep one, the same one every time.
+		if old := t.inverse[id]; old == "" || s < old {
+			t.inverse[id] = s
+		}
 	}
+	// As in HF, an id's added token wins over a model token with the same id.
 	t.special = make([]bool, maxID+1)
 	for _, a := range added {
+		t.inverse[a.ID] = a.Content
 		if a.Special {
 			t.special[a.ID] = true
 		}
@@ -209,6 +215,9 @@ func (t *Tokenizer) build() error {
 		t.bpe.byteLevel = isByteLevel(t.pre)
 	}
 	if t.post, err = parsePostProcessor(t.raw["post_processor"], t.vocab); err != nil {
+		return err
+	}
+	if t.dec, err = parseDecoder(t.raw["decoder"]); err != nil {
 		return err
 	}
 	t.scratch.New = func() any { return new(encodeScratch) }

@@ -117,7 +117,7 @@ func joinTokens(t *Tokenizer, ids []int32) string {
 func FuzzParseTokenizer(f *testing.F) {
 	// Small tokenizer.json files keep the fuzzer fast; the 8,000-token
 	// fixtures are covered by the golden tests.
-	for _, p := range []string{"testdata/small-wordpiece.json", "testdata/small-bpe.json"} {
+	for _, p := range []string{"testdata/small-wordpiece.json", "testdata/small-bpe.json", "testdata/decode-ctc.json"} {
 		data, err := os.ReadFile(p)
 		if err != nil {
 			f.Fatal(err)

@@ -131,192 +131,293 @@ func pairKey(a, b int32) uint64 { return uint64(uint32(a))<<32 | uint64(uint32(b
 // Tokenizer learns the vocabulary (BPE merges; WordPiece is learned the same
 // way with "##" continuation symbols, as HF's WordPieceTrainer does) and
 // returns the tokenizer. ctx is checked between merges.
+//
+// The vocabulary starts with the special tokens and the alphabet (the
+// LimitAlphabet most frequent characters with their "##" forms for
+// WordPiece, the 256 byte runes for byte-level BPE); every counted word is
+// split into alphabet symbols; then the most frequent adjacent pair is
+// merged into a new token until the vocabulary is full or no pair is seen
+// MinFrequency times.
 func (tr *Trainer) Tokenizer(ctx context.Context) (*Tokenizer, error) {
-	wp := tr.o.Kind == "wordpiece"
-	var toks []string
-	index := map[string]int32{}
-	addTok := func(s string) int32 {
-		if id, ok := index[s]; ok {
-			return id
-		}
-		id := int32(len(toks))
-		toks = append(toks, s)
-		index[s] = id
+	v := newTrainVocab(tr.o.SpecialTokens)
+	keys := tr.sortedWords()
+	if tr.o.Kind == "wordpiece" {
+		v.addWordPieceAlphabet(tr.alphabet(keys))
+	} else {
+		v.addByteAlphabet()
+	}
+	m := newMerger(tr.segment(v, keys))
+	merges, err := m.learn(ctx, v, tr.o)
+	if err != nil {
+		return nil, err
+	}
+	data, err := json.Marshal(tr.document(v.toks, merges))
+	if err != nil {
+		return nil, fmt.Errorf("text: %w", err)
+	}
+	return ParseTokenizer(data, "")
+}
+
+// learnedVocab is the vocabulary being learned: tokens in id order.
+type learnedVocab struct {
+	toks  []string
+	index map[string]int32
+}
+
+func newTrainVocab(specials []string) *learnedVocab {
+	v := &learnedVocab{index: map[string]int32{}}
+	for _, s := range specials {
+		v.add(s)
+	}
+	return v
+}
+
+// add returns the id of s, giving it the next id if it is new.
+func (v *learnedVocab) add(s string) int32 {
+	if id, ok := v.index[s]; ok {
 		return id
 	}
-	for _, s := range tr.o.SpecialTokens {
-		addTok(s)
-	}
+	id := int32(len(v.toks))
+	v.toks = append(v.toks, s)
+	v.index[s] = id
+	return id
+}
 
-	// Words in sorted order for determinism.
+// addWordPieceAlphabet adds each character, then each with the "##"
+// continuation prefix.
+func (v *learnedVocab) addWordPieceAlphabet(chars []rune) {
+	for _, r := range chars {
+		v.add(string(r))
+	}
+	for _, r := range chars {
+		v.add("##" + string(r))
+	}
+}
+
+// addByteAlphabet adds GPT-2's rune for each byte, in byte order.
+func (v *learnedVocab) addByteAlphabet() {
+	for b := range 256 {
+		v.add(string(byteToRune[b]))
+	}
+}
+
+// sortedWords lists the counted words in sorted order, for determinism.
+func (tr *Trainer) sortedWords() []string {
 	keys := make([]string, 0, len(tr.words))
 	for w := range tr.words {
 		keys = append(keys, w)
 	}
 	slices.Sort(keys)
+	return keys
+}
 
-	// Alphabet.
-	if wp {
-		freq := map[rune]int64{}
-		for _, w := range keys {
-			for _, r := range w {
-				freq[r] += tr.words[w]
-			}
-		}
-		chars := make([]rune, 0, len(freq))
-		for r := range freq {
-			chars = append(chars, r)
-		}
-		slices.SortFunc(chars, func(a, b rune) int {
-			if c := cmp.Compare(freq[b], freq[a]); c != 0 {
-				return c
-			}
-			return cmp.Compare(a, b)
-		})
-		chars = chars[:min(len(chars), tr.o.LimitAlphabet)]
-		slices.Sort(chars)
-		for _, r := range chars {
-			addTok(string(r))
-		}
-		for _, r := range chars {
-			addTok("##" + string(r))
-		}
-	} else {
-		for b := range 256 {
-			addTok(string(byteToRune[b]))
+// alphabet is the WordPiece alphabet: the LimitAlphabet characters most
+// frequent in the words (ties to the smaller rune), in rune order.
+func (tr *Trainer) alphabet(keys []string) []rune {
+	freq := map[rune]int64{}
+	for _, w := range keys {
+		for _, r := range w {
+			freq[r] += tr.words[w]
 		}
 	}
-
-	// Initial segmentation.
-	type word struct {
-		syms  []int32
-		count int64
+	chars := make([]rune, 0, len(freq))
+	for r := range freq {
+		chars = append(chars, r)
 	}
-	words := make([]word, 0, len(keys))
-outer:
+	slices.SortFunc(chars, func(a, b rune) int {
+		if c := cmp.Compare(freq[b], freq[a]); c != 0 {
+			return c
+		}
+		return cmp.Compare(a, b)
+	})
+	chars = chars[:min(len(chars), tr.o.LimitAlphabet)]
+	slices.Sort(chars)
+	return chars
+}
+
+// trainWord is a distinct word as a sequence of token ids, with its count.
+type trainWord struct {
+	syms  []int32
+	count int64
+}
+
+// segment splits each word into alphabet symbols: characters (the first
+// plain, the rest with "##") for WordPiece, bytes for byte-level BPE.
+// WordPiece words with a character outside the alphabet are left out: they
+// encode to [UNK] whatever is learned.
+func (tr *Trainer) segment(v *learnedVocab, keys []string) []trainWord {
+	words := make([]trainWord, 0, len(keys))
 	for _, w := range keys {
 		var syms []int32
-		if wp {
-			first := true
-			for _, r := range w {
-				s := string(r)
-				if !first {
-					s = "##" + s
-				}
-				id, ok := index[s]
-				if !ok {
-					continue outer // a character outside the alphabet: [UNK] anyway
-				}
-				syms = append(syms, id)
-				first = false
+		if tr.o.Kind == "wordpiece" {
+			var ok bool
+			if syms, ok = wordPieceSymbols(v, w); !ok {
+				continue
 			}
 		} else {
 			for i := 0; i < len(w); i++ {
-				syms = append(syms, index[string(byteToRune[w[i]])])
+				syms = append(syms, v.index[string(byteToRune[w[i]])])
 			}
 		}
-		words = append(words, word{syms: syms, count: tr.words[w]})
+		words = append(words, trainWord{syms: syms, count: tr.words[w]})
 	}
+	return words
+}
 
-	counts := map[uint64]int64{}
-	where := map[uint64][]int32{}
+// wordPieceSymbols is w's characters as ids; false if one is not in the
+// alphabet.
+func wordPieceSymbols(v *learnedVocab, w string) ([]int32, bool) {
+	var syms []int32
+	for i, r := range w {
+		s := string(r)
+		if i > 0 {
+			s = "##" + s
+		}
+		id, ok := v.index[s]
+		if !ok {
+			return nil, false
+		}
+		syms = append(syms, id)
+	}
+	return syms, true
+}
+
+// merger runs the merges: the words as symbol sequences, the weighted count
+// of every adjacent pair, which words may hold each pair, and a heap of
+// candidate pairs. Heap entries and where lists may be stale; counts is the
+// truth.
+type merger struct {
+	words  []trainWord
+	counts map[uint64]int64   // pair -> occurrences, weighted by word counts
+	where  map[uint64][]int32 // pair -> words that held it (repeats and stale entries allowed)
+	heap   pairHeap
+	stamp  []int // word -> the last merge iteration that visited it
+}
+
+func newMerger(words []trainWord) *merger {
+	m := &merger{words: words, counts: map[uint64]int64{}, where: map[uint64][]int32{}, stamp: make([]int, len(words))}
 	for wi, w := range words {
 		for i := 0; i+1 < len(w.syms); i++ {
 			k := pairKey(w.syms[i], w.syms[i+1])
-			counts[k] += w.count
-			where[k] = append(where[k], int32(wi))
+			m.counts[k] += w.count
+			m.where[k] = append(m.where[k], int32(wi))
 		}
 	}
-	h := make(pairHeap, 0, len(counts))
-	for k, c := range counts {
-		h = append(h, pairItem{c, k})
+	m.heap = make(pairHeap, 0, len(m.counts))
+	for k, c := range m.counts {
+		m.heap = append(m.heap, pairItem{c, k})
 	}
-	heap.Init(&h)
+	heap.Init(&m.heap)
+	return m
+}
 
+// learn merges the most frequent pair (ties to the smaller pair key) into a
+// new token of v until v holds o.VocabSize tokens, no pair is left or the
+// best is seen fewer than o.MinFrequency times, and returns the merges in
+// order.
+func (m *merger) learn(ctx context.Context, v *learnedVocab, o TrainOptions) ([][2]string, error) {
 	var merges [][2]string
-	stamp := make([]int, len(words))
-	for iter := 1; len(toks) < tr.o.VocabSize && h.Len() > 0; iter++ {
+	for iter := 1; len(v.toks) < o.VocabSize && m.heap.Len() > 0; iter++ {
 		if iter%256 == 0 {
 			if err := ctx.Err(); err != nil {
 				return nil, err
 			}
 		}
-		top := heap.Pop(&h).(pairItem)
-		if cur := counts[top.key]; cur != top.count {
-			if cur > 0 {
-				heap.Push(&h, pairItem{cur, top.key})
-			}
+		top := heap.Pop(&m.heap).(pairItem)
+		if m.requeueStale(top) {
 			continue
 		}
-		if top.count < int64(tr.o.MinFrequency) {
+		if top.count < int64(o.MinFrequency) {
 			break
 		}
 		a, b := int32(top.key>>32), int32(uint32(top.key))
-		merged := toks[a] + strings.TrimPrefix(toks[b], "##")
-		if !wp {
-			merged = toks[a] + toks[b]
+		merged := v.toks[a] + v.toks[b]
+		if o.Kind == "wordpiece" {
+			merged = v.toks[a] + strings.TrimPrefix(v.toks[b], "##")
 		}
-		c := addTok(merged)
-		merges = append(merges, [2]string{toks[a], toks[b]})
-		changed := map[uint64]bool{}
-		for _, wi := range where[top.key] {
-			if stamp[wi] == iter {
-				continue
-			}
-			stamp[wi] = iter
-			w := &words[wi]
-			has := false
-			for i := 0; i+1 < len(w.syms); i++ {
-				if w.syms[i] == a && w.syms[i+1] == b {
-					has = true
-					break
-				}
-			}
-			if !has {
-				continue
-			}
-			for i := 0; i+1 < len(w.syms); i++ {
-				counts[pairKey(w.syms[i], w.syms[i+1])] -= w.count
-			}
-			out := w.syms[:0]
-			for i := 0; i < len(w.syms); i++ {
-				if i+1 < len(w.syms) && w.syms[i] == a && w.syms[i+1] == b {
-					out = append(out, c)
-					i++
-				} else {
-					out = append(out, w.syms[i])
-				}
-			}
-			w.syms = out
-			for i := 0; i+1 < len(w.syms); i++ {
-				k := pairKey(w.syms[i], w.syms[i+1])
-				counts[k] += w.count
-				if w.syms[i] == c || w.syms[i+1] == c {
-					where[k] = append(where[k], int32(wi))
-					changed[k] = true
-				}
-			}
-		}
-		delete(where, top.key)
-		delete(counts, top.key)
-		ks := make([]uint64, 0, len(changed))
-		for k := range changed {
-			ks = append(ks, k)
-		}
-		slices.Sort(ks)
-		for _, k := range ks {
-			if counts[k] > 0 {
-				heap.Push(&h, pairItem{counts[k], k})
-			}
-		}
+		c := v.add(merged)
+		merges = append(merges, [2]string{v.toks[a], v.toks[b]})
+		m.apply(top.key, c, iter)
 	}
+	return merges, nil
+}
 
-	doc := tr.document(toks, merges)
-	data, err := json.Marshal(doc)
-	if err != nil {
-		return nil, fmt.Errorf("text: %w", err)
+// requeueStale reports whether a popped heap entry is out of date; if its
+// pair is still present, it goes back with the current count.
+func (m *merger) requeueStale(top pairItem) bool {
+	cur := m.counts[top.key]
+	if cur == top.count {
+		return false
 	}
-	return ParseTokenizer(data, "")
+	if cur > 0 {
+		heap.Push(&m.heap, pairItem{cur, top.key})
+	}
+	return true
+}
+
+// apply replaces the pair key with token c in every word that holds it,
+// updates the pair counts, and queues the pairs that now contain c (in key
+// order, for determinism).
+func (m *merger) apply(key uint64, c int32, iter int) {
+	changed := map[uint64]bool{}
+	for _, wi := range m.where[key] {
+		if m.stamp[wi] == iter {
+			continue
+		}
+		m.stamp[wi] = iter
+		m.mergeWord(wi, key, c, changed)
+	}
+	delete(m.where, key)
+	delete(m.counts, key)
+	ks := make([]uint64, 0, len(changed))
+	for k := range changed {
+		ks = append(ks, k)
+	}
+	slices.Sort(ks)
+	for _, k := range ks {
+		if m.counts[k] > 0 {
+			heap.Push(&m.heap, pairItem{m.counts[k], k})
+		}
+	}
+}
+
+// mergeWord rewrites word wi with pair key merged into c, left to right,
+// moving its pair counts from the old symbols to the new ones and recording
+// in changed the pairs that contain c.
+func (m *merger) mergeWord(wi int32, key uint64, c int32, changed map[uint64]bool) {
+	a, b := int32(key>>32), int32(uint32(key))
+	w := &m.words[wi]
+	has := false
+	for i := 0; i+1 < len(w.syms); i++ {
+		if w.syms[i] == a && w.syms[i+1] == b {
+			has = true
+			break
+		}
+	}
+	if !has {
+		return
+	}
+	for i := 0; i+1 < len(w.syms); i++ {
+		m.counts[pairKey(w.syms[i], w.syms[i+1])] -= w.count
+	}
+	out := w.syms[:0]
+	for i := 0; i < len(w.syms); i++ {
+		if i+1 < len(w.syms) && w.syms[i] == a && w.syms[i+1] == b {
+			out = append(out, c)
+			i++
+		} else {
+			out = append(out, w.syms[i])
+		}
+	}
+	w.syms = out
+	for i := 0; i+1 < len(w.syms); i++ {
+		k := pairKey(w.syms[i], w.syms[i+1])
+		m.counts[k] += w.count
+		if w.syms[i] == c || w.syms[i+1] == c {
+			m.where[k] = append(m.where[k], wi)
+			changed[k] = true
+		}
+	}
 }
 
 // document builds the tokenizer.json object in HF's layout.

@@ -3,6 +3,7 @@ package train
 import (
 	"bytes"
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -12,10 +13,8 @@ import (
 	"regexp"
 	"sort"
 	"strconv"
-	"strings"
 
 	"github.com/sslpipe/sslpipe/pipeline"
-	"github.com/sslpipe/sslpipe/train/op"
 )
 
 // ErrBadCheckpoint is wrapped by every error about a checkpoint that is
@@ -33,25 +32,26 @@ const checkpointFormat = 1
 type State struct {
 	Format int    `json:"format"`
 	Method string `json:"method"`
-	Arch   Arch   `json:"arch"`
-	Heads  Heads  `json:"heads"`
-	Optim  string `json:"optim"`
 	Batch  int    `json:"batch"`
 	Seed   uint64 `json:"seed"`
+	World  int    `json:"world,omitempty"` // data-parallel processes (0 or 1: one)
 	// Step is the number of optimizer steps taken (skipped ones included).
 	Step       int64 `json:"step"`
 	OptSteps   int64 `json:"opt_steps"` // updates applied (AdamW's t)
 	NaNSkipped int64 `json:"nan_skipped"`
+	// BadSamples is the number of samples skipped as unreadable so far.
+	BadSamples int `json:"bad_samples,omitempty"`
 	// Pipeline is the data position after the last consumed batch.
 	Pipeline *pipeline.State `json:"pipeline"`
 	// RNG: every random draw comes from streams keyed by (seed, epoch,
-	// sample index, view) or by the seed alone (initialization), so the
-	// seed is the whole RNG state.
+	// sample index, view) or by (seed, step), so the seed is the whole
+	// RNG state.
 	RNG string  `json:"rng"`
 	LR  float64 `json:"lr"`
-	Tau float64 `json:"tau"`
-	// Config is the fingerprint of a Loop run's configuration (methods
-	// other than BYOL, whose config is checked field by field).
+	// Extra holds method values (a schedule position, an EMA decay).
+	Extra map[string]float64 `json:"extra,omitempty"`
+	// Config is the fingerprint of the run's configuration: a resume with
+	// another one is refused with the lines that differ.
 	Config string `json:"config,omitempty"`
 	SHA256 string `json:"sha256"` // of the tensor data section
 }
@@ -104,13 +104,6 @@ func LatestCheckpoint(dir string) (string, error) {
 		return "", fmt.Errorf("train: %s: %w", dir, ErrNoCheckpoint)
 	}
 	return cs[len(cs)-1], nil
-}
-
-// snapshot copies named module tensors into safetensors entries.
-func snapshot(out map[string]STensor, prefix string, m *Module) {
-	for _, v := range m.vars {
-		out[prefix+v.Name] = STensor{Shape: append([]int64(nil), v.Shape...), F32: op.ToFloat32(v.t)}
-	}
 }
 
 // encodeCheckpoint serializes tensors and state (with its SHA-256 filled
@@ -216,67 +209,13 @@ func ReadCheckpoint(path string) (map[string]STensor, *State, error) {
 	if st.Format != checkpointFormat {
 		return nil, nil, bad("format %d, this sslpipe reads %d", st.Format, checkpointFormat)
 	}
-	var body bytes.Buffer
-	if err := WriteSafetensors(&body, tensors, nil); err != nil {
-		return nil, nil, bad("%v", err)
-	}
-	b := body.Bytes()
-	hl := int(uint64(b[0]) | uint64(b[1])<<8 | uint64(b[2])<<16 | uint64(b[3])<<24)
-	sum := sha256.Sum256(b[8+hl:])
+	// The checksum covers the data section, which ParseSafetensors has
+	// checked is tiled exactly by the tensors: hash the file's own bytes
+	// rather than a re-encoded copy of every tensor.
+	hl := binary.LittleEndian.Uint64(data)
+	sum := sha256.Sum256(data[8+hl:])
 	if hex.EncodeToString(sum[:]) != st.SHA256 {
 		return nil, nil, bad("tensor data checksum mismatch (file corrupt)")
 	}
 	return tensors, &st, nil
-}
-
-// checkCompatible rejects a checkpoint made by a different configuration.
-func (st *State) checkCompatible(path string, c *Config) error {
-	var diffs []string
-	if st.Method != c.Method {
-		diffs = append(diffs, fmt.Sprintf("method %s vs %s", st.Method, c.Method))
-	}
-	if fmt.Sprint(st.Arch) != fmt.Sprint(c.Arch) {
-		diffs = append(diffs, fmt.Sprintf("arch %+v vs %+v", st.Arch, c.Arch))
-	}
-	if st.Heads != c.Heads {
-		diffs = append(diffs, fmt.Sprintf("heads %+v vs %+v", st.Heads, c.Heads))
-	}
-	if st.Optim != c.Optim.Name {
-		diffs = append(diffs, fmt.Sprintf("optimizer %s vs %s", st.Optim, c.Optim.Name))
-	}
-	if st.Batch != c.Batch || st.Seed != c.Seed {
-		diffs = append(diffs, fmt.Sprintf("batch/seed %d/%d vs %d/%d", st.Batch, st.Seed, c.Batch, c.Seed))
-	}
-	if len(diffs) > 0 {
-		return fmt.Errorf("train: checkpoint %s: %w: made by a different configuration: %s", path, ErrBadCheckpoint, strings.Join(diffs, "; "))
-	}
-	return nil
-}
-
-// loadInto copies tensors named prefix+var name into m, checking that
-// every var is present with the same shape.
-func loadInto(path string, m *Module, prefix string, tensors map[string]STensor, only func(*Var) bool) (err error) {
-	defer op.LockThread()()
-	defer op.Catch(&err)
-	restore := op.NoGrad()
-	defer restore()
-	for _, v := range m.vars {
-		if only != nil && !only(v) {
-			continue
-		}
-		t, ok := tensors[prefix+v.Name]
-		if !ok {
-			return fmt.Errorf("train: checkpoint %s: %w: missing tensor %s", path, ErrBadCheckpoint, prefix+v.Name)
-		}
-		if fmt.Sprint(t.Shape) != fmt.Sprint(v.Shape) || t.F32 == nil {
-			return fmt.Errorf("train: checkpoint %s: %w: tensor %s has shape %v, model wants %v", path, ErrBadCheckpoint, prefix+v.Name, t.Shape, v.Shape)
-		}
-		c, err := fromFloat32CPU(t.F32, t.Shape...)
-		if err != nil {
-			return err
-		}
-		op.CopyInPlace(v.t, c)
-		op.Free(c)
-	}
-	return nil
 }

@@ -1,85 +1,62 @@
-// Package train trains self-supervised models on libtorch through gotch:
-// the trainer core every method shares (loop with hooks, optimizers,
-// schedules, EMA teachers, checkpoints, run folders, metrics) and the
-// first method, BYOL on images.
+// Package train is the trainer core every sslpipe method shares: the
+// method registry, one configuration schema and loader, the run loop
+// (metrics, progress, checkpoints, exact resume, bad-sample reports,
+// plots, the online kNN monitor, data-parallel hooks), schedules and run
+// folders. Methods live in their own packages (train/byol, train/hubert,
+// train/data2vec, ...) and register themselves; the core and the command
+// line know them only through the registry (Register, Lookup, Methods).
 //
 // # Threads and tensors
 //
 // libtorch reports errors through a C thread-local, so every function in
 // this package that touches tensors locks its goroutine to its OS thread
 // for the duration of the call (runtime.LockOSThread). Tensors are freed
-// deterministically (Drop) each step; nothing relies on finalizers.
-// Functions return errors; nothing in this package calls gotch's Must*
-// functions (they log.Fatal and skip deferred checkpoint writes).
+// deterministically each step; nothing relies on finalizers, and nothing
+// calls gotch's Must* functions (they log.Fatal and skip deferred
+// checkpoint writes).
+//
+// # Training from Go
+//
+//	import _ "github.com/sslpipe/sslpipe/train/methods" // every built-in method
+//
+//	cfg, err := train.PresetConfig("byol", "fmnist-quick") // or train.LoadConfig(path)
+//	cfg.Data.Spec, cfg.Out = "data/fmnist-train", "runs/byol"
+//	res, err := train.Run(ctx, cfg, train.RunOptions{Progress: os.Stderr})
+//
+// Run opens the data spec (package train/data: a preprocess output folder,
+// a shard glob, a raw folder or a built-in set), builds the method's
+// trainer, streams its batches through the pipeline (decoding and
+// augmentation on workers, prefetched so they overlap the step) and trains
+// until cfg.Schedule.Steps. RunOptions.Data takes a dataset built in Go
+// (data.New) and RunOptions.Stages adds the caller's own pipeline stages
+// in front of the method's. When ctx is cancelled (Ctrl-C, SIGTERM) it
+// writes a checkpoint and returns ctx's error; RunOptions.Resume continues
+// a run exactly (same batches, schedules, optimizer state and RNG).
 //
 // # Run folder
 //
-// A training run writes everything into one folder, RUN_DIR:
+//	RUN/config.yaml                     the resolved Config (reload with LoadConfig)
+//	RUN/metrics.jsonl                   one JSON object per logged step
+//	RUN/errors.jsonl                    one line per skipped bad sample: step, epoch, shard, key, stage, error
+//	RUN/checkpoints/step-00001000.ckpt  checkpoints; the newest checkpoint.keep are kept
+//	RUN/plots/*.png                     loss, schedules, throughput, kNN and every method metric
+//	RUN/...                             the method's own files (exported weights)
 //
-//	RUN_DIR/config.yaml                  the resolved Config (every option; reload with LoadConfig)
-//	RUN_DIR/metrics.jsonl                one JSON object per logged step (see Metrics)
-//	RUN_DIR/checkpoints/step-00001000.ckpt  checkpoints; the last Config.Checkpoint.Keep are kept
-//	RUN_DIR/export/backbone-teacher.safetensors  backbone weights for PyTorch (ExportSafetensors)
-//	RUN_DIR/plots/*.png                  loss / lr / tau / kNN curves (when the plot hook ran)
+// metrics.jsonl lines hold step, epoch, loss (the window's mean), lr,
+// samples_per_s, data_wait_fraction (time the step waited for its batch
+// over the window's wall time), step_ms, elapsed_s, nan_skipped,
+// bad_samples, rss_mb, knn_top1 on monitor steps, <unit>_per_s for methods
+// that count audio seconds or tokens, and the method's own metrics (its
+// StepResult.Metrics, averaged over the window).
 //
 // A checkpoint is a safetensors file (readable by the safetensors Python
 // package) whose "__metadata__" entry "sslpipe" holds a JSON State: format
-// version, method, architecture, step, schedule position, optimizer step,
-// pipeline state (pipeline.State), RNG state, NaN-skip count and a SHA-256
-// of the tensor bytes. Its tensors are the online network ("online."),
-// the EMA teacher ("target.") and the optimizer state ("optim.<param>.<slot>").
-// It is written to a temp file in the same folder, fsynced and renamed,
-// then the folder is fsynced. A truncated, corrupt or mismatched checkpoint
-// is rejected with an error wrapping ErrBadCheckpoint.
-//
-// metrics.jsonl lines hold at least: step, epoch, loss, lr, tau,
-// samples_per_sec, step_ms, data_wait_frac (fraction of wall time the
-// trainer waited for the pipeline), nan_skipped, emb_std (mean per-dim std of
-// L2-normalized backbone embeddings of the batch: ~1/sqrt(dim) healthy,
-// -> 0 on collapse), rss_mb, and, on evaluation steps, knn_top1.
-//
-// # Parameter names
-//
-// Backbone parameters use torchvision's ResNet names (conv1.weight,
-// bn1.running_mean, layer1.0.conv1.weight, layer2.0.downsample.0.weight,
-// ...), so an exported ResNet-18 backbone loads into
-// torchvision.models.resnet18() with load_state_dict(..., strict=False)
-// (fc is absent; for the CIFAR stem replace conv1 by a 3x3 stride-1 conv
-// and maxpool by Identity first). The small ConvNet uses
-// features.<i>.{weight,bias,running_mean,running_var} with the indices
-// of the equivalent torch.nn.Sequential. Heads are
-// projector.{0,1,3}.* and predictor.{0,1,3}.* (Linear, BatchNorm1d, ReLU,
-// Linear).
-//
-// # Encoders for evaluation and embedding
-//
-// Evaluation code maps images to backbone embeddings without knowing the
-// training method:
-//
-//	enc, err := train.OpenEncoder("runs/demo/byol", train.EncoderOptions{Network: "teacher"})
-//	if err != nil { ... }
-//	defer enc.Close()
-//	in := enc.Input()                 // channels, size, mean, std the encoder expects
-//	feats, err := enc.Embed(x, shape)  // x: float32 NCHW, already normalized; returns N x enc.Dim()
-//	feats, err = enc.EmbedImages(imgs) // or 8-bit augment images: converted, resized, normalized
-//
-//	rnd, err := train.RandomEncoder("runs/demo/byol", train.EncoderOptions{}) // same architecture, random init, config's seed
-//
-// Network "teacher" (the EMA target, the default for BYOL) or "student"
-// (the online network). An Encoder runs in evaluation mode (BatchNorm uses
-// running statistics). Encoder methods may be called from any goroutine,
-// one call at a time per Encoder.
-//
-// # Training
-//
-//	cfg, _ := train.Preset("byol", "fmnist-quick")   // or DefaultConfig("byol"), LoadConfig(path)
-//	cfg.Dir = "runs/demo/byol"
-//	res, err := train.Run(ctx, cfg, train.RunOptions{Hooks: ...})
-//
-// Run streams two-view batches from pipeline/ (prefetched, so augmentation
-// overlaps the step), trains until cfg.Schedule.Steps, calls hooks every
-// N steps, writes checkpoints every cfg.Checkpoint.Every steps and, when
-// ctx is cancelled (Ctrl-C, SIGTERM), writes a final checkpoint and
-// returns ctx's error. RunOptions.Resume continues a run folder exactly
-// (same batches, schedules, optimizer state and RNG).
+// version, method, batch, seed, world size, step, optimizer updates, the
+// data position (pipeline.State), the skipped-sample count, the
+// configuration's fingerprint and a SHA-256 of the tensor bytes. It is
+// written to a temp file in the same folder, fsynced and renamed, then the
+// folder is fsynced. A truncated, corrupt or mismatched checkpoint (another
+// method, or a configuration whose fingerprint differs: another learning
+// rate, schedule or model) is rejected with an error wrapping
+// ErrBadCheckpoint that lists the differing lines.
 package train

@@ -2,6 +2,7 @@ package train
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -62,6 +63,12 @@ type Loop struct {
 	Resume    bool
 	StopAfter int64 // if > 0, stop (with a checkpoint) after this many total steps
 	Hooks     []LoopHook
+	// ReadOnly makes the loop write nothing to Dir (the ranks other than
+	// 0 of a data-parallel run: rank 0 writes metrics and checkpoints).
+	ReadOnly bool
+	// Barrier, if set, is called after every checkpoint (so that the
+	// other ranks wait for rank 0's write).
+	Barrier func() error
 
 	// Step runs update number step (0-based; the step-th of the run). A
 	// non-nil line is appended to metrics.jsonl as JSON. An error wrapping
@@ -96,8 +103,10 @@ func (l *Loop) Run(ctx context.Context) (res *LoopResult, err error) {
 	if l.Dir == "" || l.Method == "" || l.Step == nil || l.Save == nil || l.Load == nil {
 		return nil, errors.New("train: loop: Dir, Method, Step, Save and Load are required")
 	}
-	if err := os.MkdirAll(l.Dir, 0o755); err != nil {
-		return nil, fmt.Errorf("%s: %w", l.Method, err)
+	if !l.ReadOnly {
+		if err := os.MkdirAll(l.Dir, 0o755); err != nil {
+			return nil, fmt.Errorf("%s: %w", l.Method, err)
+		}
 	}
 	metricsPath := filepath.Join(l.Dir, "metrics.jsonl")
 	res = &LoopResult{}
@@ -119,22 +128,29 @@ func (l *Loop) Run(ctx context.Context) (res *LoopResult, err error) {
 		if err := l.Load(path, ts, st); err != nil {
 			return nil, err
 		}
-		if err := truncateMetrics(metricsPath, st.Step); err != nil {
-			return nil, err
+		if !l.ReadOnly {
+			if err := truncateMetrics(metricsPath, st.Step); err != nil {
+				return nil, err
+			}
 		}
 		res.Start = st.Step
 	} else {
-		if cs, _ := Checkpoints(l.Dir); len(cs) > 0 {
+		if cs, _ := Checkpoints(l.Dir); len(cs) > 0 && !l.ReadOnly {
 			return nil, fmt.Errorf("%s: %s already holds checkpoints: resume it (--resume) or use a new folder", l.Method, l.Dir)
 		}
-		os.Remove(metricsPath)
+		if !l.ReadOnly {
+			os.Remove(metricsPath)
+		}
 	}
-	mf, err := os.OpenFile(metricsPath, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", l.Method, err)
+	mw := bufio.NewWriter(io.Discard)
+	if !l.ReadOnly {
+		mf, err := os.OpenFile(metricsPath, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", l.Method, err)
+		}
+		defer mf.Close()
+		mw = bufio.NewWriter(mf)
 	}
-	defer mf.Close()
-	mw := bufio.NewWriter(mf)
 
 	start := time.Now()
 	step := res.Start
@@ -221,19 +237,29 @@ func (l *Loop) checkpoint(step int64) (string, error) {
 	if l.FillState != nil {
 		l.FillState(&st)
 	}
-	data, err := encodeCheckpoint(ts, st)
-	if err != nil {
-		return "", err
-	}
 	path := CheckpointPath(l.Dir, step)
-	if err := writeAtomic(path, data); err != nil {
-		return "", err
+	if !l.ReadOnly {
+		data, err := encodeCheckpoint(ts, st)
+		if err != nil {
+			return "", err
+		}
+		if err := writeAtomic(path, data); err != nil {
+			return "", err
+		}
+		keep := l.Keep
+		if keep <= 0 {
+			keep = 3
+		}
+		if err := pruneCheckpoints(l.Dir, keep); err != nil {
+			return "", err
+		}
 	}
-	keep := l.Keep
-	if keep <= 0 {
-		keep = 3
+	if l.Barrier != nil {
+		if err := l.Barrier(); err != nil {
+			return "", fmt.Errorf("%s: checkpoint barrier: %w", l.Method, err)
+		}
 	}
-	return path, pruneCheckpoints(l.Dir, keep)
+	return path, nil
 }
 
 // checkCompatible rejects a checkpoint of another method or configuration.
@@ -299,4 +325,28 @@ func PrepareRunDir(method, dir string, resume bool) error {
 		}
 	}
 	return nil
+}
+
+// truncateMetrics drops the lines of a JSONL file whose "step" is after
+// step (written after the checkpoint a resume starts from).
+func truncateMetrics(path string, step int64) error {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil
+		}
+		return fmt.Errorf("train: %w", err)
+	}
+	var out bytes.Buffer
+	for _, line := range bytes.Split(data, []byte("\n")) {
+		var m struct {
+			Step int64 `json:"step"`
+		}
+		if len(line) == 0 || json.Unmarshal(line, &m) != nil || m.Step > step {
+			continue
+		}
+		out.Write(line)
+		out.WriteByte('\n')
+	}
+	return writeAtomic(path, out.Bytes())
 }

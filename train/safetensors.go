@@ -103,7 +103,10 @@ func WriteSafetensors(w io.Writer, tensors map[string]STensor, meta map[string]s
 var ErrBadSafetensors = errors.New("malformed safetensors data")
 
 // ParseSafetensors decodes a whole safetensors file held in data. Only F32
-// and I64 tensors are supported.
+// and I64 tensors are supported. As the format requires, the tensors'
+// data_offsets must tile the data section exactly (no overlap, no gap, no
+// trailing bytes): what is allocated for the tensors is then at most the
+// size of data, whatever the header claims.
 func ParseSafetensors(data []byte) (map[string]STensor, map[string]string, error) {
 	bad := func(format string, a ...any) error {
 		return fmt.Errorf("%w: %s", ErrBadSafetensors, fmt.Sprintf(format, a...))
@@ -121,7 +124,12 @@ func ParseSafetensors(data []byte) (map[string]STensor, map[string]string, error
 	}
 	body := data[8+hl:]
 	var meta map[string]string
-	out := map[string]STensor{}
+	type entry struct {
+		name string
+		stEntry
+		n, esz int64
+	}
+	entries := make([]entry, 0, len(raw))
 	for name, r := range raw {
 		if name == "__metadata__" {
 			if err := json.Unmarshal(r, &meta); err != nil {
@@ -129,39 +137,61 @@ func ParseSafetensors(data []byte) (map[string]STensor, map[string]string, error
 			}
 			continue
 		}
-		var e stEntry
-		if err := json.Unmarshal(r, &e); err != nil {
+		e := entry{name: name}
+		if err := json.Unmarshal(r, &e.stEntry); err != nil {
 			return nil, nil, bad("%s: %v", name, err)
 		}
-		n := int64(1)
+		e.n = 1
 		for _, d := range e.Shape {
-			if d < 0 || (d > 0 && n > math.MaxInt32/d) {
+			if d < 0 || (d > 0 && e.n > math.MaxInt32/d) {
 				return nil, nil, bad("%s: shape %v", name, e.Shape)
 			}
-			n *= d
+			e.n *= d
 		}
-		esz := map[string]int64{"F32": 4, "I64": 8}[e.Dtype]
-		if esz == 0 {
+		e.esz = map[string]int64{"F32": 4, "I64": 8}[e.Dtype]
+		if e.esz == 0 {
 			return nil, nil, bad("%s: dtype %s not supported (F32, I64)", name, e.Dtype)
 		}
 		a, b := e.Offsets[0], e.Offsets[1]
-		if a < 0 || b < a || b > int64(len(body)) || b-a != n*esz {
+		if a < 0 || b < a || b > int64(len(body)) || b-a != e.n*e.esz {
 			return nil, nil, bad("%s: offsets %v do not fit shape %v and %d data bytes", name, e.Offsets, e.Shape, len(body))
 		}
+		entries = append(entries, e)
+	}
+	// The data regions, in file order, must follow each other exactly: two
+	// tensors claiming the same bytes would multiply the allocation.
+	sort.Slice(entries, func(i, j int) bool {
+		if entries[i].Offsets[0] != entries[j].Offsets[0] {
+			return entries[i].Offsets[0] < entries[j].Offsets[0]
+		}
+		return entries[i].Offsets[1] < entries[j].Offsets[1]
+	})
+	var end int64
+	for _, e := range entries {
+		if e.Offsets[0] != end {
+			return nil, nil, bad("%s: offsets %v overlap or leave a gap after byte %d of the data", e.name, e.Offsets, end)
+		}
+		end = e.Offsets[1]
+	}
+	if end != int64(len(body)) {
+		return nil, nil, bad("tensors cover %d of the %d data bytes", end, len(body))
+	}
+	out := make(map[string]STensor, len(entries))
+	for _, e := range entries {
 		t := STensor{Shape: e.Shape}
-		seg := body[a:b]
-		if esz == 4 {
-			t.F32 = make([]float32, n)
+		seg := body[e.Offsets[0]:e.Offsets[1]]
+		if e.esz == 4 {
+			t.F32 = make([]float32, e.n)
 			for i := range t.F32 {
 				t.F32[i] = math.Float32frombits(binary.LittleEndian.Uint32(seg[4*i:]))
 			}
 		} else {
-			t.I64 = make([]int64, n)
+			t.I64 = make([]int64, e.n)
 			for i := range t.I64 {
 				t.I64[i] = int64(binary.LittleEndian.Uint64(seg[8*i:]))
 			}
 		}
-		out[name] = t
+		out[e.name] = t
 	}
 	return out, meta, nil
 }

@@ -16,7 +16,7 @@ import torch
 import torchvision
 import torchvision.transforms as T
 import torchvision.transforms.functional as F
-from PIL import Image, ImageOps
+from PIL import Image, ImageEnhance, ImageOps
 
 OUT = "golden"
 os.makedirs(OUT, exist_ok=True)
@@ -111,7 +111,10 @@ for (k, s) in ((23, 0.1), (23, 1.0), (23, 2.0), (9, 1.5), (3, 0.5)):
     from torchvision.transforms.functional_tensor import _get_gaussian_kernel1d
     kernels[f"{k}_{s}"] = [float(x) for x in _get_gaussian_kernel1d(k, s)]
 
-# Decoder fixtures.
+# Decoder fixtures. JPEG tolerances are those of Go's image/jpeg path (the
+# fallback; mean and max |diff| in levels, IDCT rounding only); the
+# libjpeg-turbo path must equal PIL exactly.
+JPEG_MEAN, JPEG_MAX = 0.1, 3
 dec = []
 base = rgb.crop((0, 0, 40, 24))
 for o in range(1, 9):
@@ -120,13 +123,37 @@ for o in range(1, 9):
     name = f"orient_{o}.jpg"
     base.save(name, quality=95, subsampling=0, exif=ex.tobytes())
     up = ImageOps.exif_transpose(Image.open(name)).convert("RGB")
-    dec.append(dict(file=name, expect=save(f"orient_{o}_pil", up), tolerance_mean=2.0))
+    dec.append(dict(file=name, expect=save(f"orient_{o}_pil", up), tolerance_mean=JPEG_MEAN, tolerance_max=JPEG_MAX))
 base.save("plain_420.jpg", quality=90)
-dec.append(dict(file="plain_420.jpg", expect=save("plain_420_pil", Image.open("plain_420.jpg").convert("RGB")), tolerance_mean=2.5))
+dec.append(dict(file="plain_420.jpg", expect=save("plain_420_pil", Image.open("plain_420.jpg").convert("RGB")), tolerance_mean=JPEG_MEAN, tolerance_max=JPEG_MAX))
 base.convert("CMYK").save("cmyk.jpg", quality=95)
-dec.append(dict(file="cmyk.jpg", expect=save("cmyk_pil", Image.open("cmyk.jpg").convert("RGB")), tolerance_mean=3.0))
+dec.append(dict(file="cmyk.jpg", expect=save("cmyk_pil", Image.open("cmyk.jpg").convert("RGB")), tolerance_mean=JPEG_MEAN, tolerance_max=JPEG_MAX))
 base.convert("L").save("gray.jpg", quality=95)
-dec.append(dict(file="gray.jpg", expect=save("gray_jpg_pil", Image.open("gray.jpg").convert("RGB")), tolerance_mean=2.0))
+dec.append(dict(file="gray.jpg", expect=save("gray_jpg_pil", Image.open("gray.jpg").convert("RGB")), tolerance_mean=JPEG_MEAN, tolerance_max=JPEG_MAX))
+# Chroma subsampling variants, odd sizes and chroma rows of <= 2 samples
+# (where libjpeg replicates instead of smoothing); 4:4:0 is written by
+# libjpeg-turbo's cjpeg (Debian libjpeg-turbo-progs), PIL cannot.
+import subprocess
+for name, box, kw in (("s422_odd.jpg", (3, 5, 40, 28), dict(subsampling="4:2:2")),
+                      ("s420_odd_prog.jpg", (7, 2, 44, 25), dict(subsampling="4:2:0", progressive=True)),
+                      ("s420_tiny.jpg", (20, 20, 23, 25), dict(subsampling="4:2:0")),
+                      ("s422_tiny.jpg", (30, 9, 34, 16), dict(subsampling="4:2:2")),
+                      ("s440_odd.jpg", (11, 13, 48, 40), None),
+                      ("saturated_420.jpg", (50, 30, 90, 60), dict(subsampling="4:2:0"))):
+    im = rgb.crop(box)
+    if name.startswith("saturated"):
+        # Colors that clip in RGB: libjpeg's gray (Y) output differs from
+        # PIL's convert("L") of the RGB decode there.
+        im = ImageEnhance.Color(im).enhance(4.0)
+    if kw is None:
+        im.save("s440_src.ppm")
+        with open(name, "wb") as f:
+            subprocess.run(["cjpeg", "-quality", "90", "-sample", "1x2,1x1,1x1", "s440_src.ppm"], stdout=f, check=True)
+        os.remove("s440_src.ppm")
+    else:
+        im.save(name, quality=90, **kw)
+    dec.append(dict(file=name, expect=save(name[:-4] + "_pil", Image.open(name).convert("RGB")),
+                    tolerance_mean=JPEG_MEAN, tolerance_max=JPEG_MAX))
 # Lossless PNG variants: exact.
 base.quantize(64).save("palette.png")
 dec.append(dict(file="palette.png", expect=save("palette_pil", Image.open("palette.png").convert("RGB")), tolerance_mean=0))

@@ -2,19 +2,24 @@
 """sslpipe augment vs torchvision, side by side, interleaved, one core each.
 
     /usr/bin/python3 benchmarks/augment/bench_vs_torchvision.py \
-        --sslpipe ./sslpipe --in /tmp/sslpipe-augment-images --size 224 --seconds 8 --rounds 3
+        --sslpipe bin/sslpipe --sslpipe bin/sslpipe-torch --image-jpeg \
+        --in /tmp/sslpipe-augment-images --size 224 --seconds 8 --rounds 4 --no-tensor-blur
 
 Each round runs, one after the other on the same in-memory JPEGs:
   * torchvision 0.14 BYOL two views, PIL blur (ImageFilter.GaussianBlur, as
     solo-learn and DINO use) -- the faster torchvision variant;
   * torchvision BYOL two views with transforms.GaussianBlur(23) (tensor blur),
     unless --no-tensor-blur (it is ~5x slower, so it runs a third of the time);
-  * `sslpipe bench augment --workers 1` under GOMAXPROCS=1 (one core).
+  * `sslpipe bench augment --workers 1` under GOMAXPROCS=1 (one core), for
+    each --sslpipe binary (repeatable; default ./sslpipe), each reporting
+    the JPEG decoder it ran; with --image-jpeg the first binary runs once
+    more with SSLPIPE_JPEG_DECODER=image/jpeg (the pure-Go fallback).
 Every engine decodes each JPEG once (PIL: Image.open(...).convert("RGB")),
 makes both views and normalizes them to float32 CHW; file reading is excluded
 for all. torch.set_num_threads(1). With --size <= 64 the blur is omitted
 (solo-learn's CIFAR setting, recipe byol-noblur). Prints a Markdown table
-and, with --json, the raw numbers.
+(medians over rounds, and each engine's per-round ratio to the torchvision
+run of the same round, min-max) and, with --json, the raw numbers.
 """
 import argparse, glob, io, json, os, random, subprocess, sys, time
 import torch
@@ -23,7 +28,9 @@ import torchvision.transforms as T
 from PIL import Image, ImageFilter, ImageOps
 
 p = argparse.ArgumentParser()
-p.add_argument("--sslpipe", default="./sslpipe")
+p.add_argument("--sslpipe", action="append", help="sslpipe binary (repeatable; default ./sslpipe)")
+p.add_argument("--image-jpeg", action="store_true",
+               help="also run the first binary with SSLPIPE_JPEG_DECODER=image/jpeg")
 p.add_argument("--in", dest="indir", default="/tmp/sslpipe-augment-images")
 p.add_argument("--size", type=int, default=224)
 p.add_argument("--seconds", type=float, default=8)
@@ -31,6 +38,10 @@ p.add_argument("--rounds", type=int, default=3)
 p.add_argument("--no-tensor-blur", action="store_true")
 p.add_argument("--json", action="store_true")
 a = p.parse_args()
+a.sslpipe = a.sslpipe or ["./sslpipe"]
+engines = [(b, {}) for b in a.sslpipe]
+if a.image_jpeg:
+    engines.append((a.sslpipe[0], {"SSLPIPE_JPEG_DECODER": "image/jpeg"}))
 torch.set_num_threads(1)
 files = sorted(glob.glob(os.path.join(a.indir, "*.jpg")))[:256]
 data = [open(f, "rb").read() for f in files]
@@ -73,49 +84,65 @@ def run_torchvision(tensor_blur, seconds):
                 views_per_cpu_s=2 * n / cpu)
 
 
-def run_sslpipe(seconds):
+def run_sslpipe(binary, extra_env, seconds):
     recipe = "byol" if blur else "byol-noblur"
-    env = dict(os.environ, GOMAXPROCS="1")
-    out = subprocess.run([a.sslpipe, "bench", "augment", "--recipe", recipe, "--size", str(a.size), "--in", a.indir,
+    env = dict(os.environ, GOMAXPROCS="1", **extra_env)
+    out = subprocess.run([binary, "bench", "augment", "--recipe", recipe, "--size", str(a.size), "--in", a.indir,
                           "--workers", "1", "--seconds", str(seconds), "--json"],
                          env=env, check=True, capture_output=True, text=True).stdout
     return json.loads(out)
+
+
+def label(k):
+    binary, extra_env = engines[k]
+    return f"sslpipe {binary}" + "".join(f" {e}={v}" for e, v in extra_env.items())
 
 
 rounds = []
 for r in range(a.rounds):
     row = dict(round=r + 1)
     row["torchvision_pil_blur"] = run_torchvision(False, a.seconds)
-    row["sslpipe"] = run_sslpipe(a.seconds)
+    for k, (binary, extra_env) in enumerate(engines):
+        row[f"sslpipe_{k}"] = run_sslpipe(binary, extra_env, a.seconds)
     if blur and not a.no_tensor_blur:
         row["torchvision_tensor_blur"] = run_torchvision(True, a.seconds / 3)
     rounds.append(row)
-    print(f"round {r+1}: torchvision(PIL blur) {row['torchvision_pil_blur']['views_per_s']:.1f} views/s, "
-          f"sslpipe {row['sslpipe']['views_per_s']:.1f} views/s ({row['sslpipe']['jpeg_decoder']})"
-          + (f", torchvision(tensor blur) {row['torchvision_tensor_blur']['views_per_s']:.1f} views/s" if 'torchvision_tensor_blur' in row else ""),
+    print(f"round {r+1}: torchvision(PIL blur) {row['torchvision_pil_blur']['views_per_cpu_s']:.1f} views/CPU-s"
+          + "".join(f", {label(k)} {row[f'sslpipe_{k}']['views_per_cpu_s']:.1f} ({row[f'sslpipe_{k}']['jpeg_decoder']})"
+                    for k in range(len(engines)))
+          + (f", torchvision(tensor blur) {row['torchvision_tensor_blur']['views_per_cpu_s']:.1f}" if 'torchvision_tensor_blur' in row else ""),
           file=sys.stderr, flush=True)
 
 
 def med(xs):
     xs = sorted(xs)
-    return xs[len(xs) // 2]
+    n = len(xs)
+    return xs[n // 2] if n % 2 else (xs[n // 2 - 1] + xs[n // 2]) / 2
 
 
 def col(k, f):
     return med([r[k][f] for r in rounds])
 
 
+def spread(k, f):
+    rs = [r[k][f] / r["torchvision_pil_blur"][f] for r in rounds]
+    return f"{min(rs):.2f}-{max(rs):.2f}x"
+
+
 tv, tvc = col("torchvision_pil_blur", "views_per_s"), col("torchvision_pil_blur", "views_per_cpu_s")
-sp, spc = col("sslpipe", "views_per_s"), col("sslpipe", "views_per_cpu_s")
-ratios = [r["sslpipe"]["views_per_s"] / r["torchvision_pil_blur"]["views_per_s"] for r in rounds]
-cratios = [r["sslpipe"]["views_per_cpu_s"] / r["torchvision_pil_blur"]["views_per_cpu_s"] for r in rounds]
-print(f"\n| engine (1 core, {len(data)} JPEGs 500x375, size {a.size}, BYOL 2 views{'' if blur else ', no blur'}) | views/s wall (median of {a.rounds}) | views per CPU-second | ratio wall | ratio CPU |")
+print(f"\n{len(data)} JPEGs 500x375, size {a.size}, BYOL 2 views{'' if blur else ', no blur'}, one core each, "
+      f"{a.rounds} rounds of {a.seconds:g} s; medians over rounds; ratios to the same round's torchvision run (min-max)\n")
+print("| engine | views/s wall | views per CPU-second | ratio wall | ratio CPU |")
 print("|---|---|---|---|---|")
 print(f"| torchvision {torchvision.__version__} + PIL {Image.__version__} (PIL blur) | {tv:.1f} | {tvc:.1f} | 1.00x | 1.00x |")
 if "torchvision_tensor_blur" in rounds[0]:
     tb, tbc = col("torchvision_tensor_blur", "views_per_s"), col("torchvision_tensor_blur", "views_per_cpu_s")
-    print(f"| torchvision {torchvision.__version__} (transforms.GaussianBlur, tensor) | {tb:.1f} | {tbc:.1f} | {tb/tv:.2f}x | {tbc/tvc:.2f}x |")
-print(f"| sslpipe ({rounds[0]['sslpipe']['jpeg_decoder']}) | {sp:.1f} | {spc:.1f} | {sp/tv:.2f}x | {spc/tvc:.2f}x |")
-print(f"\nper-round sslpipe/torchvision ratios: wall {', '.join(f'{x:.2f}' for x in ratios)}; CPU {', '.join(f'{x:.2f}' for x in cratios)}")
+    print(f"| torchvision {torchvision.__version__} (transforms.GaussianBlur, tensor) | {tb:.1f} | {tbc:.1f} | "
+          f"{spread('torchvision_tensor_blur', 'views_per_s')} | {spread('torchvision_tensor_blur', 'views_per_cpu_s')} |")
+for k in range(len(engines)):
+    key = f"sslpipe_{k}"
+    dec = sorted({r[key]["jpeg_decoder"] for r in rounds})
+    print(f"| {label(k)} ({', '.join(dec)}) | {col(key, 'views_per_s'):.1f} | {col(key, 'views_per_cpu_s'):.1f} | "
+          f"{spread(key, 'views_per_s')} | {spread(key, 'views_per_cpu_s')} |")
 if a.json:
-    print(json.dumps(dict(rounds=rounds, args=vars(a)), indent=1))
+    print(json.dumps(dict(rounds=rounds, engines=[label(k) for k in range(len(engines))], args=vars(a)), indent=1))

@@ -11,6 +11,7 @@ import (
 	"image/color"
 	"image/png"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -27,7 +28,7 @@ import (
 )
 
 func init() {
-	register(&command{Name: "augment", Summary: "write the SSL views of a recipe (byol, simclr, simsiam, dino, mask) as PNGs, or a preview grid", Run: runAugmentCmd})
+	register(&command{Name: "augment", Summary: "write the SSL views of a recipe (byol, simclr, simsiam, dino, mask) or a pretext task's inputs and targets (rotation, jigsaw, colorization, inpainting, superres) as PNGs, or a preview grid", Run: runAugmentCmd})
 	registerBench(&benchTarget{Name: "augment", Summary: "augmentation throughput (views/s, images/s): decode once, all views, normalized float32", Run: runBenchAugmentCmd})
 }
 
@@ -45,11 +46,12 @@ type augmentOpts struct {
 	Limit      int
 	MaxErrors  int
 	Quiet      bool
+	Pretext    pretextOpts // flags of the pretext recipes (cmd_augment_pretext.go)
 }
 
 func augmentFlags(name string, env *cmdEnv, o *augmentOpts) *flag.FlagSet {
 	fs := newFlagSet(name, env.Stderr)
-	fs.StringVar(&o.Recipe, "recipe", "byol", "recipe: "+strings.Join(augment.RecipeNames(), ", "))
+	fs.StringVar(&o.Recipe, "recipe", "byol", "recipe: "+strings.Join(augment.RecipeNames(), ", ")+"; pretext tasks: "+strings.Join(pretextRecipeNames, ", "))
 	fs.StringVar(&o.RecipeFile, "recipe-file", "", "YAML file with a recipe (an augment.Recipe: views with sizes, scales, probabilities); overrides --recipe")
 	fs.IntVar(&o.Size, "size", 224, "view size in pixels (dino: global views; local views are size*96/224)")
 	fs.StringVar(&o.In, "in", "", "input folder of JPEG/PNG images (searched recursively)")
@@ -61,14 +63,23 @@ func augmentFlags(name string, env *cmdEnv, o *augmentOpts) *flag.FlagSet {
 func runAugmentCmd(ctx context.Context, env *cmdEnv, args []string) error {
 	var o augmentOpts
 	fs := augmentFlags("augment", env, &o)
-	fs.StringVar(&o.Out, "out", "", "output folder: <name>_v<i>.png per view (and <name>_mask.png for masking recipes)")
+	fs.StringVar(&o.Out, "out", "", "output folder: <name>_v<i>.png per view (and <name>_mask.png for masking recipes); pretext recipes: <name>_<role>.png per input and target, labels.jsonl, pretext.json")
 	fs.StringVar(&o.Preview, "preview", "", "write a contact sheet PNG (each original beside its views; at most 32 rows) instead of/besides --out")
-	fs.IntVar(&o.PreviewH, "preview-height", 128, "row height of the preview in pixels")
-	fs.IntVar(&o.Epoch, "epoch", 0, "epoch number (changes every view)")
-	fs.IntVar(&o.Limit, "limit", 0, "process only the first K images (sorted by path); --preview alone defaults to 8")
-	fs.IntVar(&o.MaxErrors, "max-errors", 0, "unreadable or undecodable images tolerated (reported on stderr) before giving up")
+	intVar(fs, &o.PreviewH, "preview-height", 128, 8, 4096, "row height of the preview in pixels")
+	intVar(fs, &o.Epoch, "epoch", 0, 0, math.MaxInt, "epoch number (changes every view)")
+	intVar(fs, &o.Limit, "limit", 0, 0, math.MaxInt, "process only the first K images (sorted by path); --preview alone defaults to 8")
+	maxErrorsVar(fs, &o.MaxErrors, "unreadable or undecodable images", "on stderr (and in OUT/errors.jsonl with --out)")
 	fs.BoolVar(&o.Quiet, "quiet", false, "no progress on stderr")
+	pretextFlags(fs, &o.Pretext)
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "Usage: sslpipe augment --in DIR (--out DIR | --preview FILE.png) [flags]\n\nFlags:\n")
+		fs.PrintDefaults()
+		fmt.Fprintf(fs.Output(), "\nExit codes: 2 bad flags; 4 more bad images than --max-errors.\n")
+	}
 	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if err := checkAugmentFlags(&o); err != nil {
 		return err
 	}
 	if o.In == "" || (o.Out == "" && o.Preview == "") || fs.NArg() > 0 {
@@ -83,6 +94,17 @@ func runAugmentCmd(ctx context.Context, env *cmdEnv, args []string) error {
 	}
 	fmt.Fprintf(env.Stdout, "%d images, %d views written, %d bad inputs skipped (recipe %s, %s decoder)\n",
 		res.Images, res.Views, res.Errors, res.Recipe, augment.JPEGDecoder)
+	return nil
+}
+
+// checkAugmentFlags checks the numeric flags defined by augmentFlags.
+func checkAugmentFlags(o *augmentOpts) error {
+	if o.Size < 1 || o.Size > 8192 {
+		return usagef("invalid value \"%d\" for flag -size: must be in 1..8192", o.Size)
+	}
+	if o.Workers < 1 || o.Workers > maxWorkers {
+		return usagef("invalid value \"%d\" for flag -workers: must be in 1..%d", o.Workers, maxWorkers)
+	}
 	return nil
 }
 
@@ -135,9 +157,12 @@ var augScratchPool = sync.Pool{New: func() any { return new(augment.Scratch) }}
 // writes them in input order. Each image's views depend only on (seed,
 // epoch, its index in the sorted file list, view), so the files are
 // byte-identical for any worker count.
-func runAugment(ctx context.Context, stderr io.Writer, o augmentOpts) (augmentResult, error) {
+func runAugment(ctx context.Context, stderr io.Writer, o augmentOpts) (res augmentResult, err error) {
+	if isPretextRecipe(o) {
+		return runPretextAugment(ctx, stderr, o)
+	}
 	rec, err := augLoadRecipe(o)
-	res := augmentResult{Recipe: rec.Name}
+	res = augmentResult{Recipe: rec.Name}
 	if err != nil {
 		return res, err
 	}
@@ -194,12 +219,26 @@ func runAugment(ctx context.Context, stderr io.Writer, o augmentOpts) (augmentRe
 		}
 		return a, nil
 	}, pipeline.MapOptions{Name: "augment", Workers: workers, Chunk: 1})
-	var bad []string
+	skips, err := newSkipLog("augment", stderr, o.Out)
+	if err != nil {
+		return res, err
+	}
+	defer func() {
+		if e := skips.close(); e != nil && err == nil {
+			err = e
+		}
+	}()
+	where := "on stderr"
+	if o.Out != "" {
+		where = "in " + skips.path
+	}
+	var logErr error
 	it, err := pipeline.Start(ctx, out, pipeline.RunOptions{Errors: pipeline.ErrorPolicy{
 		Skip: true, // counted against --max-errors below
 		OnError: func(se *pipeline.SampleError) {
-			bad = append(bad, se.Error())
-			fmt.Fprintf(stderr, "sslpipe: augment: skipped %v\n", se)
+			if err := skips.skip(se.Index, se.Key, se); err != nil && logErr == nil {
+				logErr = err
+			}
 		},
 	}})
 	if err != nil {
@@ -214,14 +253,19 @@ func runAugment(ctx context.Context, stderr io.Writer, o augmentOpts) (augmentRe
 		if err == io.EOF {
 			break
 		}
+		if err == nil {
+			err = logErr
+		}
 		if err != nil {
-			if len(bad) > o.MaxErrors {
-				return res, fmt.Errorf("augment: %d bad inputs (--max-errors %d): %w", len(bad), o.MaxErrors, errTooManyDataErrors)
+			res.Errors = skips.count()
+			if tooManyErrors(skips.count(), o.MaxErrors) {
+				return res, tooManyErr("augment", skips.count(), o.MaxErrors, where)
 			}
 			return res, err
 		}
-		if len(bad) > o.MaxErrors {
-			return res, fmt.Errorf("augment: %d bad inputs (--max-errors %d): %w", len(bad), o.MaxErrors, errTooManyDataErrors)
+		if tooManyErrors(skips.count(), o.MaxErrors) {
+			res.Errors = skips.count()
+			return res, tooManyErr("augment", skips.count(), o.MaxErrors, where)
 		}
 		a := sm.Value
 		if writePNGs {
@@ -249,9 +293,9 @@ func runAugment(ctx context.Context, stderr io.Writer, o augmentOpts) (augmentRe
 			fmt.Fprintf(stderr, "sslpipe: augment: %d images, %.1f images/s\n", res.Images, float64(res.Images)/time.Since(start).Seconds())
 		}
 	}
-	res.Errors = len(bad)
-	if len(bad) > o.MaxErrors {
-		return res, fmt.Errorf("augment: %d bad inputs (--max-errors %d): %w", len(bad), o.MaxErrors, errTooManyDataErrors)
+	res.Errors = skips.count()
+	if tooManyErrors(skips.count(), o.MaxErrors) {
+		return res, tooManyErr("augment", skips.count(), o.MaxErrors, where)
 	}
 	if keepForPreview {
 		if err := augWritePreview(o.Preview, preview, o.PreviewH); err != nil {
@@ -333,6 +377,9 @@ type benchAugmentOpts struct {
 	Seconds float64
 	JSON    bool
 	Images  int
+	// decodeInto decodes one timed image (nil: augment.DecodeInto); tests
+	// replace it to make workers fail.
+	decodeInto func(dst *augment.Image, name string, data []byte, opt augment.DecodeOptions) error
 }
 
 // benchAugmentResult is what `sslpipe bench augment --json` prints.
@@ -358,14 +405,17 @@ type benchAugmentResult struct {
 func runBenchAugmentCmd(ctx context.Context, env *cmdEnv, args []string) error {
 	var o benchAugmentOpts
 	fs := augmentFlags("bench augment", env, &o.augmentOpts)
-	fs.Float64Var(&o.Seconds, "seconds", 10, "measure for this long")
+	floatVar(fs, &o.Seconds, "seconds", 10, benchSeconds, "measure for this long")
 	fs.BoolVar(&o.JSON, "json", false, "print one JSON object")
-	fs.IntVar(&o.Images, "images", 256, "load at most this many input images into memory")
+	intVar(fs, &o.Images, "images", 256, 1, 1<<20, "load at most this many input images into memory")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	if o.In == "" || fs.NArg() > 0 || o.Seconds <= 0 {
-		return usagef("bench augment: need --in DIR and a positive --seconds")
+	if err := checkAugmentFlags(&o.augmentOpts); err != nil {
+		return err
+	}
+	if o.In == "" || fs.NArg() > 0 {
+		return usagef("bench augment: need --in DIR")
 	}
 	r, err := runBenchAugment(ctx, o)
 	if err != nil {
@@ -414,8 +464,15 @@ func runBenchAugment(ctx context.Context, o benchAugmentOpts) (benchAugmentResul
 	workers := max(o.Workers, 1)
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	decodeInto := o.decodeInto
+	if decodeInto == nil {
+		decodeInto = augment.DecodeInto
+	}
 	var next, done atomic.Int64
-	var firstErr atomic.Value
+	// The first worker error wins. An atomic.Pointer, not an atomic.Value:
+	// Value.CompareAndSwap panics when workers store errors of different
+	// dynamic types.
+	var firstErr atomic.Pointer[error]
 	var wg sync.WaitGroup
 	cpu0 := augCPUSeconds()
 	start := time.Now()
@@ -430,8 +487,8 @@ func runBenchAugment(ctx context.Context, o benchAugmentOpts) (benchAugmentResul
 			var buf []float32
 			for ctx.Err() == nil && time.Now().Before(deadline) {
 				i := next.Add(1) - 1
-				if err := augment.DecodeInto(img, "bench", data[int(i)%len(data)], augment.DecodeOptions{Channels: rec.Channels}); err != nil {
-					firstErr.CompareAndSwap(nil, err)
+				if err := decodeInto(img, "bench", data[int(i)%len(data)], augment.DecodeOptions{Channels: rec.Channels}); err != nil {
+					firstErr.CompareAndSwap(nil, &err)
 					cancel()
 					return
 				}
@@ -451,7 +508,7 @@ func runBenchAugment(ctx context.Context, o benchAugmentOpts) (benchAugmentResul
 	el := time.Since(start).Seconds()
 	cpu := augCPUSeconds() - cpu0
 	if e := firstErr.Load(); e != nil {
-		return benchAugmentResult{}, e.(error)
+		return benchAugmentResult{}, *e
 	}
 	if err := ctx.Err(); err != nil && errors.Is(context.Cause(ctx), context.Canceled) && time.Now().Before(deadline) {
 		return benchAugmentResult{}, err

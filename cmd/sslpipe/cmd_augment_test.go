@@ -174,7 +174,7 @@ func TestAugmentBadInputs(t *testing.T) {
 	os.WriteFile(filepath.Join(in, "empty.png"), nil, 0o644)
 	_, err := runAugment(context.Background(), &bytes.Buffer{}, augmentOpts{Recipe: "simclr", Size: 24, In: in, Out: t.TempDir(), Workers: 2})
 	if !errors.Is(err, errTooManyDataErrors) || exitCode(err) != exitDataErrors {
-		t.Fatalf("default --max-errors 0: %v", err)
+		t.Fatalf("MaxErrors 0: %v", err)
 	}
 	var stderr bytes.Buffer
 	res, err := runAugment(context.Background(), &stderr, augmentOpts{Recipe: "simclr", Size: 24, In: in, Out: t.TempDir(), Workers: 2, MaxErrors: 2})

@@ -3,130 +3,208 @@
 package main
 
 import (
-	"bytes"
-	"context"
-	"errors"
+	"encoding/json"
+	"fmt"
+	"math"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"testing"
-	"time"
 
+	"github.com/sslpipe/sslpipe/npy"
 	"github.com/sslpipe/sslpipe/train"
+	"github.com/sslpipe/sslpipe/train/data/datatest"
 )
 
-func TestMethodFromArgs(t *testing.T) {
+// equivalent is the command `sslpipe data2vec train|probe` printed.
+func equivalent(t *testing.T, stderr string) []string {
+	t.Helper()
+	for _, l := range strings.Split(stderr, "\n") {
+		if strings.HasPrefix(l, "  sslpipe train ") || strings.HasPrefix(l, "  sslpipe eval ") {
+			return strings.Fields(l)
+		}
+	}
+	t.Fatalf("no equivalent command in:\n%s", stderr)
+	return nil
+}
+
+// TestData2vecTrainMoved: `sslpipe data2vec train` exits 2 printing the
+// `sslpipe train --method data2vec` command, and that command works.
+func TestData2vecTrainMoved(t *testing.T) {
+	_, stderr, err := runArgs(t, "data2vec", "train", "--modality", "image", "--dir", "runs/x")
+	if got := strings.Join(equivalent(t, stderr), " "); exitCode(err) != exitUsage || got != "sslpipe train --method data2vec --out runs/x --data fashion-mnist:train" {
+		t.Errorf("exit %d (%v), printed %q", exitCode(err), err, got)
+	}
+	shards := datatest.ImageShards(t, t.TempDir(), 12, 2)
+	_, stderr, err = runArgs(t, "data2vec", "train", "--modality", "image", "--data", shards, "--dir", "/tmp/x", "--steps", "7", "--lr", "0.001", "--print-config")
+	if exitCode(err) != exitUsage {
+		t.Fatalf("exit %d (%v), want 2", exitCode(err), err)
+	}
+	cmd := equivalent(t, stderr)
+	if got := strings.Join(cmd, " "); got != "sslpipe train --method data2vec --data "+shards+" --out /tmp/x --lr 0.001 --print-config --steps 7" {
+		t.Fatalf("printed %q", got)
+	}
+	out, stderr, err := runArgs(t, cmd[1:]...)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, stderr)
+	}
+	for _, want := range []string{"method: data2vec", "preset: image-cpu", "  steps: 7", "  lr: 0.001", "  modality: image", "out: /tmp/x", "data2vec:\n  ema:"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("config lacks %q:\n%s", want, out)
+		}
+	}
+	_, stderr, err = runArgs(t, "data2vec", "train", "--resume", "runs/x", "--threads", "2")
+	if got := strings.Join(equivalent(t, stderr), " "); exitCode(err) != exitUsage || got != "sslpipe train --resume runs/x --threads 2" {
+		t.Errorf("resume: exit %d, printed %q", exitCode(err), got)
+	}
+}
+
+// TestData2vecProbeMoved: `sslpipe data2vec probe` exits 2 printing the
+// `sslpipe eval` command of the run's modality.
+func TestData2vecProbeMoved(t *testing.T) {
 	for _, c := range []struct {
-		args []string
-		want string
+		preset string
+		args   []string
+		want   string
 	}{
-		{[]string{"--method", "data2vec", "--modality", "text"}, "data2vec"},
-		{[]string{"--modality=text", "-method=data2vec"}, "data2vec"},
-		{[]string{"--preset", "cifar"}, ""},
-		{[]string{"--", "--method", "x"}, ""},
-		{[]string{"--resume", "/nonexistent/run"}, ""},
+		{"image-cpu", nil, "--train fashion-mnist:train --test fashion-mnist:test --max-train 10000 --max-test 2000 --probe knn --k 20 --t 0.07"},
+		{"text-cpu", []string{"--layer", "0", "--teacher"}, "--train FORTUNES_TRAIN --test FORTUNES_TEST --tokenizer RUN/tokenizer.json --probe linear --k 20 --t 0.07 --which teacher --layer 3"},
+		{"audio-cpu", []string{"--data", "data/speech/digits", "--summary", "s.json"}, "--train data/speech/digits/train --test data/speech/digits/test --probe linear --k 20 --t 0.07 --summary s.json"},
 	} {
-		if got := methodFromArgs(c.args); got != c.want {
-			t.Errorf("%q: %q, want %q", c.args, got, c.want)
-		}
-	}
-	if trainMethods["data2vec"] == nil {
-		t.Fatal("data2vec is not a registered train method")
-	}
-}
-
-func TestData2vecTrainPrintConfig(t *testing.T) {
-	env, out, _ := testEnv()
-	err := runData2vecTrainMethod(t.Context(), env, []string{"--method", "data2vec", "--modality", "image", "--out", "/tmp/x", "--steps", "7", "--print-config"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	lines := strings.Split(out.String(), "\n")
-	for _, want := range []string{"modality: image", "steps: 7", "dir: /tmp/x", "method: data2vec"} {
-		if !slices.Contains(lines, want) {
-			t.Errorf("config lacks %q:\n%s", want, out.String())
-		}
-	}
-}
-
-func TestTrainMethodDispatch(t *testing.T) {
-	for _, m := range []string{"data2vec", "hubert"} {
-		if trainMethods[m] == nil {
-			t.Errorf("sslpipe train --method %s is not wired", m)
-		}
-	}
-	got := methodArgs([]string{"--method", "hubert", "--out", "runs/x", "--steps", "3", "--out=runs/y", "-method=hubert"})
-	want := "--dir runs/x --steps 3 --dir=runs/y"
-	if strings.Join(got, " ") != want {
-		t.Fatalf("methodArgs = %q, want %q", strings.Join(got, " "), want)
-	}
-	var out, errb bytes.Buffer
-	err := run(context.Background(), &cmdEnv{Stdout: &out, Stderr: &errb}, []string{"train", "--method", "hubert", "--print-config"})
-	if err != nil || !strings.Contains(out.String(), "layers") {
-		t.Fatalf("train --method hubert --print-config: %v\n%s%s", err, out.String(), errb.String())
-	}
-}
-
-// TestData2vecInterruptAndResume: `sslpipe train --method data2vec`
-// stopped by a cancelled context (what SIGINT/SIGTERM do) writes a
-// checkpoint and exits 130; `sslpipe train --resume DIR` (the method
-// read from the run's config.yaml) finishes the run.
-func TestData2vecInterruptAndResume(t *testing.T) {
-	if _, err := os.Stat("/usr/share/games/fortunes"); err != nil {
-		t.Skip("fortunes not installed")
-	}
-	dir := filepath.Join(t.TempDir(), "run")
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	go func() {
-		for i := 0; i < 3000; i++ {
-			time.Sleep(20 * time.Millisecond)
-			if b, err := os.ReadFile(filepath.Join(dir, "metrics.jsonl")); err == nil && len(b) > 0 {
-				cancel()
-				return
-			}
-		}
-	}()
-	env, _, errb := testEnv()
-	args := []string{"--method", "data2vec", "--modality", "text", "--out", dir, "--steps", "30", "--batch", "8", "--limit", "200", "--threads", "1", "--quiet"}
-	err := runTrainCmd(ctx, env, args)
-	if !errors.Is(err, context.Canceled) || exitCode(err) != exitInterrupted {
-		t.Fatalf("err %v (exit %d), want context.Canceled / 130\n%s", err, exitCode(err), errb.String())
-	}
-	if !strings.Contains(errb.String(), "--resume "+dir) {
-		t.Errorf("no resume hint on stderr: %s", errb.String())
-	}
-	ck, err := train.LatestCheckpoint(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, st, err := train.ReadCheckpoint(ck)
-	if err != nil || st.Method != "data2vec" || st.Step < 1 || st.Step >= 30 {
-		t.Fatalf("checkpoint %s: %+v, %v", ck, st, err)
-	}
-	env2, out2, errb2 := testEnv()
-	if err := runTrainCmd(context.Background(), env2, []string{"--resume", dir, "--quiet"}); err != nil {
-		t.Fatalf("resume: %v\n%s", err, errb2.String())
-	}
-	if _, err := os.Stat(train.CheckpointPath(dir, 30)); err != nil {
-		t.Errorf("no final checkpoint: %v", err)
-	}
-	t.Logf("stopped at step %d; resumed: %s", st.Step, strings.TrimSpace(out2.String()))
-}
-
-// TestEvalDispatchesByRunMethod: `sslpipe eval --run RUN` runs the probe
-// of the method named in RUN/config.yaml.
-func TestEvalDispatchesByRunMethod(t *testing.T) {
-	for method, want := range map[string]string{"hubert": "hubert probe: --run, --train and --test", "data2vec": "data2vec: "} {
 		dir := t.TempDir()
-		if err := os.WriteFile(filepath.Join(dir, "config.yaml"), []byte("method: "+method+"\npreset: x\n"), 0o644); err != nil {
+		cfg, err := train.PresetConfig("data2vec", c.preset)
+		if err != nil {
 			t.Fatal(err)
 		}
-		env, _, _ := testEnv()
-		err := runEvalCmd(context.Background(), env, []string{"--run", dir, "--probe", "nope"})
-		if err == nil || !strings.Contains(err.Error(), want) {
-			t.Errorf("eval --run <%s run>: %v, want an error from %q", method, err, want)
+		y, _ := cfg.YAML()
+		if err := os.WriteFile(filepath.Join(dir, "config.yaml"), y, 0o644); err != nil {
+			t.Fatal(err)
 		}
+		_, stderr, err := runArgs(t, append([]string{"data2vec", "probe", "--run", dir}, c.args...)...)
+		if exitCode(err) != exitUsage {
+			t.Fatalf("%s: exit %d (%v)", c.preset, exitCode(err), err)
+		}
+		want := "sslpipe eval --run " + dir + " " + strings.ReplaceAll(c.want, "RUN", dir)
+		if got := strings.Join(equivalent(t, stderr), " "); got != want {
+			t.Errorf("%s: printed\n %s\nwant\n %s", c.preset, got, want)
+		}
+	}
+}
+
+// TestData2vecBench: the step benchmark runs (one small CPU step) and
+// rejects bad flags with exit 2, as `sslpipe data2vec bench` and
+// `sslpipe bench data2vec`.
+func TestData2vecBench(t *testing.T) {
+	out, stderr, err := runArgs(t, "bench", "data2vec", "--device", "cpu", "--layers", "1", "--top-k", "1", "--batch", "2", "--seq", "8", "--vocab", "100",
+		"--steps", "1", "--warmup", "0", "--threads", "1", "--json")
+	if err != nil {
+		t.Fatalf("%v\n%s", err, stderr)
+	}
+	var r map[string]any
+	if err := json.Unmarshal([]byte(out), &r); err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	if r["impl"] != "sslpipe" || r["steps"] != 1.0 || r["layers"] != 1.0 || !(r["median_ms"].(float64) > 0) || math.IsNaN(r["loss"].(float64)) {
+		t.Errorf("bench result %v", r)
+	}
+	for _, bad := range [][]string{{"--steps", "0"}, {"--top-k", "9", "--layers", "2"}, {"--device", "gpu"}, {"--batch", "0"}, {"--vocab", "3"}, {"extra"}} {
+		_, _, err := runArgs(t, append([]string{"data2vec", "bench"}, bad...)...)
+		if exitCode(err) != exitUsage {
+			t.Errorf("data2vec bench %q: exit %d (%v), want 2", bad, exitCode(err), err)
+		}
+	}
+}
+
+// writeFortunes writes a fortune(6) folder of two categories of n
+// fortunes each.
+func writeFortunes(t *testing.T, dir string, n int) string {
+	t.Helper()
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	words := map[string][]string{
+		"cats":   {"the", "cat", "sat", "on", "a", "mat", "and", "purred", "softly", "near", "warm", "fire"},
+		"stocks": {"stocks", "rose", "as", "markets", "rallied", "on", "strong", "earnings", "and", "low", "rates", "today"},
+	}
+	for name, ws := range words {
+		var b strings.Builder
+		for i := 0; i < n; i++ {
+			for j := 0; j < 6+i%7; j++ {
+				fmt.Fprintf(&b, "%s ", ws[(i*5+j*3)%len(ws)])
+			}
+			b.WriteString("\n%\n")
+		}
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(b.String()), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+// TestData2vecTrainEvalEmbed is the product flow for each modality:
+// `sslpipe train --method data2vec` on preprocess shards (smoke preset, a
+// few steps), `sslpipe eval` of the run on labelled data (images and
+// audio: their labelled shards; text: a fortune folder labelled by file,
+// encoded with the run's tokenizer.json) and `sslpipe embed`.
+func TestData2vecTrainEvalEmbed(t *testing.T) {
+	root := t.TempDir()
+	for _, c := range []struct {
+		modality, data string
+		eval           []string
+	}{
+		{"image", datatest.ImageShards(t, filepath.Join(root, "img"), 48, 4), nil},
+		{"audio", datatest.AudioShards(t, filepath.Join(root, "aud"), 8, 1, 8), nil},
+		{"text", datatest.TextShards(t, filepath.Join(root, "txt"), 300, 150, 32), nil},
+	} {
+		t.Run(c.modality, func(t *testing.T) {
+			run := filepath.Join(root, "run-"+c.modality)
+			_, stderr, err := runArgs(t, "train", "--method", "data2vec", "--preset", "smoke-"+c.modality, "--data", c.data, "--out", run,
+				"--steps", "3", "--batch", "4", "--threads", "1", "--workers", "2", "--device", "cpu", "--quiet")
+			if err != nil {
+				t.Fatalf("train: %v\n%s", err, stderr)
+			}
+			args := []string{"eval", "--run", run, "--train", c.data, "--test", c.data, "--probe", "knn", "--k", "3", "--json", "--quiet"}
+			if c.modality == "text" {
+				f := writeFortunes(t, filepath.Join(root, "fortunes"), 12)
+				args = []string{"eval", "--run", run, "--train", f, "--test", f, "--tokenizer", filepath.Join(run, "tokenizer.json"), "--probe", "knn", "--k", "3", "--json", "--quiet"}
+			}
+			out, stderr, err := runArgs(t, args...)
+			if err != nil {
+				t.Fatalf("eval: %v\n%s", err, stderr)
+			}
+			var rep struct {
+				Results []struct {
+					Features string  `json:"features"`
+					Top1     float64 `json:"top1"`
+				} `json:"results"`
+			}
+			if err := json.Unmarshal([]byte(out), &rep); err != nil {
+				t.Fatalf("%v: %s", err, out)
+			}
+			names := map[string]bool{}
+			for _, r := range rep.Results {
+				names[r.Features] = true
+			}
+			if !names["trained"] || !names["random_init"] {
+				t.Fatalf("eval rows %s", out)
+			}
+			spec := args[4]
+			emb := filepath.Join(root, c.modality+".npy")
+			embArgs := []string{"embed", "--run", run, "--data", spec, "--out", emb, "--quiet"}
+			if c.modality == "text" {
+				embArgs = append(embArgs, "--tokenizer", filepath.Join(run, "tokenizer.json"))
+			}
+			if _, stderr, err := runArgs(t, embArgs...); err != nil {
+				t.Fatalf("embed: %v\n%s", err, stderr)
+			}
+			a, err := npy.ReadFile(emb)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(a.Shape) != 2 || a.Shape[1] != 32 || a.Shape[0] < 4 {
+				t.Errorf("embeddings of shape %v", a.Shape)
+			}
+			t.Logf("%s: eval %s", c.modality, strings.Join(strings.Fields(out), " ")[:min(200, len(strings.Join(strings.Fields(out), " ")))])
+		})
 	}
 }

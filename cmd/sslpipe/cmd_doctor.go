@@ -40,7 +40,7 @@ func runDoctor(ctx context.Context, env *cmdEnv, args []string) error {
 	fs := newFlagSet("doctor", env.Stderr)
 	fs.BoolVar(&o.JSON, "json", false, "print one JSON object")
 	fs.BoolVar(&o.Smoke, "smoke", false, "also train a tiny MLP on each device and report the loss")
-	fs.IntVar(&o.SmokeSteps, "smoke-steps", 300, "steps of the smoke training")
+	intVar(fs, &o.SmokeSteps, "smoke-steps", 300, 1, 1_000_000, "steps of the smoke training")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}

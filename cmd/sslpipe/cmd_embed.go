@@ -5,42 +5,48 @@ package main
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
 
-	"github.com/sslpipe/sslpipe/augment"
-	"github.com/sslpipe/sslpipe/datasets"
 	"github.com/sslpipe/sslpipe/npy"
 	"github.com/sslpipe/sslpipe/pipeline"
 	"github.com/sslpipe/sslpipe/train"
+	"github.com/sslpipe/sslpipe/train/data"
 )
 
 func init() {
-	register(&command{Name: "embed", Summary: "write a run's backbone embeddings of images to .npy with a keys file", Run: runEmbedCmd})
+	register(&command{Name: "embed", Summary: "write a run's embeddings of any dataset to .npy with the sample keys", Run: runEmbedCmd})
 }
 
 // embedOptions are the flags of `sslpipe embed`.
 type embedOptions struct {
 	Run, Data, Out, Keys string
 	Network, Device      string
+	Tokenizer            string
+	Layer                int
 	Batch, Workers       int
-	SkipBad, Quiet       bool
+	MaxErrors            int
+	Quiet                bool
 }
 
 func runEmbedCmd(ctx context.Context, env *cmdEnv, args []string) error {
 	var o embedOptions
 	fs := newFlagSet("embed", env.Stderr)
 	fs.StringVar(&o.Run, "run", "", "run folder (required)")
-	fs.StringVar(&o.Data, "data", "", "images to embed: a folder (searched recursively for png/jpg/jpeg), a manifest (CSV/JSONL with a path column) or fashion-mnist:train|test (required)")
+	fs.StringVar(&o.Data, "data", "", "data to embed: a preprocess output folder, a shard glob, a raw folder or fashion-mnist:SPLIT (required)")
 	fs.StringVar(&o.Out, "out", "", "output .npy file: float32 N x dim (required)")
-	fs.StringVar(&o.Keys, "keys", "", "keys file, one input name per line in row order (default: OUT with .keys.txt instead of .npy)")
-	fs.StringVar(&o.Network, "which", "teacher", "teacher (EMA target) or student (online network)")
-	fs.StringVar(&o.Device, "device", "cpu", "cpu, cuda, cuda:N or auto")
-	fs.IntVar(&o.Batch, "batch", 256, "images per forward pass")
-	fs.IntVar(&o.Workers, "workers", 0, "image decoding goroutines (0: GOMAXPROCS)")
-	fs.BoolVar(&o.SkipBad, "skip-bad", false, "skip files that cannot be decoded (listed on stderr) instead of failing")
+	fs.StringVar(&o.Keys, "keys", "", "keys file, one sample key per line in row order (default: OUT with .keys.txt instead of .npy)")
+	fs.StringVar(&o.Network, "which", "", "teacher or student (default: the method's)")
+	fs.StringVar(&o.Device, "device", "auto", "auto, cpu, cuda or cuda:N")
+	fs.StringVar(&o.Tokenizer, "tokenizer", "", "tokenizer.json for raw text folders")
+	intVar(fs, &o.Layer, "layer", 0, -1, 1000, "layer to embed where the method offers several (0: its default)")
+	intVar(fs, &o.Batch, "batch", 64, 1, 1<<20, "examples per forward pass")
+	intVar(fs, &o.Workers, "workers", 0, 0, 4096, "decoding goroutines (0: GOMAXPROCS)")
+	maxErrorsVar(fs, &o.MaxErrors, "bad samples", "on stderr")
 	fs.BoolVar(&o.Quiet, "quiet", false, "no progress on stderr")
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -51,7 +57,7 @@ func runEmbedCmd(ctx context.Context, env *cmdEnv, args []string) error {
 	if o.Run == "" || o.Data == "" || o.Out == "" {
 		return usagef("embed: --run, --data and --out are required")
 	}
-	if o.Network != "teacher" && o.Network != "student" {
+	if o.Network != "" && o.Network != "teacher" && o.Network != "student" {
 		return usagef("embed: --which must be teacher or student, not %q", o.Network)
 	}
 	if o.Keys == "" {
@@ -60,115 +66,91 @@ func runEmbedCmd(ctx context.Context, env *cmdEnv, args []string) error {
 	return runEmbed(ctx, env, &o)
 }
 
-// embedInputs lists the inputs named by --data as an unlabelled set whose
-// Keys are what the keys file reports: file paths as given (relative to
-// the folder or as written in the manifest), or "fashion-mnist:test/00042".
-func embedInputs(spec string) (set *datasets.Set, names []string, err error) {
-	if split, dir, ok := datasets.IsFashionMNISTSpec(spec); ok {
-		s, err := datasets.FashionMNIST(dir, split)
-		if err != nil {
-			return nil, nil, err
-		}
-		return s, s.Keys, nil
-	}
-	fi, err := os.Stat(spec)
-	if err != nil {
-		return nil, nil, fmt.Errorf("embed: %w", err)
-	}
-	var src *pipeline.FileSource
-	if fi.IsDir() {
-		src, err = pipeline.Folder(spec, imageExts...)
-	} else {
-		src, err = pipeline.Manifest(spec, pipeline.ManifestOptions{})
-	}
-	if err != nil {
-		return nil, nil, fmt.Errorf("embed: %w", err)
-	}
-	set = &datasets.Set{Name: spec, Classes: []string{""}}
-	for i := range src.Len() {
-		smp, err := src.At(context.Background(), i)
-		if err != nil {
-			return nil, nil, fmt.Errorf("embed: %w", err)
-		}
-		set.Keys = append(set.Keys, smp.Value.Path)
-		set.Labels = append(set.Labels, 0)
-		names = append(names, smp.Key)
-	}
-	if set.Len() == 0 {
-		return nil, nil, fmt.Errorf("embed: %s: no images found", spec)
-	}
-	return set, names, nil
-}
-
 func runEmbed(ctx context.Context, env *cmdEnv, o *embedOptions) error {
-	set, names, err := embedInputs(o.Data)
-	if err != nil {
-		return err
-	}
-	enc, err := train.OpenEncoder(o.Run, train.EncoderOptions{Network: o.Network, Device: o.Device, Batch: o.Batch})
+	m, run, err := openRun(o.Run)
 	if err != nil {
 		return fmt.Errorf("embed: %w", err)
 	}
+	ds, err := data.Open(o.Data, data.Options{Tokenizer: o.Tokenizer, Workers: o.Workers, SeqLen: 1 << 20})
+	if err != nil {
+		if errors.Is(err, data.ErrSpec) {
+			return usagef("embed: %v", err)
+		}
+		return fmt.Errorf("embed: %w", err)
+	}
+	defer ds.Close()
+	if run.Config.Data.Modality != "" && ds.Modality != run.Config.Data.Modality {
+		return usagef("embed: %s holds %s data but the run trained on %s", o.Data, ds.Modality, run.Config.Data.Modality)
+	}
+	enc, err := m.Encoder(run, train.EncoderOptions{Network: o.Network, Device: o.Device, Batch: o.Batch, Layer: o.Layer})
+	if err != nil {
+		return trainUsage(fmt.Errorf("embed: %w", err))
+	}
 	defer enc.Close()
-	in := enc.Input()
-	if set.Images == nil {
-		set, names, err = decodeForEmbed(env, o, set, names, in)
+	if !o.Quiet {
+		fmt.Fprintf(env.Stderr, "embed: %d %s samples of %s with %s (%s, %d-d)\n", ds.Len(), ds.Modality, o.Data, o.Run, m.Name, enc.Dim())
+	}
+	policy := pipeline.ErrorPolicy{Skip: o.MaxErrors != 0, OnError: func(se *pipeline.SampleError) {
+		fmt.Fprintf(env.Stderr, "embed: skipped bad sample: %v\n", se)
+	}}
+	if o.MaxErrors > 0 {
+		policy.MaxErrors = o.MaxErrors
+	}
+	var keys []string
+	var vecs []float32
+	var batch []data.Example
+	dim := enc.Dim()
+	flush := func() error {
+		if len(batch) == 0 {
+			return nil
+		}
+		vs, err := enc.Embed(batch)
 		if err != nil {
-			return err
+			return fmt.Errorf("embed: %w", err)
+		}
+		for i, v := range vs {
+			if len(v) != dim {
+				return fmt.Errorf("embed: encoder returned %d values for a %d-d embedding", len(v), dim)
+			}
+			vecs = append(vecs, v...)
+			keys = append(keys, batch[i].Key)
+		}
+		batch = batch[:0]
+		return nil
+	}
+	for s, err := range pipeline.All(ctx, ds.Stream(pipeline.Order{}), pipeline.RunOptions{Errors: policy}) {
+		if err != nil {
+			if errors.Is(err, pipeline.ErrTooManyErrors) || errors.As(err, new(*pipeline.SampleError)) {
+				return fmt.Errorf("embed: %w: %w (--max-errors %d)", errTooManyDataErrors, err, o.MaxErrors)
+			}
+			return fmt.Errorf("embed: %w", err)
+		}
+		batch = append(batch, s.Value)
+		if len(batch) == o.Batch {
+			if err := flush(); err != nil {
+				return err
+			}
 		}
 	}
-	if !o.Quiet {
-		fmt.Fprintf(env.Stderr, "embed: %d images with the %s network of %s (%d-d)\n", set.Len(), o.Network, o.Run, enc.Dim())
-	}
-	feats, err := embedSet(ctx, enc, set, o.Workers)
-	if err != nil {
+	if err := flush(); err != nil {
 		return err
+	}
+	for _, v := range vecs {
+		if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
+			return fmt.Errorf("embed: the encoder produced non-finite values")
+		}
 	}
 	if err := os.MkdirAll(filepath.Dir(o.Out), 0o755); err != nil {
 		return fmt.Errorf("embed: %w", err)
 	}
-	if err := npy.WriteFile(o.Out, npy.Float32Matrix(feats.Data, feats.Rows, feats.Cols)); err != nil {
+	if err := npy.WriteFile(o.Out, npy.Float32Matrix(vecs, len(keys), dim)); err != nil {
 		return fmt.Errorf("embed: %w", err)
 	}
-	if err := writeKeys(o.Keys, names); err != nil {
+	if err := writeKeys(o.Keys, keys); err != nil {
 		return err
 	}
-	fmt.Fprintf(env.Stdout, "%s: %d x %d float32\n%s: %d keys\n", o.Out, feats.Rows, feats.Cols, o.Keys, len(names))
+	fmt.Fprintf(env.Stdout, "%s: %d x %d float32\n%s: %d keys\n", o.Out, len(keys), dim, o.Keys, len(keys))
 	return nil
-}
-
-// decodeForEmbed decodes file sets at the encoder's input, dropping (with
-// --skip-bad) or failing on undecodable files.
-func decodeForEmbed(env *cmdEnv, o *embedOptions, set *datasets.Set, names []string, in train.InputSpec) (*datasets.Set, []string, error) {
-	g, err := datasets.LoadImages(set, in.Size, in.Channels, o.Workers)
-	if err == nil {
-		set.Images = g
-		return set, names, nil
-	}
-	if !o.SkipBad {
-		return nil, nil, fmt.Errorf("embed: %w (use --skip-bad to skip such files)", err)
-	}
-	// Find the good files one by one, then decode them together.
-	var keep []int
-	for i, k := range set.Keys {
-		if _, err := augment.DecodeFile(k, augment.DecodeOptions{}); err != nil {
-			fmt.Fprintf(env.Stderr, "embed: skipping %v\n", err)
-			continue
-		}
-		keep = append(keep, i)
-	}
-	if len(keep) == 0 {
-		return nil, nil, fmt.Errorf("embed: %s: no decodable images", set.Name)
-	}
-	sub := set.Subset(keep)
-	kept := make([]string, len(keep))
-	for j, i := range keep {
-		kept[j] = names[i]
-	}
-	if sub.Images, err = datasets.LoadImages(sub, in.Size, in.Channels, o.Workers); err != nil {
-		return nil, nil, fmt.Errorf("embed: %w", err)
-	}
-	return sub, kept, nil
 }
 
 func writeKeys(path string, names []string) error {

@@ -5,39 +5,61 @@ package main
 import (
 	"context"
 	"fmt"
+	"path/filepath"
 	"time"
 
-	"github.com/sslpipe/sslpipe/augment"
-	"github.com/sslpipe/sslpipe/datasets"
-	"github.com/sslpipe/sslpipe/eval"
 	"github.com/sslpipe/sslpipe/train"
 )
 
 // The libtorch half of `sslpipe eval`: embeds the probe sets with the run's
-// trained encoder and with the same architecture randomly initialized.
+// trained encoder and with the same architecture randomly initialized,
+// through the run's method's registration.
 
 func init() {
-	register(&command{Name: "eval", Summary: "probe a run's encoder (kNN, linear) against random init and raw pixels", Run: runEvalCmd})
+	register(&command{Name: "eval", Summary: "probe any run's encoder (kNN, linear) on labelled data against random init and a baseline", Run: runEvalCmd})
 	encoderFeatures = trainEncoderFeatures
 }
 
-func trainEncoderFeatures(ctx context.Context, env *cmdEnv, o *evalOptions, trainSet, testSet *datasets.Set) ([]featureSet, runInfo, error) {
-	eo := train.EncoderOptions{Network: o.Network, Device: o.Device, Batch: o.Batch}
-	enc, err := train.OpenEncoder(o.Run, eo)
+// openRun reads a run folder's config and its method.
+func openRun(dir string) (*train.Method, *train.RunInfo, error) {
+	cfg, err := train.LoadConfig(filepath.Join(dir, "config.yaml"))
+	if err != nil {
+		return nil, nil, err
+	}
+	m, err := train.Lookup(cfg.Method)
+	if err != nil {
+		return nil, nil, err
+	}
+	if m.Encoder == nil {
+		return nil, nil, fmt.Errorf("method %s has no encoder to probe", m.Name)
+	}
+	return m, &train.RunInfo{Dir: dir, Config: cfg}, nil
+}
+
+func trainEncoderFeatures(ctx context.Context, env *cmdEnv, o *evalOptions, trainSet, testSet *labelledSet) ([]featureSet, runInfo, error) {
+	m, run, err := openRun(o.Run)
 	if err != nil {
 		return nil, runInfo{}, fmt.Errorf("eval: %w", err)
 	}
+	info := runInfo{Method: m.Name, Device: run.Config.Device}
+	eo := train.EncoderOptions{Network: o.Network, Device: o.Device, Batch: o.Batch, Layer: o.Layer}
+	enc, err := m.Encoder(run, eo)
+	if err != nil {
+		return nil, info, trainUsage(fmt.Errorf("eval: %w", err))
+	}
 	defer enc.Close()
-	in := enc.Input()
-	info := runInfo{Method: enc.Config.Method, Device: enc.Config.Device, Channels: in.Channels, Size: in.Size}
-	var sets []featureSet
-	fs, err := encoderSet(ctx, env, o, enc, "trained", fmt.Sprintf("trained (%s)", o.Network), trainSet, testSet)
+	label := "trained"
+	if o.Network != "" {
+		label = fmt.Sprintf("trained (%s)", o.Network)
+	}
+	fs, err := encoderSet(ctx, env, o, enc, "trained", label, trainSet, testSet)
 	if err != nil {
 		return nil, info, err
 	}
-	sets = append(sets, fs)
+	sets := []featureSet{fs}
 	if !o.NoRandom {
-		rnd, err := train.RandomEncoder(o.Run, eo)
+		eo.Random = true
+		rnd, err := m.Encoder(run, eo)
 		if err != nil {
 			return nil, info, fmt.Errorf("eval: %w", err)
 		}
@@ -51,54 +73,19 @@ func trainEncoderFeatures(ctx context.Context, env *cmdEnv, o *evalOptions, trai
 	return sets, info, nil
 }
 
-func encoderSet(ctx context.Context, env *cmdEnv, o *evalOptions, enc *train.Encoder, name, label string, trainSet, testSet *datasets.Set) (featureSet, error) {
+func encoderSet(ctx context.Context, env *cmdEnv, o *evalOptions, enc train.Embedder, name, label string, trainSet, testSet *labelledSet) (featureSet, error) {
 	t0 := time.Now()
 	o.progress(env, "embedding with the %s encoder (%d-d)", label, enc.Dim())
-	tr, err := embedSet(ctx, enc, trainSet, o.Workers)
+	tr, err := train.EmbedAll(enc, trainSet.Examples, o.Batch)
 	if err != nil {
+		return featureSet{}, fmt.Errorf("eval: %s: %w", trainSet.Name, err)
+	}
+	if err := ctx.Err(); err != nil {
 		return featureSet{}, err
 	}
-	te, err := embedSet(ctx, enc, testSet, o.Workers)
+	te, err := train.EmbedAll(enc, testSet.Examples, o.Batch)
 	if err != nil {
-		return featureSet{}, err
+		return featureSet{}, fmt.Errorf("eval: %s: %w", testSet.Name, err)
 	}
 	return featureSet{Name: name, Label: label, Train: tr, Test: te, Seconds: time.Since(t0).Seconds()}, nil
-}
-
-// embedChunk bounds the images converted to float32 at once.
-const embedChunk = 2048
-
-// embedSet embeds every example of s: in-memory images as they are (the
-// encoder resizes and converts channels), image files decoded and resized
-// to the encoder's input.
-func embedSet(ctx context.Context, enc *train.Encoder, s *datasets.Set, workers int) (*eval.Matrix, error) {
-	in := enc.Input()
-	g := s.Images
-	if g == nil {
-		var err error
-		if g, err = datasets.LoadImages(s, in.Size, in.Channels, workers); err != nil {
-			return nil, fmt.Errorf("eval: %w", err)
-		}
-	}
-	d := enc.Dim()
-	out := eval.NewMatrix(g.N, d)
-	for lo := 0; lo < g.N; lo += embedChunk {
-		if err := ctx.Err(); err != nil {
-			return nil, err
-		}
-		hi := min(lo+embedChunk, g.N)
-		imgs := make([]*augment.Image, hi-lo)
-		for i := range imgs {
-			imgs[i] = &augment.Image{W: g.W, H: g.H, C: g.C, Pix: g.Image(lo + i)}
-		}
-		f, err := enc.EmbedImages(imgs)
-		if err != nil {
-			return nil, fmt.Errorf("eval: %s: %w", s.Name, err)
-		}
-		if len(f) != len(imgs)*d {
-			return nil, fmt.Errorf("eval: encoder returned %d values for %d images of %d dims", len(f), len(imgs), d)
-		}
-		copy(out.Data[lo*d:], f)
-	}
-	return out, nil
 }

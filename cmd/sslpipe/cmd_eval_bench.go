@@ -35,12 +35,13 @@ type knnBenchResult struct {
 func runBenchKNNCmd(ctx context.Context, env *cmdEnv, args []string) error {
 	fs := newFlagSet("bench knn", env.Stderr)
 	data := fs.String("data", "synthetic", "synthetic (Gaussian features) or fashion-mnist (raw pixels, 784-d, with accuracy)")
-	ntrain := fs.Int("train", 60000, "train rows (synthetic)")
-	ntest := fs.Int("test", 10000, "query rows (synthetic)")
-	dim := fs.Int("dim", 512, "feature dimension (synthetic)")
+	ntrain, ntest, dim, workers := new(int), new(int), new(int), new(int)
+	intVar(fs, ntrain, "train", 60000, 1, 10000000, "train rows (synthetic)")
+	intVar(fs, ntest, "test", 10000, 1, 10000000, "query rows (synthetic)")
+	intVar(fs, dim, "dim", 512, 1, 1<<16, "feature dimension (synthetic)")
 	ks := fs.String("k", "200,20", "neighbours, comma list")
 	ts := fs.String("t", "0.1,0.07", "temperatures, comma list")
-	workers := fs.Int("workers", 0, "goroutines (0: GOMAXPROCS)")
+	intVar(fs, workers, "workers", 0, 0, 4096, "goroutines (0: GOMAXPROCS)")
 	jsonOut := fs.Bool("json", false, "print JSON")
 	if err := parseFlags(fs, args); err != nil {
 		return err

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -13,11 +14,14 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/sslpipe/sslpipe/datasets"
+	"github.com/sslpipe/sslpipe/augment"
 	"github.com/sslpipe/sslpipe/eval"
 	"github.com/sslpipe/sslpipe/eval/summary"
 	"github.com/sslpipe/sslpipe/npy"
+	"github.com/sslpipe/sslpipe/pipeline"
 	"github.com/sslpipe/sslpipe/plot"
+	"github.com/sslpipe/sslpipe/text"
+	"github.com/sslpipe/sslpipe/train/data"
 )
 
 // This file holds everything of `sslpipe eval` that needs no libtorch:
@@ -48,6 +52,8 @@ type evalOptions struct {
 	Quiet        bool
 	Summary      string
 	Modality     string
+	Tokenizer    string
+	Layer        int
 	Method       string
 	TrainSeconds float64
 	TrainDevice  string
@@ -79,7 +85,7 @@ type runInfo struct {
 
 // encoderFeatures computes the trained and random-init features of a run;
 // set by cmd_eval.go in cgo builds, nil otherwise.
-var encoderFeatures func(ctx context.Context, env *cmdEnv, o *evalOptions, train, test *datasets.Set) ([]featureSet, runInfo, error)
+var encoderFeatures func(ctx context.Context, env *cmdEnv, o *evalOptions, train, test *labelledSet) ([]featureSet, runInfo, error)
 
 func parseIntList(s string) ([]int, error) {
 	var out []int
@@ -107,46 +113,40 @@ func parseFloatList(s string) ([]float64, error) {
 
 func evalFlags(fs *flag.FlagSet, o *evalOptions, ks, ts, l2 *string) {
 	fs.StringVar(&o.Run, "run", "", "run folder whose encoder is probed (omit for the raw-pixel baseline alone)")
-	fs.StringVar(&o.Train, "train", "", "labelled probe-train set: fashion-mnist:train, a labelled folder or a manifest (CSV/JSONL path,label)")
+	fs.StringVar(&o.Train, "train", "", "labelled probe-train set: a preprocess output folder with .cls members, a labelled raw folder (class sub-folders; fortune files) or fashion-mnist:train")
 	fs.StringVar(&o.Test, "test", "", "labelled probe-test set (same forms as --train)")
+	fs.StringVar(&o.Tokenizer, "tokenizer", "", "tokenizer.json for raw text folders")
+	intVar(fs, &o.Layer, "layer", 0, -1, 1000, "layer of the encoder to probe, where the method offers several (0: its default; -1: the input embeddings where the method has them)")
 	fs.StringVar(&o.Probe, "probe", "knn", "knn or linear")
 	fs.StringVar(ks, "k", "200", "kNN neighbours; a comma list evaluates several settings (pairs with --t)")
 	fs.StringVar(ts, "t", "0.1", "kNN temperature(s); one value or one per --k")
 	fs.StringVar(l2, "l2", "", "linear probe: comma list of L2 strengths to sweep (default 0.1,0.01,0.001,1e-4)")
-	fs.StringVar(&o.Network, "which", "teacher", "network of the run: teacher (EMA target) or student (online)")
-	fs.StringVar(&o.Device, "device", "cpu", "device for the encoder: cpu, cuda, cuda:N or auto")
-	fs.IntVar(&o.Batch, "batch", 256, "images per encoder forward pass")
-	fs.IntVar(&o.MaxTrain, "max-train", 0, "use an evenly spaced subset of this many probe-train examples (0: all)")
-	fs.IntVar(&o.MaxTest, "max-test", 0, "use an evenly spaced subset of this many probe-test examples (0: all)")
-	fs.IntVar(&o.RawSize, "raw-size", 0, "side of the raw-pixel baseline for file sets (0: the encoder's input size, or 32)")
+	fs.StringVar(&o.Network, "which", "", "network of the run: teacher (EMA target) or student (online); default: the method's")
+	fs.StringVar(&o.Device, "device", "auto", "device for the encoder: auto, cpu, cuda or cuda:N")
+	intVar(fs, &o.Batch, "batch", 256, 1, 1<<20, "examples per encoder forward pass")
+	intVar(fs, &o.MaxTrain, "max-train", 0, 0, math.MaxInt32, "use an evenly spaced subset of this many probe-train examples (0: all)")
+	intVar(fs, &o.MaxTest, "max-test", 0, 0, math.MaxInt32, "use an evenly spaced subset of this many probe-test examples (0: all)")
+	intVar(fs, &o.RawSize, "raw-size", 0, 0, 4096, "side of the raw-pixel baseline (0: the encoder's input size, or the images' own)")
 	fs.BoolVar(&o.NoRandom, "no-random", false, "skip the random-init encoder")
 	fs.BoolVar(&o.NoBaseline, "no-baseline", false, "skip the raw-pixel baseline")
 	fs.BoolVar(&o.PerClass, "per-class", false, "also print per-class accuracy")
 	fs.BoolVar(&o.JSON, "json", false, "print the results as JSON")
 	fs.BoolVar(&o.Quiet, "quiet", false, "no progress on stderr")
 	fs.StringVar(&o.Summary, "summary", "", "add or replace this probe's row in a summary.json (e.g. runs/demo/summary.json)")
-	fs.StringVar(&o.Modality, "modality", "image", "summary: modality of the row")
+	fs.StringVar(&o.Modality, "modality", "", "summary: modality of the row (default: the data's)")
 	fs.StringVar(&o.Method, "method", "", "summary: method of the row (default: the run's method)")
-	fs.Float64Var(&o.TrainSeconds, "train-seconds", -1, "summary: training time (default: the last elapsed_sec of RUN_DIR/metrics.jsonl)")
+	floatVar(fs, &o.TrainSeconds, "train-seconds", -1, span{Lo: -1, Hi: math.MaxFloat64}, "summary: training time (default -1: the last elapsed_s of RUN_DIR/metrics.jsonl)")
 	fs.StringVar(&o.TrainDevice, "train-device", "", "summary: device the run trained on (default: the run's configured device)")
 	fs.Uint64Var(&o.Seed, "seed", 0, "seed of the linear probe's validation split")
-	fs.IntVar(&o.Workers, "workers", 0, "probe goroutines (0: GOMAXPROCS)")
-	fs.IntVar(&o.MaxIter, "max-iter", 100, "linear probe: L-BFGS iterations per fit")
+	intVar(fs, &o.Workers, "workers", 0, 0, 4096, "probe goroutines (0: GOMAXPROCS)")
+	intVar(fs, &o.MaxIter, "max-iter", 100, 1, 1000000, "linear probe: L-BFGS iterations per fit")
 	fs.StringVar(&o.TrainedNPY, "trained-features", "", "precomputed trained-encoder features TRAIN.npy,TEST.npy (float32 N x D, rows in the order of --train/--test), instead of --run")
 	fs.StringVar(&o.RandomNPY, "random-features", "", "precomputed random-init features TRAIN.npy,TEST.npy")
 	fs.StringVar(&o.BaselineNPY, "baseline-features", "", "precomputed baseline features TRAIN.npy,TEST.npy (e.g. mean MFCC, bag of words), instead of raw pixels")
 	fs.StringVar(&o.BaselineKind, "baseline-kind", "", "name of the baseline in the table and summary (default: raw pixels, or \"baseline\" with --baseline-features)")
 }
 
-// evalMethods are the probes of runs made by other methods than BYOL
-// (HuBERT, data2vec), by the method named in RUN/config.yaml: `sslpipe
-// eval --run RUN ...` runs `sslpipe <method> probe --run RUN ...`.
-var evalMethods = map[string]func(ctx context.Context, env *cmdEnv, args []string) error{}
-
 func runEvalCmd(ctx context.Context, env *cmdEnv, args []string) error {
-	if f := evalMethods[runMethod(flagValue(args, "run"))]; f != nil {
-		return f(ctx, env, args)
-	}
 	var o evalOptions
 	var ks, ts, l2 string
 	fs := newFlagSet("eval", env.Stderr)
@@ -198,18 +198,21 @@ func (o *evalOptions) settings() ([]eval.KNNSetting, error) {
 	return s, nil
 }
 
-// evenSubset keeps n examples at even strides (keeps class balance of
-// sorted or shuffled sets alike).
-func evenSubset(s *datasets.Set, n int) *datasets.Set {
-	if idx := evenIndices(s.Len(), n); idx != nil {
-		return s.Subset(idx)
-	}
-	return s
+// labelledSet is a probe set: examples with their classes.
+type labelledSet struct {
+	Name      string
+	Modality  string
+	Classes   []string
+	Labels    []int
+	Examples  []data.Example
+	Tokenizer *text.Tokenizer // text: the dataset's, for the word baseline
 }
 
-var imageExts = []string{"png", "jpg", "jpeg"}
+func (s *labelledSet) Len() int { return len(s.Labels) }
 
-// evenIndices returns the indices evenSubset keeps (nil: all).
+// evenIndices returns the indices of n examples at even strides of total
+// (nil: all), which keeps the class balance of sorted and shuffled sets
+// alike.
 func evenIndices(total, n int) []int {
 	if n <= 0 || n >= total {
 		return nil
@@ -221,19 +224,104 @@ func evenIndices(total, n int) []int {
 	return idx
 }
 
-// loadLabelled opens a labelled set of full examples and keeps max of
-// them; idx lists the kept rows of the full set (nil: all).
-func loadLabelled(spec string, max int) (s *datasets.Set, idx []int, full int, err error) {
-	s, err = datasets.Open(spec, imageExts...)
+// loadLabelled opens a labelled data spec (preprocess output with .cls
+// members, a labelled folder, fashion-mnist:SPLIT) and decodes max of its
+// examples; idx lists the kept rows of the full set (nil: all).
+func loadLabelled(ctx context.Context, spec string, o data.Options, maxN int, decode bool) (s *labelledSet, idx []int, full int, err error) {
+	ds, err := data.Open(spec, o)
 	if err != nil {
 		return nil, nil, 0, err
 	}
-	full = s.Len()
-	idx = evenIndices(full, max)
-	if idx != nil {
-		s = s.Subset(idx)
+	defer ds.Close()
+	if !ds.Labelled {
+		return nil, nil, 0, fmt.Errorf("%s has no class labels (.cls members, class folders or a labelled built-in set)", spec)
+	}
+	full = ds.Len()
+	idx = evenIndices(full, maxN)
+	sel := idx
+	if sel == nil {
+		sel = make([]int, full)
+		for i := range sel {
+			sel[i] = i
+		}
+	}
+	s = &labelledSet{Name: spec, Modality: ds.Modality, Classes: ds.Classes, Tokenizer: ds.Tokenizer}
+	if !decode { // precomputed features: the labels are enough
+		for _, i := range sel {
+			c, err := ds.Label(ctx, i)
+			if err != nil {
+				return nil, nil, 0, err
+			}
+			s.Labels = append(s.Labels, c)
+		}
+	} else {
+		for smp, err := range pipeline.All(ctx, ds.Subset(sel), pipeline.RunOptions{}) {
+			if err != nil {
+				return nil, nil, 0, err
+			}
+			s.Examples = append(s.Examples, smp.Value)
+			s.Labels = append(s.Labels, smp.Value.Class)
+		}
+	}
+	for i, l := range s.Labels {
+		if l < 0 {
+			return nil, nil, 0, fmt.Errorf("%s: sample %d has no class label", spec, sel[i])
+		}
+	}
+	maxLabel := -1
+	for _, l := range s.Labels {
+		maxLabel = max(maxLabel, l)
+	}
+	for len(s.Classes) <= maxLabel { // integer labels without names
+		s.Classes = append(s.Classes, strconv.Itoa(len(s.Classes)))
 	}
 	return s, idx, full, nil
+}
+
+// alignClasses maps test's classes onto train's by name (test's labels
+// are rewritten to train's indices). A test class absent from train is an
+// error (a probe cannot predict it); train classes absent from test are
+// returned for a warning.
+func alignClasses(train, test *labelledSet) (onlyTrain []string, err error) {
+	index := map[string]int{}
+	for i, n := range train.Classes {
+		index[n] = i
+	}
+	remap := make([]int, len(test.Classes))
+	var onlyTest []string
+	for i, n := range test.Classes {
+		j, ok := index[n]
+		if !ok {
+			j = -1
+		}
+		remap[i] = j
+	}
+	seenTest := map[int]bool{}
+	for i, l := range test.Labels {
+		if remap[l] < 0 {
+			if !seenTest[-1-l] {
+				onlyTest = append(onlyTest, test.Classes[l])
+				seenTest[-1-l] = true
+			}
+			continue
+		}
+		test.Labels[i] = remap[l]
+		seenTest[remap[l]] = true
+	}
+	if len(onlyTest) > 0 {
+		return nil, fmt.Errorf("probe-test classes %v do not occur in probe-train; a probe cannot predict them", onlyTest)
+	}
+	test.Classes = train.Classes
+	seenTrain := map[int]bool{}
+	for _, l := range train.Labels {
+		seenTrain[l] = true
+	}
+	for i, n := range train.Classes {
+		if seenTrain[i] && !seenTest[i] {
+			onlyTrain = append(onlyTrain, n)
+		}
+	}
+	return onlyTrain, nil
 }
 
 // npyFeatures reads a "TRAIN.npy,TEST.npy" pair whose rows follow the full
@@ -318,7 +406,7 @@ func runEval(ctx context.Context, env *cmdEnv, o *evalOptions) error {
 	if o.Probe != "knn" && o.Probe != "linear" {
 		return usagef("eval: --probe must be knn or linear, not %q", o.Probe)
 	}
-	if o.Network != "teacher" && o.Network != "student" {
+	if o.Network != "" && o.Network != "teacher" && o.Network != "student" {
 		return usagef("eval: --which must be teacher or student, not %q", o.Network)
 	}
 	settings, err := o.settings()
@@ -337,20 +425,28 @@ func runEval(ctx context.Context, env *cmdEnv, o *evalOptions) error {
 	if o.Run != "" && encoderFeatures == nil {
 		return fmt.Errorf("eval: --run needs libtorch, but this sslpipe was built without cgo (CGO_ENABLED=0): %w", errNoLibtorch)
 	}
-	train, idxTrain, nTrain, err := loadLabelled(o.Train, o.MaxTrain)
+	for _, f := range []struct{ flag, pair string }{{"trained-features", o.TrainedNPY}, {"random-features", o.RandomNPY}, {"baseline-features", o.BaselineNPY}} {
+		if parts := strings.Split(f.pair, ","); f.pair != "" && (len(parts) != 2 || parts[0] == "" || parts[1] == "") {
+			return usagef("eval: --%s wants TRAIN.npy,TEST.npy, got %q", f.flag, f.pair)
+		}
+	}
+	// Raw text examples keep their whole text (the encoder pools windows).
+	dopt := data.Options{Tokenizer: o.Tokenizer, Workers: o.Workers, SeqLen: 1 << 20}
+	decode := o.Run != "" || (!o.NoBaseline && o.BaselineNPY == "")
+	train, idxTrain, nTrain, err := loadLabelled(ctx, o.Train, dopt, o.MaxTrain, decode)
 	if err != nil {
-		return fmt.Errorf("eval: probe-train set: %w", err)
+		return evalDataErr("probe-train", err)
 	}
-	test, idxTest, nTest, err := loadLabelled(o.Test, o.MaxTest)
+	test, idxTest, nTest, err := loadLabelled(ctx, o.Test, dopt, o.MaxTest, decode)
 	if err != nil {
-		return fmt.Errorf("eval: probe-test set: %w", err)
+		return evalDataErr("probe-test", err)
 	}
-	onlyTrain, onlyTest := datasets.AlignClasses(train, test)
-	if len(onlyTrain) == len(train.Classes) {
-		return fmt.Errorf("eval: probe-train and probe-test share no class (probe-train: %v, probe-test: %v)", onlyTrain, onlyTest)
+	if train.Modality != test.Modality {
+		return usagef("eval: probe-train is %s data, probe-test %s", train.Modality, test.Modality)
 	}
-	if len(onlyTest) > 0 {
-		return fmt.Errorf("eval: probe-test classes %v do not occur in probe-train; a probe cannot predict them", onlyTest)
+	onlyTrain, err := alignClasses(train, test)
+	if err != nil {
+		return fmt.Errorf("eval: %w", err)
 	}
 	if len(onlyTrain) > 0 {
 		fmt.Fprintf(env.Stderr, "eval: warning: probe-train classes %v do not occur in probe-test\n", onlyTrain)
@@ -380,7 +476,7 @@ func runEval(ctx context.Context, env *cmdEnv, o *evalOptions) error {
 	}
 	if !o.NoBaseline && o.BaselineNPY == "" {
 		t0 := time.Now()
-		fs, err := rawPixelFeatures(o, info, train, test)
+		fs, err := baselineFeatures(o, info, train, test)
 		if err != nil {
 			return err
 		}
@@ -389,6 +485,9 @@ func runEval(ctx context.Context, env *cmdEnv, o *evalOptions) error {
 	}
 	if len(sets) == 0 {
 		return usagef("eval: nothing to evaluate (no --run or --*-features, and --no-baseline)")
+	}
+	if o.Modality == "" {
+		o.Modality = train.Modality
 	}
 	rep := &evalReport{Probe: o.Probe, Run: o.Run, Train: setInfo{o.Train, train.Len()}, Test: setInfo{o.Test, test.Len()}, Classes: train.Classes}
 	if o.Run != "" {
@@ -420,41 +519,85 @@ func runEval(ctx context.Context, env *cmdEnv, o *evalOptions) error {
 }
 
 // baselineKind names the baseline row.
-func (o *evalOptions) baselineKind() string {
+func (o *evalOptions) baselineKind() string { return o.baselineKindFor(o.Modality) }
+
+func (o *evalOptions) baselineKindFor(modality string) string {
 	switch {
 	case o.BaselineKind != "":
 		return o.BaselineKind
 	case o.BaselineNPY != "":
 		return "baseline"
+	case modality == data.Audio:
+		return "mean MFCC"
+	case modality == data.Text:
+		return "tf-idf"
 	}
 	return "raw pixels"
 }
 
-// rawPixelFeatures is the baseline: in-memory images as they are, file
-// images decoded at --raw-size (or the encoder's input) with its channels.
-func rawPixelFeatures(o *evalOptions, info runInfo, train, test *datasets.Set) (featureSet, error) {
+// baselineFeatures is the modality's baseline: raw pixels for images
+// (at --raw-size, or the encoder's input, or the images' own size), the
+// mean MFCC for audio, a tf-idf bag of tokens for text.
+func baselineFeatures(o *evalOptions, info runInfo, train, test *labelledSet) (featureSet, error) {
+	switch train.Modality {
+	case data.Audio:
+		get := func(s *labelledSet) (*eval.Matrix, error) {
+			waves := make([][]float32, len(s.Examples))
+			for i, e := range s.Examples {
+				waves[i] = e.Wave
+			}
+			return eval.MeanMFCC(waves, eval.MeanMFCCOptions{Workers: o.Workers})
+		}
+		tr, err := get(train)
+		if err != nil {
+			return featureSet{}, err
+		}
+		te, err := get(test)
+		if err != nil {
+			return featureSet{}, err
+		}
+		return featureSet{Name: "baseline", Label: o.baselineKindFor(data.Audio), Train: tr, Test: te}, nil
+	case data.Text:
+		// Words of the documents (scikit-learn's TfidfVectorizer): the raw
+		// text where the set has it, else the decoded tokens, else the
+		// token ids.
+		words := func(s *labelledSet) [][]string {
+			out := make([][]string, len(s.Examples))
+			for i, e := range s.Examples {
+				if e.Text != "" {
+					out[i] = eval.Words(e.Text)
+					continue
+				}
+				if s.Tokenizer != nil {
+					out[i] = eval.Words(s.Tokenizer.Decode(e.Tokens, true))
+					continue
+				}
+				for _, id := range e.Tokens {
+					out[i] = append(out[i], strconv.Itoa(int(id)))
+				}
+			}
+			return out
+		}
+		trw := words(train)
+		v := eval.FitTFIDF(trw, eval.TFIDFOptions{})
+		return featureSet{Name: "baseline", Label: o.baselineKindFor(data.Text), Train: v.Transform(trw), Test: v.Transform(words(test))}, nil
+	}
 	size, ch := o.RawSize, info.Channels
 	if size <= 0 {
 		size = info.Size
 	}
-	if size <= 0 {
-		size = 32
+	if size <= 0 && len(train.Examples) > 0 && train.Examples[0].Image != nil {
+		size = train.Examples[0].Image.W
 	}
-	if ch == 0 {
-		ch = 3
+	if ch == 0 && len(train.Examples) > 0 && train.Examples[0].Image != nil {
+		ch = train.Examples[0].Image.C
 	}
-	get := func(s *datasets.Set) (*eval.Matrix, error) {
-		if s.Images != nil && (o.RawSize <= 0 || (s.Images.H == o.RawSize && s.Images.W == o.RawSize)) {
-			return eval.RawPixels(s.Images), nil
+	get := func(s *labelledSet) (*eval.Matrix, error) {
+		imgs := make([]*augment.Image, len(s.Examples))
+		for i, e := range s.Examples {
+			imgs[i] = e.Image
 		}
-		if s.Images != nil {
-			return nil, usagef("eval: --raw-size %d differs from the in-memory images (%dx%d) of %s", o.RawSize, s.Images.W, s.Images.H, s.Name)
-		}
-		imgs, err := datasets.LoadImages(s, size, ch, o.Workers)
-		if err != nil {
-			return nil, err
-		}
-		return eval.RawPixels(imgs), nil
+		return eval.RawImagePixels(imgs, size, ch)
 	}
 	tr, err := get(train)
 	if err != nil {
@@ -464,14 +607,19 @@ func rawPixelFeatures(o *evalOptions, info runInfo, train, test *datasets.Set) (
 	if err != nil {
 		return featureSet{}, err
 	}
-	if tr.Cols != te.Cols {
-		return featureSet{}, fmt.Errorf("eval: raw pixels: train has %d values per image, test %d", tr.Cols, te.Cols)
+	return featureSet{Name: "baseline", Label: o.baselineKindFor(data.Image), Train: tr, Test: te}, nil
+}
+
+// evalDataErr names the set in a data error; a bad spec is a usage error.
+func evalDataErr(which string, err error) error {
+	if errors.Is(err, data.ErrSpec) {
+		return usagef("eval: %s set: %v", which, err)
 	}
-	return featureSet{Name: "baseline", Label: o.baselineKind(), Train: tr, Test: te}, nil
+	return fmt.Errorf("eval: %s set: %w", which, err)
 }
 
 // probe runs the chosen probe on one feature set.
-func probe(env *cmdEnv, o *evalOptions, settings []eval.KNNSetting, fs featureSet, train, test *datasets.Set) ([]probeResult, error) {
+func probe(env *cmdEnv, o *evalOptions, settings []eval.KNNSetting, fs featureSet, train, test *labelledSet) ([]probeResult, error) {
 	classes := len(train.Classes)
 	t0 := time.Now()
 	var out []probeResult
@@ -537,8 +685,10 @@ func jsonSafe(r *evalReport) *evalReport {
 
 func printReport(w io.Writer, r *evalReport, perClass bool) {
 	fmt.Fprintf(w, "probe-train: %s (%d)   probe-test: %s (%d)", r.Train.Spec, r.Train.N, r.Test.Spec, r.Test.N)
-	if r.Run != "" {
+	if r.Run != "" && r.Network != "" {
 		fmt.Fprintf(w, "   run: %s (%s)", r.Run, r.Network)
+	} else if r.Run != "" {
+		fmt.Fprintf(w, "   run: %s", r.Run)
 	}
 	fmt.Fprintln(w)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
@@ -613,10 +763,10 @@ func updateSummary(env *cmdEnv, o *evalOptions, info runInfo, r *evalReport) err
 	return nil
 }
 
-// lastElapsed returns the largest elapsed_sec in a metrics file (0 if
+// lastElapsed returns the largest elapsed_s in a metrics file (0 if
 // there is none).
 func lastElapsed(path string) float64 {
-	s, err := plot.ReadJSONL(path, "step", "elapsed_sec")
+	s, err := plot.ReadJSONL(path, "step", "elapsed_s")
 	if err != nil {
 		return 0
 	}

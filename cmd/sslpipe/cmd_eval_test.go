@@ -10,6 +10,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -18,7 +19,22 @@ import (
 	"github.com/sslpipe/sslpipe/datasets"
 	"github.com/sslpipe/sslpipe/npy"
 	"github.com/sslpipe/sslpipe/train"
+	"github.com/sslpipe/sslpipe/train/data"
 )
+
+// openTestEncoder opens a run's encoder through its method.
+func openTestEncoder(t *testing.T, run, network string) train.Embedder {
+	t.Helper()
+	m, info, err := openRun(run)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := m.Encoder(info, train.EncoderOptions{Network: network})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
 
 var (
 	tinyRunOnce sync.Once
@@ -37,20 +53,12 @@ func tinyRun(t *testing.T) string {
 			tinyRunErr = err
 			return
 		}
-		cfg, err := train.Preset("byol", "fmnist-quick")
-		if err != nil {
-			tinyRunErr = err
-			return
-		}
-		cfg.Dir = filepath.Join(dir, "run")
-		cfg.Arch.Widths = []int64{8, 16, 32}
-		cfg.Heads = train.Heads{Hidden: 32, Out: 16}
-		cfg.Batch, cfg.Steps, cfg.WarmupSteps = 16, 6, 1
-		cfg.Checkpoint.Every = 3
-		cfg.Monitor.Every = 0
-		cfg.Threads = 1
-		_, tinyRunErr = train.Run(context.Background(), cfg, train.RunOptions{})
-		tinyRunDir = cfg.Dir
+		run := filepath.Join(dir, "run")
+		var out, errb strings.Builder
+		env := &cmdEnv{Stdout: &out, Stderr: &errb}
+		tinyRunErr = runTrainCmd(context.Background(), env, []string{"--method", "byol", "--preset", "smoke", "--out", run,
+			"--steps", "6", "--batch", "16", "--checkpoint-every", "3", "--threads", "1", "--quiet"})
+		tinyRunDir = run
 	})
 	if tinyRunErr != nil {
 		t.Fatalf("training the tiny run: %v", tinyRunErr)
@@ -73,10 +81,7 @@ func TestEvalRunKNN(t *testing.T) {
 	if len(rep.Results) != 3 {
 		t.Fatalf("results %+v", rep.Results)
 	}
-	enc, err := train.OpenEncoder(run, train.EncoderOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	enc := openTestEncoder(t, run, "")
 	dim := enc.Dim()
 	enc.Close()
 	want := []struct {
@@ -136,10 +141,7 @@ func TestEmbedFolder(t *testing.T) {
 		t.Fatal(err)
 	}
 	keys := readKeys(t, filepath.Join(dir, "out", "emb.keys.txt"))
-	enc, err := train.OpenEncoder(run, train.EncoderOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	enc := openTestEncoder(t, run, "")
 	defer enc.Close()
 	if a.DType != npy.Float32 || len(a.Shape) != 2 || a.Shape[0] != 20 || a.Shape[1] != enc.Dim() || len(keys) != 20 {
 		t.Fatalf("shape %v dtype %v, %d keys", a.Shape, a.DType, len(keys))
@@ -152,18 +154,19 @@ func TestEmbedFolder(t *testing.T) {
 		t.Errorf("first key %q, want %q", keys[0], want)
 	}
 	// Row i is the teacher's embedding of the image named by key i.
-	var imgs []*augment.Image
+	var ex []data.Example
 	for _, k := range keys {
 		m, err := augment.DecodeFile(filepath.Join(imgDir, k), augment.DecodeOptions{Channels: 1})
 		if err != nil {
 			t.Fatal(err)
 		}
-		imgs = append(imgs, m)
+		ex = append(ex, data.Example{Image: m})
 	}
-	want, err := enc.EmbedImages(imgs)
+	rows, err := enc.Embed(ex)
 	if err != nil {
 		t.Fatal(err)
 	}
+	want := slices.Concat(rows...)
 	for i := range want {
 		if math.Abs(float64(want[i]-a.F32[i])) > 1e-4*(1+math.Abs(float64(want[i]))) {
 			t.Fatalf("value %d: %v, want %v", i, a.F32[i], want[i])
@@ -182,16 +185,17 @@ func TestEmbedFolder(t *testing.T) {
 	if same || len(readKeys(t, filepath.Join(dir, "s.keys"))) != 20 {
 		t.Error("student embeddings equal the teacher's, or keys missing")
 	}
-	// A corrupt file fails naming it, or is skipped with --skip-bad.
+	// A corrupt file is skipped and reported (default --max-errors), or
+	// stops the command with exit 4 under --max-errors 0.
 	os.WriteFile(filepath.Join(imgDir, "3-dress", "zz-broken.png"), []byte("not a png"), 0o644)
-	if _, _, err := runArgs(t, "embed", "--run", run, "--data", imgDir, "--out", out); err == nil || !strings.Contains(err.Error(), "zz-broken.png") {
-		t.Errorf("corrupt file: %v", err)
-	}
-	if _, stderr, err := runArgs(t, "embed", "--run", run, "--data", imgDir, "--out", out, "--skip-bad"); err != nil || !strings.Contains(stderr, "zz-broken.png") {
-		t.Errorf("--skip-bad: %v\n%s", err, stderr)
+	if _, stderr, err := runArgs(t, "embed", "--run", run, "--data", imgDir, "--out", out); err != nil || !strings.Contains(stderr, "zz-broken.png") {
+		t.Errorf("corrupt file skipped: %v\n%s", err, stderr)
 	}
 	if keys := readKeys(t, filepath.Join(dir, "out", "emb.keys.txt")); len(keys) != 20 {
-		t.Errorf("%d keys after --skip-bad", len(keys))
+		t.Errorf("%d keys after skipping", len(keys))
+	}
+	if _, _, err := runArgs(t, "embed", "--run", run, "--data", imgDir, "--out", out, "--max-errors", "0"); exitCode(err) != exitDataErrors || !strings.Contains(err.Error(), "zz-broken.png") {
+		t.Errorf("--max-errors 0: %v (exit %d)", err, exitCode(err))
 	}
 }
 

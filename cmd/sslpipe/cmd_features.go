@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -52,24 +53,18 @@ type featuresResult struct {
 	AudioSeconds float64 `json:"audio_seconds"`
 }
 
-func addFeatureFlags(fs interface {
-	StringVar(*string, string, string, string)
-	BoolVar(*bool, string, bool, string)
-	IntVar(*int, string, int, string)
-	Float64Var(*float64, string, float64, string)
-	Uint64Var(*uint64, string, uint64, string)
-}, o *featuresOpts) {
+func addFeatureFlags(fs *flag.FlagSet, o *featuresOpts) {
 	fs.StringVar(&o.Kind, "kind", "mfcc", "feature type: mfcc or fbank (torchaudio.compliance.kaldi defaults)")
 	fs.BoolVar(&o.Deltas, "deltas", false, "append deltas and delta-deltas (window 2, replicate padding), as HuBERT does")
 	fs.BoolVar(&o.CMVN, "cmvn", false, "per-utterance mean normalisation of every column")
 	fs.BoolVar(&o.CMVNVars, "cmvn-vars", false, "with --cmvn, also scale every column to unit variance")
 	fs.StringVar(&o.In, "in", "", "input WAV file or directory (searched recursively for *.wav)")
-	fs.IntVar(&o.Workers, "workers", runtime.GOMAXPROCS(0), "files processed in parallel")
-	fs.IntVar(&o.SampleRate, "sample-rate", 16000, "feature sample rate; other rates are resampled (windowed sinc, >=90 dB stop band)")
-	fs.IntVar(&o.NumMelBins, "num-mel-bins", 23, "mel bins")
-	fs.IntVar(&o.NumCeps, "num-ceps", 13, "cepstra (mfcc)")
+	intVar(fs, &o.Workers, "workers", runtime.GOMAXPROCS(0), 1, maxWorkers, "files processed in parallel")
+	intVar(fs, &o.SampleRate, "sample-rate", 16000, audio.MinSampleRate, audio.MaxSampleRate, "feature sample rate; other rates are resampled (windowed sinc, >=90 dB stop band)")
+	intVar(fs, &o.NumMelBins, "num-mel-bins", 23, 1, 1024, "mel bins")
+	intVar(fs, &o.NumCeps, "num-ceps", 13, 1, 1024, "cepstra (mfcc)")
 	fs.BoolVar(&o.UseEnergy, "use-energy", false, "add log energy (C0 for mfcc, first column for fbank)")
-	fs.Float64Var(&o.Dither, "dither", 0, "Gaussian dither stddev (Kaldi uses 1.0 on int16-scaled audio); seeded per file")
+	floatVar(fs, &o.Dither, "dither", 0, nonNegative, "Gaussian dither stddev (Kaldi uses 1.0 on int16-scaled audio); seeded per file")
 	fs.Uint64Var(&o.Seed, "seed", 0, "seed of the per-file dither streams")
 }
 
@@ -95,17 +90,19 @@ func runFeaturesCmd(ctx context.Context, env *cmdEnv, args []string) error {
 	fs := newFlagSet("features", env.Stderr)
 	addFeatureFlags(fs, &o)
 	fs.StringVar(&o.Out, "out", "", "output directory: one float32 .npy (frames x dims) per input, same relative name")
-	fs.IntVar(&o.MaxErrors, "max-errors", 0, "bad input files tolerated (reported and skipped) before giving up with exit code 4")
+	maxErrorsVar(fs, &o.MaxErrors, "bad input files", "on stderr and in OUT/errors.jsonl")
 	fs.BoolVar(&o.Quiet, "quiet", false, "no progress output")
 	jsonOut := fs.Bool("json", false, "print the summary as JSON")
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "Usage: sslpipe features --in WAV|DIR --out DIR [flags]\n\nFlags:\n")
+		fs.PrintDefaults()
+		fmt.Fprintf(fs.Output(), "\nExit codes: 2 bad flags; 4 more bad input files than --max-errors (listed in OUT/errors.jsonl).\n")
+	}
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if o.In == "" || o.Out == "" || fs.NArg() > 0 {
 		return usagef("features: need --in and --out (and no other arguments)")
-	}
-	if o.Workers < 1 || o.MaxErrors < 0 {
-		return usagef("features: --workers must be >= 1 and --max-errors >= 0")
 	}
 	if _, err := o.options(); err != nil {
 		return usagef("features: %v", err)
@@ -210,17 +207,18 @@ func newWorkerPool(opt audio.Options) (*sync.Pool, error) {
 
 // runFeatures writes one .npy per input WAV under o.Out, mirroring the input
 // tree, using pipeline.Map with o.Workers goroutines (one file per task).
-// Bad files are reported on stderr and skipped; more than o.MaxErrors of
-// them stops the run with an error wrapping errTooManyDataErrors. An input
-// shorter than one frame is written as a (0, dim) array.
-func runFeatures(ctx context.Context, stderr io.Writer, o featuresOpts) (featuresResult, error) {
+// Bad files are skipped and reported (stderr and o.Out/errors.jsonl); more
+// than o.MaxErrors of them (o.MaxErrors >= 0) stops the run with an error
+// wrapping errTooManyDataErrors. An input shorter than one frame is written
+// as a (0, dim) array.
+func runFeatures(ctx context.Context, stderr io.Writer, o featuresOpts) (r featuresResult, err error) {
 	opt, err := o.options()
 	if err != nil {
-		return featuresResult{}, err
+		return r, err
 	}
 	src, _, err := inputFiles(o.In)
 	if err != nil {
-		return featuresResult{}, fmt.Errorf("features: %w", err)
+		return r, fmt.Errorf("features: %w", err)
 	}
 	single := false
 	if st, _ := os.Stat(o.In); st != nil && !st.IsDir() {
@@ -228,8 +226,21 @@ func runFeatures(ctx context.Context, stderr io.Writer, o featuresOpts) (feature
 	}
 	pool, err := newWorkerPool(opt)
 	if err != nil {
-		return featuresResult{}, err
+		return r, err
 	}
+	if err := os.MkdirAll(o.Out, 0o755); err != nil {
+		return r, fmt.Errorf("features: %w", err)
+	}
+	skips, err := newSkipLog("features", stderr, o.Out)
+	if err != nil {
+		return r, err
+	}
+	defer func() {
+		r.Failed = skips.count()
+		if e := skips.close(); e != nil && err == nil {
+			err = e
+		}
+	}()
 	type done struct {
 		frames int64
 		dim    int
@@ -257,11 +268,11 @@ func runFeatures(ctx context.Context, stderr io.Writer, o featuresOpts) (feature
 	}
 	stream := pipeline.Map(pipeline.From(src, pipeline.Order{Seed: o.Seed}), fn,
 		pipeline.MapOptions{Name: "features", Workers: o.Workers, Unordered: true, Chunk: 1})
-	var r featuresResult
-	var failed atomic.Int64
+	var logErr error
 	policy := pipeline.ErrorPolicy{Skip: true, OnError: func(e *pipeline.SampleError) {
-		failed.Add(1)
-		fmt.Fprintf(stderr, "sslpipe: features: %v\n", e)
+		if err := skips.skip(e.Index, e.Key, e); err != nil && logErr == nil {
+			logErr = err
+		}
 	}}
 	it, err := pipeline.Start(ctx, stream, pipeline.RunOptions{Errors: policy})
 	if err != nil {
@@ -275,25 +286,28 @@ func runFeatures(ctx context.Context, stderr io.Writer, o featuresOpts) (feature
 			break
 		}
 		if err != nil {
-			r.Failed = int(failed.Load())
 			return r, err
+		}
+		if logErr != nil {
+			return r, logErr
+		}
+		if tooManyErrors(skips.count(), o.MaxErrors) {
+			return r, tooManyErr("features", skips.count(), o.MaxErrors, "in "+skips.path)
 		}
 		r.Files++
 		r.Frames += s.Value.frames
 		r.Dim = s.Value.dim
 		r.AudioSeconds += s.Value.secs
-		if n := int(failed.Load()); n > o.MaxErrors {
-			r.Failed = n
-			return r, fmt.Errorf("features: %d bad input files (--max-errors %d): %w", n, o.MaxErrors, errTooManyDataErrors)
-		}
 		if !o.Quiet && time.Since(last) > 2*time.Second {
 			fmt.Fprintf(stderr, "sslpipe: features: %d files, %.0f s of audio\n", r.Files, r.AudioSeconds)
 			last = time.Now()
 		}
 	}
-	r.Failed = int(failed.Load())
-	if r.Failed > o.MaxErrors {
-		return r, fmt.Errorf("features: %d bad input files (--max-errors %d): %w", r.Failed, o.MaxErrors, errTooManyDataErrors)
+	if logErr != nil {
+		return r, logErr
+	}
+	if tooManyErrors(skips.count(), o.MaxErrors) {
+		return r, tooManyErr("features", skips.count(), o.MaxErrors, "in "+skips.path)
 	}
 	return r, nil
 }
@@ -321,7 +335,8 @@ func runBenchFeaturesCmd(ctx context.Context, env *cmdEnv, args []string) error 
 	var o featuresOpts
 	fs := newFlagSet("bench features", env.Stderr)
 	addFeatureFlags(fs, &o)
-	seconds := fs.Float64("seconds", 5, "measure for about this long (whole passes over the inputs)")
+	var seconds float64
+	floatVar(fs, &seconds, "seconds", 5, benchSeconds, "measure for about this long (whole passes over the inputs)")
 	jsonOut := fs.Bool("json", false, "print JSON")
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -329,13 +344,10 @@ func runBenchFeaturesCmd(ctx context.Context, env *cmdEnv, args []string) error 
 	if o.In == "" || fs.NArg() > 0 {
 		return usagef("bench features: need --in")
 	}
-	if o.Workers < 1 || *seconds <= 0 {
-		return usagef("bench features: --workers must be >= 1 and --seconds > 0")
-	}
 	if _, err := o.options(); err != nil {
 		return usagef("bench features: %v", err)
 	}
-	r, err := benchFeatures(ctx, o, *seconds)
+	r, err := benchFeatures(ctx, o, seconds)
 	if err != nil {
 		return err
 	}

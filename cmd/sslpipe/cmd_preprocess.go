@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"runtime"
 	"time"
@@ -33,43 +34,44 @@ func runPreprocessCmd(ctx context.Context, env *cmdEnv, args []string) error {
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: sslpipe preprocess --modality image|audio|text --in PATH --out DIR [flags]\n       sslpipe preprocess merge [--out DIR] DIR...\n\nFlags:\n")
 		fs.PrintDefaults()
+		fmt.Fprintf(fs.Output(), "\nExit codes: 2 bad flags; 4 more rejected inputs than --max-errors (listed in OUT/errors.jsonl; the finished shards are kept and the same command resumes).\n")
 	}
 	fs.StringVar(&o.Modality, "modality", "", "image, audio or text")
 	fs.StringVar(&o.In, "in", "", "folder, file list (.txt/.lst), manifest (.csv/.tsv/.jsonl), tar shard or glob of shards; text: corpus file or folder")
 	fs.StringVar(&o.Out, "out", "", "output folder")
-	fs.IntVar(&o.ShardSize, "shard-size", 0, "inputs per shard (default 1000; text: documents per shard, default 100000)")
-	fs.IntVar(&o.Part, "part", 0, "this part's index, 0 <= part < parts (e.g. $JOB_COMPLETION_INDEX or $SLURM_ARRAY_TASK_ID)")
-	fs.IntVar(&o.Parts, "parts", 1, "number of parts the shards are split into; combine with 'preprocess merge'")
-	fs.IntVar(&o.MaxErrors, "max-errors", -1, "stop with exit code 4 once more inputs than this are rejected (-1: no limit)")
+	intVar(fs, &o.ShardSize, "shard-size", 0, 1, 1<<30, "inputs per shard (default 1000; text: documents per shard, default 100000)")
+	intVar(fs, &o.Part, "part", 0, 0, 1<<20, "this part's index, 0 <= part < parts (e.g. $JOB_COMPLETION_INDEX or $SLURM_ARRAY_TASK_ID)")
+	intVar(fs, &o.Parts, "parts", 1, 1, 1<<20, "number of parts the shards are split into; combine with 'preprocess merge'")
+	maxErrorsVar(fs, &o.MaxErrors, "rejected inputs", "in OUT/errors.jsonl")
 	fs.BoolVar(&o.Resume, "resume", false, "require an interrupted run in --out (a plain rerun resumes too)")
-	fs.IntVar(&o.Workers, "workers", runtime.GOMAXPROCS(0), "processing goroutines")
+	intVar(fs, &o.Workers, "workers", runtime.GOMAXPROCS(0), 1, maxWorkers, "processing goroutines")
 	fs.Uint64Var(&o.Seed, "seed", 0, "seed of every random choice (k-means sample and init)")
 	fs.BoolVar(&o.LabelsFromDirs, "labels-from-dirs", false, "label = first folder below --in, written as <key>.cls")
 	fs.StringVar(&o.LabelColumn, "label-column", "", "manifest label column (default \"label\" if present)")
 	fs.StringVar(&o.PathColumn, "path-column", "", "manifest path column (default \"path\")")
 	// image
-	fs.IntVar(&o.MaxSide, "max-side", 0, "image: shrink so the shorter side is at most this many pixels (0: keep size)")
+	intVar(fs, &o.MaxSide, "max-side", 0, 0, 1<<20, "image: shrink so the shorter side is at most this many pixels (0: keep size)")
 	fs.StringVar(&o.Format, "format", "", "image: jpeg (default) or png (lossless)")
-	fs.IntVar(&o.Quality, "quality", 0, "image: JPEG quality 1-100 (default 90)")
+	intVar(fs, &o.Quality, "quality", 0, 1, 100, "image: JPEG quality 1-100 (default 90)")
 	fs.StringVar(&o.Interp, "interp", "", "image: resize filter bilinear (default) or bicubic")
-	fs.IntVar(&o.MaxPixels, "max-pixels", 0, "image: reject images whose header declares more pixels (default 64 Mi)")
+	intVar(fs, &o.MaxPixels, "max-pixels", 0, 1, math.MaxInt, "image: reject images whose header declares more pixels (default 64 Mi)")
 	// audio
-	fs.IntVar(&o.Rate, "rate", 0, "audio: output sample rate in Hz (default 16000)")
+	intVar(fs, &o.Rate, "rate", 0, 1000, 192000, "audio: output sample rate in Hz (default 16000)")
 	fs.StringVar(&o.DType, "dtype", "", "audio: waveform dtype int16 (default) or float32")
 	fs.StringVar(&o.Features, "features", "", "audio: also store mfcc or fbank features (Kaldi-compatible, 100 frames/s)")
 	fs.BoolVar(&o.Deltas, "deltas", false, "audio: append delta and delta-delta features")
-	fs.IntVar(&o.KMeans, "kmeans", 0, "audio: fit mini-batch k-means with K clusters and write per-frame labels (HuBERT targets)")
-	fs.Float64Var(&o.KMeansFraction, "kmeans-fraction", 0, "audio: fraction of the recordings whose frames fit k-means (default 0.1)")
+	intVar(fs, &o.KMeans, "kmeans", 0, 2, 1<<16, "audio: fit mini-batch k-means with K clusters and write per-frame labels (HuBERT targets)")
+	floatVar(fs, &o.KMeansFraction, "kmeans-fraction", 0, fraction, "audio: fraction of the recordings whose frames fit k-means (default 0.1)")
 	fs.StringVar(&o.KMeansFrom, "kmeans-from", "", "audio: label with the centroids (.npy) of an earlier run instead of fitting")
-	fs.IntVar(&o.LabelRate, "label-rate", 0, "audio: frame rate of the k-means labels in Hz (default 50, the HuBERT encoder rate)")
-	fs.Float64Var(&o.MaxSeconds, "max-seconds", 0, "audio: reject recordings longer than this (default 3600)")
+	intVar(fs, &o.LabelRate, "label-rate", 0, 1, 100, "audio: frame rate of the k-means labels in Hz (default 50, the HuBERT encoder rate)")
+	floatVar(fs, &o.MaxSeconds, "max-seconds", 0, positive, "audio: reject recordings longer than this (default 3600)")
 	// text
 	fs.StringVar(&o.Tokenizer, "tokenizer", "", "text: tokenizer.json (Hugging Face format)")
 	fs.StringVar(&o.TrainTokenizer, "train-tokenizer", "", "text: train a wordpiece or bpe tokenizer on the corpus first")
-	fs.IntVar(&o.Vocab, "vocab", 0, "text: vocabulary size for --train-tokenizer")
-	fs.IntVar(&o.SeqLen, "seq-len", 0, "text: sequence length including special tokens (default 128)")
+	intVar(fs, &o.Vocab, "vocab", 0, 100, 1<<22, "text: vocabulary size for --train-tokenizer")
+	intVar(fs, &o.SeqLen, "seq-len", 0, 4, 1<<16, "text: sequence length including special tokens (default 128)")
 	fs.StringVar(&o.Pack, "pack", "", "text: across (default: concatenate documents) or one (one document per sequence)")
-	fs.StringVar(&o.Split, "split", "", "text: documents are lines (default), blank (paragraphs) or file")
+	fs.StringVar(&o.Split, "split", "", "text: documents are lines (default), blank (paragraphs), file, or fortune (fortune(6) files: documents between \"%\" lines)")
 	fs.StringVar(&o.UTF8, "invalid-utf8", "", "text: a document with invalid UTF-8: error (default: rejected), skip or replace")
 	// output
 	fs.BoolVar(&c.json, "json", false, "print the summary as JSON on stdout")
@@ -90,7 +92,9 @@ func runPreprocessCmd(ctx context.Context, env *cmdEnv, args []string) error {
 		if c.json {
 			enc := json.NewEncoder(env.Stdout)
 			enc.SetIndent("", "  ")
-			enc.Encode(sum)
+			if e := enc.Encode(sum); e != nil && err == nil {
+				err = fmt.Errorf("preprocess: summary: %w", e)
+			}
 		} else {
 			fmt.Fprint(env.Stdout, sum.String())
 		}

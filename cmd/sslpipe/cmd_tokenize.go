@@ -39,9 +39,14 @@ func runTokenizeCmd(ctx context.Context, env *cmdEnv, args []string) error {
 	fs.StringVar(&o.In, "in", "", "input text file (one document per line)")
 	fs.StringVar(&o.Out, "out", "-", "output JSON Lines file, - for stdout")
 	fs.BoolVar(&o.Special, "special", false, "add the tokenizer's special tokens ([CLS] ... [SEP])")
-	fs.IntVar(&o.Workers, "workers", runtime.GOMAXPROCS(0), "encoding goroutines")
+	intVar(fs, &o.Workers, "workers", runtime.GOMAXPROCS(0), 1, maxWorkers, "encoding goroutines")
 	fs.StringVar(&o.UTF8, "invalid-utf8", "error", "invalid UTF-8 or NUL in a line: error (counted against --max-errors), skip or replace")
-	fs.IntVar(&o.MaxErrors, "max-errors", 0, "bad lines tolerated before giving up")
+	maxErrorsVar(fs, &o.MaxErrors, "bad lines", "on stderr")
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "Usage: sslpipe tokenize --tokenizer tokenizer.json --in FILE [--out FILE.jsonl] [flags]\n\nFlags:\n")
+		fs.PrintDefaults()
+		fmt.Fprintf(fs.Output(), "\nExit codes: 2 bad flags; 4 more bad lines than --max-errors (the lines before are written).\n")
+	}
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -113,8 +118,8 @@ func runTokenize(ctx context.Context, stderr, out io.Writer, o tokenizeOpts) (in
 				return written, err
 			}
 			bad++
-			fmt.Fprintf(stderr, "sslpipe: %v\n", err)
-			if bad > o.MaxErrors {
+			fmt.Fprintf(stderr, "sslpipe: tokenize: skipped %v\n", err)
+			if tooManyErrors(bad, o.MaxErrors) {
 				// Keep the lines before the failure: flush what was read.
 				if len(block) > 0 {
 					if err := flush(); err != nil {
@@ -122,7 +127,7 @@ func runTokenize(ctx context.Context, stderr, out io.Writer, o tokenizeOpts) (in
 					}
 				}
 				bw.Flush()
-				return written, fmt.Errorf("tokenize: %w: %d (--max-errors %d)", errTooManyDataErrors, bad, o.MaxErrors)
+				return written, tooManyErr("tokenize", bad, o.MaxErrors, "on stderr")
 			}
 			continue
 		}
@@ -182,17 +187,14 @@ func runBenchTokenizeCmd(ctx context.Context, env *cmdEnv, args []string) error 
 	fs := newFlagSet("bench tokenize", env.Stderr)
 	fs.StringVar(&o.Tokenizer, "tokenizer", "", "tokenizer.json")
 	fs.StringVar(&in, "in", "", "comma-separated text files or directories (*.txt, *.jsonl); every non-empty line is one input")
-	fs.IntVar(&o.Workers, "workers", 1, "encoding goroutines")
-	fs.Float64Var(&o.Seconds, "seconds", 5, "measure for about this long (whole passes over the corpus)")
+	intVar(fs, &o.Workers, "workers", 1, 1, maxWorkers, "encoding goroutines")
+	floatVar(fs, &o.Seconds, "seconds", 5, benchSeconds, "measure for about this long (whole passes over the corpus)")
 	fs.BoolVar(&o.JSON, "json", false, "print JSON")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if o.Tokenizer == "" || in == "" || fs.NArg() > 0 {
 		return usagef("bench tokenize: need --tokenizer and --in")
-	}
-	if o.Workers < 1 || o.Seconds <= 0 {
-		return usagef("bench tokenize: --workers must be >= 1 and --seconds > 0")
 	}
 	o.In = strings.Split(in, ",")
 	r, err := benchTokenize(ctx, o)

@@ -84,16 +84,22 @@ func TestTokenizeBadInput(t *testing.T) {
 	in := filepath.Join(dir, "in.txt")
 	os.WriteFile(in, []byte("ok line\nbad \xff line\nanother\n"), 0o644)
 	env, _, stderr := testEnv()
-	err := run(context.Background(), env, []string{"tokenize", "--tokenizer", wpJSON, "--in", in})
+	err := run(context.Background(), env, []string{"tokenize", "--tokenizer", wpJSON, "--in", in, "--max-errors", "0"})
 	if !errors.Is(err, errTooManyDataErrors) || exitCode(err) != exitDataErrors || !strings.Contains(stderr.String(), "in.txt:2: invalid UTF-8") {
 		t.Errorf("err %v, stderr %q", err, stderr)
 	}
-	env, out, _ := testEnv()
-	if err := run(context.Background(), env, []string{"tokenize", "--tokenizer", wpJSON, "--in", in, "--max-errors", "1"}); err != nil {
-		t.Fatal(err)
-	}
-	if n := strings.Count(out.String(), "\n"); n != 2 {
-		t.Errorf("%d lines written, want 2", n)
+	for _, limit := range []string{"1", "-1", ""} { // "": the default, 100
+		env, out, stderr := testEnv()
+		args := []string{"tokenize", "--tokenizer", wpJSON, "--in", in}
+		if limit != "" {
+			args = append(args, "--max-errors", limit)
+		}
+		if err := run(context.Background(), env, args); err != nil {
+			t.Fatal(limit, err)
+		}
+		if n := strings.Count(out.String(), "\n"); n != 2 || !strings.Contains(stderr.String(), "tokenize: skipped") || !strings.Contains(stderr.String(), "in.txt:2: invalid UTF-8") {
+			t.Errorf("--max-errors %q: %d lines written, want 2; stderr %q", limit, n, stderr)
+		}
 	}
 	bad := filepath.Join(dir, "bad.json")
 	os.WriteFile(bad, []byte(`{"model": `), 0o644)

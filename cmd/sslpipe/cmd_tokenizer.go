@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"strings"
 	"time"
 
@@ -56,18 +57,23 @@ func parseTokenizerTrain(env *cmdEnv, args []string) (tokenizerTrainOpts, error)
 	var in string
 	fs := newFlagSet("tokenizer train", env.Stderr)
 	fs.StringVar(&o.Kind, "kind", "wordpiece", "wordpiece (BERT) or bpe (byte-level, RoBERTa/GPT-2)")
-	fs.IntVar(&o.Vocab, "vocab", 8000, "vocabulary size, including special tokens")
-	fs.IntVar(&o.MinFreq, "min-freq", 2, "minimum pair frequency for a merge")
+	intVar(fs, &o.Vocab, "vocab", 8000, 10, 1<<22, "vocabulary size, including special tokens")
+	intVar(fs, &o.MinFreq, "min-freq", 2, 1, math.MaxInt32, "minimum pair frequency for a merge")
 	fs.StringVar(&in, "in", "", "comma-separated corpus files or directories (*.txt, *.jsonl)")
 	fs.StringVar(&o.Fortunes, "fortunes", "", "read a fortune(6) directory instead (e.g. /usr/share/games/fortunes)")
 	fs.StringVar(&o.Out, "out", "tokenizer.json", "output tokenizer.json")
-	fs.StringVar(&o.Split, "split", "lines", "plain-text documents: lines, blank (paragraphs) or file")
+	fs.StringVar(&o.Split, "split", "lines", "plain-text documents: lines, blank (paragraphs), file, or fortune (fortune(6) files)")
 	fs.StringVar(&o.UTF8, "invalid-utf8", "error", "invalid UTF-8 or NUL: error (counted against --max-errors), skip or replace")
 	fs.StringVar(&o.Field, "field", "text", "JSONL field holding the text")
-	fs.IntVar(&o.MaxErrors, "max-errors", 100, "bad inputs tolerated before giving up")
+	maxErrorsVar(fs, &o.MaxErrors, "bad documents or files", "on stderr")
 	fs.BoolVar(&o.Cased, "cased", false, "wordpiece: keep case and accents")
 	fs.StringVar(&o.Special, "special", "", "comma-separated special tokens (default [PAD],[UNK],[CLS],[SEP],[MASK] or <s>,<pad>,</s>,<unk>,<mask>)")
 	fs.BoolVar(&o.JSON, "json", false, "print the summary as JSON")
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "Usage: sslpipe tokenizer train --kind wordpiece|bpe --vocab 8000 --in DIR --out tokenizer.json\n\nFlags:\n")
+		fs.PrintDefaults()
+		fmt.Fprintf(fs.Output(), "\nExit codes: 2 bad flags; 4 more bad inputs than --max-errors.\n")
+	}
 	if err := parseFlags(fs, args); err != nil {
 		return o, err
 	}
@@ -82,9 +88,6 @@ func parseTokenizerTrain(env *cmdEnv, args []string) (tokenizerTrainOpts, error)
 	}
 	if o.Kind != "wordpiece" && o.Kind != "bpe" {
 		return o, usagef("tokenizer train: --kind must be wordpiece or bpe, not %q", o.Kind)
-	}
-	if o.Vocab < 10 || o.Vocab > 1<<22 {
-		return o, usagef("tokenizer train: --vocab %d out of range", o.Vocab)
 	}
 	if _, err := text.ParseSplit(o.Split); err != nil {
 		return o, usagef("tokenizer train: %v", err)
@@ -141,9 +144,9 @@ func runTokenizerTrain(ctx context.Context, env *cmdEnv, o tokenizerTrainOpts) e
 					return err
 				}
 				sum.BadInputs++
-				fmt.Fprintf(env.Stderr, "sslpipe: %v\n", err)
-				if sum.BadInputs > o.MaxErrors {
-					return fmt.Errorf("tokenizer train: %w: %d (--max-errors %d)", errTooManyDataErrors, sum.BadInputs, o.MaxErrors)
+				fmt.Fprintf(env.Stderr, "sslpipe: tokenizer train: skipped %v\n", err)
+				if tooManyErrors(sum.BadInputs, o.MaxErrors) {
+					return tooManyErr("tokenizer train", sum.BadInputs, o.MaxErrors, "on stderr")
 				}
 				continue
 			}

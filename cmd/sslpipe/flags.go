@@ -20,8 +20,14 @@ func newFlagSet(name string, w io.Writer) *flag.FlagSet {
 	return fs
 }
 
+// onParseFlags, set by tests, sees every FlagSet parseFlags parses.
+var onParseFlags func(*flag.FlagSet)
+
 // parseFlags parses args and turns flag errors into usage errors.
 func parseFlags(fs *flag.FlagSet, args []string) error {
+	if onParseFlags != nil {
+		onParseFlags(fs)
+	}
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return flagHelp
@@ -60,6 +66,26 @@ func flagValue(args []string, name string) string {
 		}
 		if (a == "--"+name || a == "-"+name) && i+1 < len(args) {
 			return args[i+1]
+		}
+	}
+	return ""
+}
+
+// configMethod reads the top-level "method:" of a YAML config file (""
+// when unreadable: the loader reports the problem).
+func configMethod(path string) string { return yamlTop(path, "method") }
+
+// configHasPreset reports whether a config file names its preset.
+func configHasPreset(path string) bool { return path != "" && yamlTop(path, "preset") != "" }
+
+func yamlTop(path, key string) string {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return ""
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if v, ok := strings.CutPrefix(line, key+":"); ok {
+			return strings.Trim(strings.TrimSpace(v), `"'`)
 		}
 	}
 	return ""

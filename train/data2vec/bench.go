@@ -1,6 +1,7 @@
 package data2vec
 
 import (
+	"fmt"
 	"math/rand/v2"
 	"slices"
 	"time"
@@ -9,22 +10,48 @@ import (
 	lib "github.com/sugarme/gotch/libtch"
 
 	"github.com/sslpipe/sslpipe/train"
+	"github.com/sslpipe/sslpipe/train/data"
 	"github.com/sslpipe/sslpipe/train/op"
 )
+
+// BenchOptions are the model, optimizer and run settings BenchStep times.
+type BenchOptions struct {
+	Model   ModelConfig
+	Optim   OptimConfig
+	Batch   int
+	Device  string // auto, cpu, cuda, cuda:N
+	BF16    bool   // bfloat16 matrix products on CUDA
+	Threads int    // libtorch intra-op threads (0: libtorch's default)
+	Seed    uint64
+}
 
 // BenchConfig is the GPU comparison model of benchmarks/data2vec: a
 // text data2vec with a 6-layer d=512 post-LN encoder (8 heads, FFN 2048),
 // vocabulary 30522, top-3 layer-normalized targets, Smooth L1 beta 4,
 // span masking, batch 32 x 128 tokens (pytorch_data2vec.py builds the
-// same model).
-func BenchConfig() Config {
-	c, _ := Preset("text", "text-base")
-	c.Model.Encoder = encoder(512, 6, 8, false, 0)
-	c.Model.Encoder.Dropout, c.Model.Encoder.AttnDropout = 0.1, 0.1
-	c.Model.TopK = 3
-	c.Model.SeqLen = 128
-	c.Batch = 32
-	return c
+// same model), with text-base's optimizer.
+func BenchConfig() BenchOptions {
+	c, _ := train.PresetConfig("data2vec", "text-base")
+	m := *model(&c)
+	m.Encoder = encoderCfg(512, 6, 8, false, 0)
+	m.Encoder.Dropout, m.Encoder.AttnDropout = 0.1, 0.1
+	m.TopK, m.SeqLen, m.Vocab = 3, 128, 30522
+	return BenchOptions{Model: m, Optim: c.Optim, Batch: 32, Device: c.Device, BF16: c.BF16, Seed: c.Seed}
+}
+
+// BenchPreset is the model and optimizer of a data2vec text preset with a
+// vocabulary of vocab tokens, for BenchStep.
+func BenchPreset(name string, vocab int) (BenchOptions, error) {
+	c, err := train.PresetConfig("data2vec", name)
+	if err != nil {
+		return BenchOptions{}, err
+	}
+	if c.Data.Modality != data.Text {
+		return BenchOptions{}, fmt.Errorf("data2vec: bench: preset %s is for %s; BenchStep times text models", name, c.Data.Modality)
+	}
+	m := *model(&c)
+	m.Vocab = vocab
+	return BenchOptions{Model: m, Optim: c.Optim, Batch: c.Data.Batch, Device: c.Device, BF16: c.BF16, Threads: c.Threads, Seed: c.Seed}, nil
 }
 
 // BenchResult is the timing of BenchStep.
@@ -41,14 +68,20 @@ type BenchResult struct {
 // tokens with fixed span masks, after warmup untimed steps, on cfg.Device
 // (bf16 when cfg.BF16 and CUDA). The device is synchronized before and
 // after each step; the median step time is reported.
-func BenchStep(cfg Config, warmup, steps int) (res BenchResult, err error) {
+func BenchStep(cfg BenchOptions, warmup, steps int) (res BenchResult, err error) {
+	if steps < 1 || warmup < 0 {
+		return res, fmt.Errorf("data2vec: bench: %d timed steps (want >= 1) and %d warm-up steps (want >= 0)", steps, warmup)
+	}
+	if cfg.Model.Vocab <= 5 {
+		return res, fmt.Errorf("data2vec: bench: vocabulary %d must exceed the 5 special tokens", cfg.Model.Vocab)
+	}
 	defer op.LockThread()()
 	dev, err := train.ParseDevice(cfg.Device)
 	if err != nil {
 		return res, err
 	}
 	train.SetNumThreads(cfg.Threads)
-	m, err := NewModel("text", cfg.Model, cfg.Seed, dev)
+	m, err := NewModel(data.Text, cfg.Model, cfg.Seed, dev)
 	if err != nil {
 		return res, err
 	}
@@ -78,7 +111,7 @@ func BenchStep(cfg Config, warmup, steps int) (res BenchResult, err error) {
 	}
 	var times []float64
 	for i := 0; i < warmup+steps; i++ {
-		if err := sync(dev); err != nil {
+		if err := syncDevice(dev); err != nil {
 			return res, err
 		}
 		t0 := time.Now()
@@ -89,7 +122,7 @@ func BenchStep(cfg Config, warmup, steps int) (res BenchResult, err error) {
 		if err := m.UpdateTeacher(0.999); err != nil {
 			return res, err
 		}
-		if err := sync(dev); err != nil {
+		if err := syncDevice(dev); err != nil {
 			return res, err
 		}
 		if i >= warmup {
@@ -112,8 +145,8 @@ func BenchStep(cfg Config, warmup, steps int) (res BenchResult, err error) {
 	return res, nil
 }
 
-// sync waits for the device's queued work (CUDA); a no-op on the CPU.
-func sync(dev gotch.Device) (err error) {
+// syncDevice waits for the device's queued work (CUDA); a no-op on the CPU.
+func syncDevice(dev gotch.Device) (err error) {
 	if !dev.IsCuda() {
 		return nil
 	}

@@ -1,78 +1,52 @@
 package data2vec
 
 import (
-	"bytes"
+	"errors"
 	"fmt"
-	"os"
-	"slices"
+	"math"
 	"strings"
 
-	"gopkg.in/yaml.v3"
-
 	"github.com/sslpipe/sslpipe/audio"
+	"github.com/sslpipe/sslpipe/augment"
+	"github.com/sslpipe/sslpipe/train"
+	"github.com/sslpipe/sslpipe/train/data"
 	tr "github.com/sslpipe/sslpipe/train/transformer"
 	"github.com/sslpipe/sslpipe/train/wavenc"
 )
 
 // Modalities are the input kinds data2vec trains on.
-var Modalities = []string{"audio", "image", "text"}
+var Modalities = []string{data.Audio, data.Image, data.Text}
 
-// Config is every option of a data2vec pretraining run; config.yaml in the
-// run folder is this struct.
-type Config struct {
-	Method   string `yaml:"method" json:"method"`     // "data2vec"
-	Modality string `yaml:"modality" json:"modality"` // text, image or audio
-	Preset   string `yaml:"preset" json:"preset"`
-	Seed     uint64 `yaml:"seed" json:"seed"`
-	Device   string `yaml:"device" json:"device"`   // auto, cpu, cuda, cuda:N
-	BF16     bool   `yaml:"bf16" json:"bf16"`       // bfloat16 matrix products on CUDA
-	Threads  int    `yaml:"threads" json:"threads"` // libtorch intra-op threads (0: all cores)
-
-	Model    ModelConfig    `yaml:"model" json:"model"`
-	EMA      EMAConfig      `yaml:"ema" json:"ema"`
-	Optim    OptimConfig    `yaml:"optim" json:"optim"`
-	Collapse CollapseConfig `yaml:"collapse" json:"collapse"`
-
-	// Data is the training input: text: a fortune(6) folder (Debian's
-	// /usr/share/games/fortunes) or a plain text file (one document per
-	// blank-line-separated paragraph); image: fashion-mnist:train or a folder of
-	// images; audio: a folder of 16 kHz WAVs (its train/ sub-folder when
-	// present, as written by sslpipe speechdata's pretrain/).
-	Data string `yaml:"data" json:"data"`
-	// Tokenizer (text) is a tokenizer.json; empty trains a WordPiece
-	// tokenizer of Model.Vocab tokens on Data and saves it in the run folder.
-	Tokenizer string `yaml:"tokenizer" json:"tokenizer"`
-	// Limit uses only the first N examples (0: all).
-	Limit int `yaml:"limit" json:"limit"`
-
-	Batch    int   `yaml:"batch" json:"batch"`
-	Steps    int64 `yaml:"steps" json:"steps"`
-	LogEvery int64 `yaml:"log_every" json:"log_every"`
-	// CheckpointEvery is the number of steps between checkpoints (0: only
-	// on an interrupt and at the end).
-	CheckpointEvery int64  `yaml:"checkpoint_every" json:"checkpoint_every"`
-	Dir             string `yaml:"dir" json:"dir"`
-}
-
-// ModelConfig is the architecture and objective.
+// ModelConfig is data2vec's model block (config key model:): the
+// front-end of the run's modality, the Transformer encoder, the masking
+// of the student's input and the objective.
+//
+// The fields of one modality's front end are left out of the YAML of
+// the others (zero there, and never valid zero where they are used).
 type ModelConfig struct {
 	Encoder tr.Config `yaml:"encoder" json:"encoder"`
 
 	// Text front-end: token and learned position embeddings, layer norm.
-	Vocab  int `yaml:"vocab" json:"vocab"`     // tokenizer size (set from the tokenizer)
-	SeqLen int `yaml:"seq_len" json:"seq_len"` // tokens per training sequence (and position table size)
+	// Vocab is set from the dataset's tokenizer; SeqLen is the size of the
+	// position table, the longest sequence trained on (longer examples
+	// are cut to a random window of SeqLen tokens; see Trainer.Batches).
+	Vocab  int `yaml:"vocab,omitempty" json:"vocab,omitempty"`
+	SeqLen int `yaml:"seq_len,omitempty" json:"seq_len,omitempty"`
 
 	// Image front-end: ViT patch embedding (a linear map of each
 	// Patch x Patch x Channels patch, i.e. a stride-Patch convolution) and
-	// learned position embeddings.
-	ImageSize int `yaml:"image_size" json:"image_size"`
-	Patch     int `yaml:"patch" json:"patch"`
-	Channels  int `yaml:"channels" json:"channels"`
+	// learned position embeddings. Images of another size or channel count
+	// are converted (bilinear resize, gray/RGB) on the data workers.
+	ImageSize int `yaml:"image_size,omitempty" json:"image_size,omitempty"`
+	Patch     int `yaml:"patch,omitempty" json:"patch,omitempty"`
+	Channels  int `yaml:"channels,omitempty" json:"channels,omitempty"`
 
 	// Audio front-end: the wav2vec 2.0 CNN, layer norm, projection.
-	CNN          wavenc.Config `yaml:"cnn" json:"cnn"`
-	CNNGradScale float64       `yaml:"cnn_grad_scale" json:"cnn_grad_scale"` // feature_grad_mult (1 in data2vec audio)
-	MaxSamples   int           `yaml:"max_samples" json:"max_samples"`       // crop length in samples
+	CNN          wavenc.Config `yaml:"cnn,omitempty" json:"cnn,omitempty"`
+	CNNGradScale float64       `yaml:"cnn_grad_scale,omitempty" json:"cnn_grad_scale,omitempty"` // feature_grad_mult (1 in data2vec audio)
+	// MaxSamples is the longest training crop: a batch is cut to its
+	// shortest utterance, at most MaxSamples, at a random offset in each.
+	MaxSamples int `yaml:"max_samples,omitempty" json:"max_samples,omitempty"`
 
 	Mask MaskConfig `yaml:"mask" json:"mask"`
 
@@ -99,8 +73,8 @@ type ModelConfig struct {
 // MaskConfig is the masking of the student's input.
 type MaskConfig struct {
 	// Kind: "span" (text: text.Masker.Span; audio: audio.SpanMaskBatch),
-	// "bert" (text: 15% of tokens, 80/10/10) or "block" (image:
-	// augment.MaskSpec block-wise masking).
+	// "bert" (text: 15% of tokens, 80/10/10) or "block" / "random" (image:
+	// augment.MaskSpec).
 	Kind string `yaml:"kind" json:"kind"`
 	// Prob is the mask probability (span: mask_prob; bert: selection
 	// probability; block: fraction of patches).
@@ -111,6 +85,19 @@ type MaskConfig struct {
 	MinPatches int `yaml:"min_patches" json:"min_patches"`
 	// MinMasks is the least number of spans (audio span).
 	MinMasks int `yaml:"min_masks" json:"min_masks"`
+}
+
+// Settings is data2vec's own block (config key data2vec:): the teacher's
+// schedule, the collapse monitor and the image input.
+type Settings struct {
+	EMA      EMAConfig      `yaml:"ema" json:"ema"`
+	Collapse CollapseConfig `yaml:"collapse" json:"collapse"`
+	// FlipP is the probability that a training image is mirrored
+	// horizontally (image).
+	FlipP float64 `yaml:"flip_p" json:"flip_p"`
+	// Normalize maps image pixels to the model's input, in training and
+	// evaluation (image).
+	Normalize augment.Normalize `yaml:"normalize" json:"normalize"`
 }
 
 // EMAConfig is the teacher's schedule: the decay rises linearly from Start
@@ -132,21 +119,36 @@ type CollapseConfig struct {
 	MinPredVar   float64 `yaml:"min_pred_var" json:"min_pred_var"`
 	// After is the number of updates before the check starts.
 	After int64 `yaml:"after" json:"after"`
-	// Stop ends the run with ErrCollapse; otherwise a warning is printed
-	// and counted (collapse_warnings in metrics.jsonl).
+	// Stop ends the run (ErrCollapse, with a checkpoint); otherwise a
+	// warning is printed and the step counted in the metric collapse.
 	Stop bool `yaml:"stop" json:"stop"`
 }
 
-// OptimConfig is Adam with decoupled weight decay (AdamW), gradient
-// clipping, linear warm-up and cosine decay to zero.
-type OptimConfig struct {
-	LR           float64 `yaml:"lr" json:"lr"`
-	Beta1        float64 `yaml:"beta1" json:"beta1"`
-	Beta2        float64 `yaml:"beta2" json:"beta2"`
-	Eps          float64 `yaml:"eps" json:"eps"`
-	WeightDecay  float64 `yaml:"weight_decay" json:"weight_decay"`
-	ClipGradNorm float64 `yaml:"clip_grad_norm" json:"clip_grad_norm"` // 0: off
-	WarmupSteps  int64   `yaml:"warmup_steps" json:"warmup_steps"`
+// TauAt is the teacher's EMA decay after step updates: fairseq's
+// get_annealed_rate, rising linearly from Start (step 0) to End
+// (step AnnealSteps), then End.
+func (c EMAConfig) TauAt(step int64) float64 {
+	if c.AnnealSteps <= 0 || step >= c.AnnealSteps {
+		return c.End
+	}
+	return c.End - (c.End-c.Start)*(1-float64(step)/float64(c.AnnealSteps))
+}
+
+// Validate checks the decay range.
+func (c EMAConfig) Validate() error {
+	if !finite(c.Start, c.End) || c.Start < 0 || c.Start > 1 || c.End < 0 || c.End > 1 || c.AnnealSteps < 0 {
+		return fmt.Errorf("data2vec: ema start %v and end %v must be in [0, 1], anneal_steps %d >= 0", c.Start, c.End, c.AnnealSteps)
+	}
+	return nil
+}
+
+func finite(vs ...float64) bool {
+	for _, v := range vs {
+		if math.IsNaN(v) || math.IsInf(v, 0) {
+			return false
+		}
+	}
+	return true
 }
 
 // Validate checks the model configuration for modality.
@@ -154,22 +156,28 @@ func (c ModelConfig) Validate(modality string) error {
 	if err := c.Encoder.Validate(); err != nil {
 		return err
 	}
+	if !finite(c.CNNGradScale, c.Mask.Prob, c.LossBeta, c.LossScale, c.Encoder.Dropout, c.Encoder.AttnDropout, c.Encoder.ActDropout, c.Encoder.Eps) {
+		return fmt.Errorf("data2vec: model values must be finite numbers")
+	}
 	switch modality {
-	case "text":
+	case data.Text:
 		if c.SeqLen < 2 {
 			return fmt.Errorf("data2vec: seq_len %d must be >= 2", c.SeqLen)
 		}
 		if c.Mask.Kind != "span" && c.Mask.Kind != "bert" {
 			return fmt.Errorf("data2vec: text mask kind %q (span, bert)", c.Mask.Kind)
 		}
-	case "image":
-		if c.Patch <= 0 || c.ImageSize <= 0 || c.ImageSize%c.Patch != 0 || c.Channels <= 0 {
-			return fmt.Errorf("data2vec: image size %d must be a positive multiple of patch %d, channels %d > 0", c.ImageSize, c.Patch, c.Channels)
+	case data.Image:
+		if c.Patch <= 0 || c.ImageSize <= 0 || c.ImageSize%c.Patch != 0 || (c.Channels != 1 && c.Channels != 3) {
+			return fmt.Errorf("data2vec: image size %d must be a positive multiple of patch %d, channels %d 1 or 3", c.ImageSize, c.Patch, c.Channels)
 		}
 		if c.Mask.Kind != "block" && c.Mask.Kind != "random" {
 			return fmt.Errorf("data2vec: image mask kind %q (block, random)", c.Mask.Kind)
 		}
-	case "audio":
+		if err := c.maskSpec().Validate(); err != nil {
+			return fmt.Errorf("data2vec: %w", err)
+		}
+	case data.Audio:
 		if err := c.CNN.Validate(); err != nil {
 			return err
 		}
@@ -182,6 +190,8 @@ func (c ModelConfig) Validate(modality string) error {
 		if !(c.CNNGradScale > 0 && c.CNNGradScale <= 1) {
 			return fmt.Errorf("data2vec: cnn_grad_scale %v must be in (0, 1]", c.CNNGradScale)
 		}
+	case "":
+		return fmt.Errorf("data2vec: data.modality is not set (it comes from the data: give --data, or --modality for a raw folder)")
 	default:
 		return fmt.Errorf("data2vec: modality %q (%s)", modality, strings.Join(Modalities, ", "))
 	}
@@ -204,261 +214,316 @@ func (c ModelConfig) Validate(modality string) error {
 	return nil
 }
 
-// Validate checks ranges.
-func (c OptimConfig) Validate() error {
-	if !(c.LR > 0) || c.Beta1 < 0 || c.Beta1 >= 1 || c.Beta2 < 0 || c.Beta2 >= 1 || !(c.Eps > 0) || c.WeightDecay < 0 || c.ClipGradNorm < 0 || c.WarmupSteps < 0 {
-		return fmt.Errorf("data2vec: optim: lr %v > 0, betas (%v, %v) in [0, 1), eps %v > 0, weight_decay %v, clip %v, warmup %d >= 0 required",
-			c.LR, c.Beta1, c.Beta2, c.Eps, c.WeightDecay, c.ClipGradNorm, c.WarmupSteps)
+// maskSpec is the image patch-mask specification.
+func (c ModelConfig) maskSpec() augment.MaskSpec {
+	g := 0
+	if c.Patch > 0 {
+		g = c.ImageSize / c.Patch
 	}
-	return nil
-}
-
-// Validate checks the decay range.
-func (c EMAConfig) Validate() error {
-	if c.Start < 0 || c.Start > 1 || c.End < 0 || c.End > 1 || c.AnnealSteps < 0 {
-		return fmt.Errorf("data2vec: ema start %v and end %v must be in [0, 1], anneal_steps %d >= 0", c.Start, c.End, c.AnnealSteps)
-	}
-	return nil
-}
-
-// Validate checks the whole configuration.
-func (c *Config) Validate() error {
-	if c.Method != "data2vec" {
-		return fmt.Errorf("data2vec: method %q in a data2vec config", c.Method)
-	}
-	if err := c.Model.Validate(c.Modality); err != nil {
-		return err
-	}
-	if err := c.Optim.Validate(); err != nil {
-		return err
-	}
-	if err := c.EMA.Validate(); err != nil {
-		return err
-	}
-	if c.Batch < 1 || c.Steps < 1 {
-		return fmt.Errorf("data2vec: batch %d and steps %d must be >= 1", c.Batch, c.Steps)
-	}
-	return nil
-}
-
-func encoder(dim int64, layers int, heads int64, preLN bool, posConv int64) tr.Config {
-	return tr.Config{Dim: dim, Layers: layers, Heads: heads, FFN: 4 * dim, LayerNormFirst: preLN,
-		PosConvKernel: posConv, PosConvGroups: 16}
-}
-
-// presets: modality -> name -> config. The CPU presets use one libtorch
-// thread: on a loaded 2-core machine two OpenMP threads made a text step
-// 17x slower (50 s vs 3 s for 12 steps), and on an idle one the gain is small. "*-cpu" run in a few minutes on two
-// CPU cores (make demo); "*-reproduce" (added in init below) are longer
-// CPU runs (make reproduce); "*-base" are the paper's base models for a GPU.
-var presets = map[string]map[string]func() Config{
-	"text": {
-		"text-base": func() Config {
-			c := common("text", "text-base")
-			c.Model.Encoder = encoder(768, 12, 12, false, 0)
-			c.Model.Encoder.Dropout, c.Model.Encoder.AttnDropout = 0.1, 0.1
-			c.Model.Vocab, c.Model.SeqLen = 30522, 512
-			c.EMA = EMAConfig{0.999, 0.9999, 100000}
-			c.Optim.LR, c.Optim.WarmupSteps = 2e-4, 4000
-			c.Batch, c.Steps = 256, 1000000
-			return c
-		},
-		"text-cpu": func() Config {
-			c := common("text", "text-cpu")
-			c.Device, c.Threads = "cpu", 1
-			c.Model.Encoder = encoder(128, 3, 4, false, 0)
-			c.Model.TopK = 2
-			c.Model.Vocab, c.Model.SeqLen = 4000, 32
-			c.EMA = EMAConfig{0.99, 0.999, 300}
-			c.Optim.LR, c.Optim.WarmupSteps = 2e-3, 30
-			c.Batch, c.Steps, c.LogEvery, c.CheckpointEvery = 16, 2000, 100, 500
-			c.Collapse.After = 50
-			return c
-		},
-	},
-	"image": {
-		"image-base": func() Config {
-			c := common("image", "image-base")
-			c.Model.Encoder = encoder(768, 12, 12, true, 0)
-			c.Model.ImageSize, c.Model.Patch, c.Model.Channels = 224, 16, 3
-			c.Model.Mask.MinPatches = 16
-			c.Data = ""
-			c.EMA = EMAConfig{0.999, 0.9998, 100000}
-			c.Optim.LR, c.Optim.WarmupSteps = 2e-3, 10000
-			c.Batch, c.Steps = 2048, 500000
-			return c
-		},
-		"image-cpu": func() Config {
-			c := common("image", "image-cpu")
-			c.Device, c.Threads = "cpu", 1
-			c.Model.Encoder = encoder(128, 4, 4, true, 0)
-			c.Model.TopK = 3
-			c.Model.Mask.MinPatches = 4
-			// Instance-normalized targets (data2vec 2.0's choice): with the
-			// reference's layer norm, 400 and 1,000 steps gave features
-			// worse than random init on the kNN probe (48.9% vs 57.6%;
-			// 45.9% vs 53.4%) and a falling target variance; instance norm
-			// and 1,000 steps beat it (67.9% vs 57.6%; see
-			// benchmarks/RESULTS.md (data2vec section)).
-			c.Model.TargetNorm = "instance"
-			c.EMA = EMAConfig{0.99, 0.999, 300}
-			c.Optim.LR, c.Optim.WarmupSteps = 1.5e-3, 40
-			c.Batch, c.Steps, c.LogEvery, c.Limit, c.CheckpointEvery = 32, 1000, 50, 20000, 250
-			c.Collapse.After = 50
-			return c
-		},
-	},
-	"audio": {
-		"audio-base": func() Config {
-			c := common("audio", "audio-base")
-			c.Model.Encoder = encoder(768, 12, 12, false, 128)
-			c.Model.Encoder.Dropout, c.Model.Encoder.AttnDropout = 0.1, 0.1
-			c.Model.CNN = wavenc.Base()
-			c.Model.CNN.Mode = "layer_norm"
-			c.Model.MaxSamples = 320000
-			c.EMA = EMAConfig{0.999, 0.9999, 30000}
-			c.Optim.LR, c.Optim.WarmupSteps = 5e-4, 12000
-			c.Batch, c.Steps = 8, 400000
-			return c
-		},
-		"audio-cpu": func() Config {
-			c := common("audio", "audio-cpu")
-			c.Device, c.Threads = "cpu", 1
-			c.Model.Encoder = encoder(128, 4, 4, false, 32)
-			c.Model.TopK = 3
-			c.Model.CNN = wavenc.Base()
-			c.Model.CNN.Channels = []int64{64, 64, 64, 64, 64, 64, 64}
-			c.Model.CNN.Mode = "layer_norm"
-			c.Model.MaxSamples = 32000
-			c.EMA = EMAConfig{0.99, 0.999, 300}
-			c.Optim.LR, c.Optim.WarmupSteps = 1e-3, 40
-			c.Batch, c.Steps, c.LogEvery, c.CheckpointEvery = 8, 300, 20, 100
-			// The prediction variance dips below 0.01 around steps 50-90
-			// (the student first regresses the mean target) and recovers
-			// to ~0.3 by step 160 (measured); fairseq waits 5,000 updates.
-			c.Collapse.After = 100
-			return c
-		},
-	},
-}
-
-// The "*-reproduce" presets (make reproduce) are the "*-cpu" models
-// trained three times longer, with the warm-up and the EMA anneal
-// stretched alike (image: all 60,000 training images).
-func init() {
-	for _, mod := range Modalities {
-		mod := mod
-		presets[mod][mod+"-reproduce"] = func() Config {
-			c := presets[mod][mod+"-cpu"]()
-			c.Preset = mod + "-reproduce"
-			c.Steps *= 3
-			c.Optim.WarmupSteps *= 3
-			c.EMA.AnnealSteps *= 3
-			c.CheckpointEvery *= 3
-			if mod == "image" {
-				c.Limit = 0
-			}
-			return c
-		}
-	}
-}
-
-// common holds the per-modality reference settings (../shared/REFERENCE.md).
-func common(modality, preset string) Config {
-	c := Config{
-		Method: "data2vec", Modality: modality, Preset: preset, Seed: 1, Device: "auto", BF16: true,
-		Optim:    OptimConfig{LR: 5e-4, Beta1: 0.9, Beta2: 0.98, Eps: 1e-6, WeightDecay: 0.01, ClipGradNorm: 1, WarmupSteps: 1000},
-		Collapse: CollapseConfig{MinTargetVar: 0.1, MinPredVar: 0.01, After: 5000},
-		LogEvery: 100, CheckpointEvery: 5000,
-	}
-	m := &c.Model
-	m.HeadLayers, m.TargetNorm = 1, "layer"
-	switch modality {
-	case "text":
-		m.TopK, m.LossBeta, m.HeadLayers = 10, 4, 2
-		m.Mask = MaskConfig{Kind: "span", Prob: 0.35, Length: 4}
-		c.Data = "/usr/share/games/fortunes"
-	case "image":
-		m.TopK, m.LossBeta = 6, 2
-		m.ImageSize, m.Patch, m.Channels = 28, 4, 1
-		m.Mask = MaskConfig{Kind: "block", Prob: 0.6, MinPatches: 16}
-		c.Data = "fashion-mnist:train"
-	case "audio":
-		m.TopK, m.LossBeta, m.TargetNorm = 8, 0, "instance"
-		m.CNNGradScale = 1
-		m.Mask = MaskConfig{Kind: "span", Prob: 0.65, Length: 10, MinMasks: 2}
-	}
-	return c
-}
-
-// Presets lists the preset names of modality (all modalities when "").
-func Presets(modality string) []string {
-	var out []string
-	for mod, ps := range presets {
-		if modality == "" || mod == modality {
-			for k := range ps {
-				out = append(out, k)
-			}
-		}
-	}
-	slices.Sort(out)
-	return out
-}
-
-// Preset returns the named preset of modality; "" is "<modality>-cpu".
-func Preset(modality, name string) (Config, error) {
-	ps, ok := presets[modality]
-	if !ok {
-		return Config{}, fmt.Errorf("data2vec: modality %q (%s)", modality, strings.Join(Modalities, ", "))
-	}
-	if name == "" {
-		name = modality + "-cpu"
-	}
-	f, ok := ps[name]
-	if !ok {
-		return Config{}, fmt.Errorf("data2vec: no %s preset %q (available: %s)", modality, name, strings.Join(Presets(modality), ", "))
-	}
-	return f(), nil
-}
-
-// YAML renders the config.
-func (c *Config) YAML() ([]byte, error) {
-	var b bytes.Buffer
-	e := yaml.NewEncoder(&b)
-	e.SetIndent(2)
-	if err := e.Encode(c); err != nil {
-		return nil, err
-	}
-	return b.Bytes(), e.Close()
-}
-
-// LoadConfig reads a config.yaml; omitted fields keep its preset's values.
-// Unknown fields are an error.
-func LoadConfig(path string) (Config, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return Config{}, fmt.Errorf("data2vec: %w", err)
-	}
-	var head struct {
-		Modality string `yaml:"modality"`
-		Preset   string `yaml:"preset"`
-	}
-	if err := yaml.Unmarshal(data, &head); err != nil {
-		return Config{}, fmt.Errorf("data2vec: %s: %w", path, err)
-	}
-	c, err := Preset(head.Modality, head.Preset)
-	if err != nil {
-		return c, fmt.Errorf("data2vec: %s: %w", path, err)
-	}
-	d := yaml.NewDecoder(bytes.NewReader(data))
-	d.KnownFields(true)
-	if err := d.Decode(&c); err != nil {
-		return c, fmt.Errorf("data2vec: %s: %w", path, err)
-	}
-	return c, nil
+	return augment.MaskSpec{Kind: c.Mask.Kind, Rows: g, Cols: g, Ratio: c.Mask.Prob, MinPatches: c.Mask.MinPatches}
 }
 
 // audioMask is the audio span-mask configuration.
 func (c MaskConfig) audioMask() audio.MaskConfig {
 	return audio.MaskConfig{Prob: c.Prob, Length: c.Length, MinMasks: c.MinMasks, RequireSameMasks: true}
+}
+
+func model(c *train.Config) *ModelConfig { return c.Model.(*ModelConfig) }
+func settings(c *train.Config) *Settings { return c.Settings.(*Settings) }
+
+// validate checks data2vec's blocks (Method.Validate).
+func validate(c *train.Config) error {
+	m, s := model(c), settings(c)
+	if err := m.Validate(c.Data.Modality); err != nil {
+		return err
+	}
+	if c.Data.Modality == data.Text && m.Vocab < 2 {
+		return fmt.Errorf("data2vec: model.vocab %d: it is set from the dataset's tokenizer", m.Vocab)
+	}
+	if err := s.EMA.Validate(); err != nil {
+		return err
+	}
+	cl := s.Collapse
+	if !finite(cl.MinTargetVar, cl.MinPredVar, s.FlipP) || cl.MinTargetVar < 0 || cl.MinPredVar < 0 || cl.After < 0 {
+		return fmt.Errorf("data2vec: collapse thresholds (%v, %v) and after %d must be >= 0", cl.MinTargetVar, cl.MinPredVar, cl.After)
+	}
+	if c.Data.Modality == data.Image {
+		if s.FlipP < 0 || s.FlipP > 1 {
+			return fmt.Errorf("data2vec: flip_p %v must be in [0, 1]", s.FlipP)
+		}
+		if err := s.Normalize.Validate(); err != nil {
+			return fmt.Errorf("data2vec: %w", err)
+		}
+	}
+	return nil
+}
+
+// ErrData is wrapped by errors about data data2vec cannot train on (no
+// tokenizer, another sample rate, a sample too short).
+var ErrData = errors.New("data2vec: unusable data")
+
+// resolve fills the data-dependent fields (Method.Resolve): the vocabulary
+// of text runs from the dataset's tokenizer; audio datasets must be at
+// 16 kHz.
+func resolve(c *train.Config, d *data.Dataset) error {
+	if c.Data.Modality != "" && d.Modality != c.Data.Modality {
+		return fmt.Errorf("data2vec: %w: %w: %s holds %s data, the config is for %s (preset %s)", train.ErrConfig, ErrData, d.Spec, d.Modality, c.Data.Modality, c.Preset)
+	}
+	switch d.Modality {
+	case data.Text:
+		if d.Tokenizer == nil {
+			return fmt.Errorf("data2vec: %w: %w: %s has no tokenizer (preprocess output brings its own; a raw text folder needs --tokenizer)", train.ErrConfig, ErrData, d.Spec)
+		}
+		if d.Tokenizer.Specials().Mask < 0 {
+			return fmt.Errorf("data2vec: %w: %w: the tokenizer of %s has no [MASK] token", train.ErrConfig, ErrData, d.Spec)
+		}
+		model(c).Vocab = d.Tokenizer.VocabSize()
+	case data.Audio:
+		if m := d.Manifest; m != nil && m.Meta != nil && m.Meta.SampleRate != 0 && m.Meta.SampleRate != SampleRate {
+			return fmt.Errorf("data2vec: %w: %w: %s is sampled at %d Hz; the CNN takes %d Hz (preprocess with the default rate)", train.ErrConfig, ErrData, d.Spec, m.Meta.SampleRate, SampleRate)
+		}
+	}
+	return nil
+}
+
+// scale shortens the EMA anneal and the collapse monitor's start by f
+// (Method.Scale).
+func scale(c *train.Config, f float64) []string {
+	s := settings(c)
+	var notes []string
+	if a := s.EMA.AnnealSteps; a > 0 {
+		s.EMA.AnnealSteps = train.ScaleSteps(a, f)
+		notes = append(notes, fmt.Sprintf("data2vec: EMA anneal scaled from %d to %d steps", a, s.EMA.AnnealSteps))
+	}
+	if a := s.Collapse.After; a > 0 {
+		s.Collapse.After = train.ScaleSteps(a, f)
+		notes = append(notes, fmt.Sprintf("data2vec: collapse monitor starts after %d steps instead of %d", s.Collapse.After, a))
+	}
+	return notes
+}
+
+// SampleRate is the audio sample rate the CNN expects.
+const SampleRate = 16000
+
+// FashionMNISTNorm is Fashion-MNIST's pixel mean and std (pixel/255 over
+// the training set): the image-cpu presets' normalization.
+var FashionMNISTNorm = augment.Normalize{Mean: []float64{0.2860}, Std: []float64{0.3530}}
+
+func encoderCfg(dim int64, layers int, heads int64, preLN bool, posConv int64) tr.Config {
+	return tr.Config{Dim: dim, Layers: layers, Heads: heads, FFN: 4 * dim, LayerNormFirst: preLN,
+		PosConvKernel: posConv, PosConvGroups: 16}
+}
+
+// defaults are the settings every preset shares (the objective's
+// reference values, AdamW (0.9, 0.98), warm-up then cosine decay to 0);
+// the model block is filled by the modality's preset.
+func defaults() train.Config {
+	return train.Config{
+		Method: "data2vec", Seed: 1, Device: "auto", BF16: true,
+		Data:       train.DataConfig{Batch: 16, Prefetch: 2, MaxErrors: train.DefaultMaxErrors},
+		Model:      &ModelConfig{},
+		Optim:      train.OptimConfig{Name: "adamw", LR: 5e-4, Beta1: 0.9, Beta2: 0.98, Eps: 1e-6, WeightDecay: 0.01, ClipGradNorm: 1},
+		Schedule:   train.ScheduleConfig{Steps: 400000, WarmupSteps: 1000, Kind: "cosine"},
+		Checkpoint: train.CheckpointConfig{Every: 5000, Keep: 3},
+		Log:        train.LogConfig{Every: 100},
+		Monitor:    train.MonitorConfig{K: 20, T: 0.07, NTrain: 10000, NTest: 2000},
+		Settings: &Settings{Collapse: CollapseConfig{MinTargetVar: 0.1, MinPredVar: 0.01, After: 5000},
+			Normalize: augment.ImageNet},
+	}
+}
+
+// common holds the per-modality reference settings (REFERENCE.md:
+// top-K, loss, target normalization, masking).
+func common(c *train.Config, modality string) {
+	m, s := model(c), settings(c)
+	m.HeadLayers, m.TargetNorm = 1, "layer"
+	c.Data.Modality = modality
+	switch modality {
+	case data.Text:
+		m.TopK, m.LossBeta, m.HeadLayers = 10, 4, 2
+		m.Mask = MaskConfig{Kind: "span", Prob: 0.35, Length: 4}
+	case data.Image:
+		m.TopK, m.LossBeta = 6, 2
+		m.ImageSize, m.Patch, m.Channels = 28, 4, 1
+		m.Mask = MaskConfig{Kind: "block", Prob: 0.6, MinPatches: 16}
+		s.FlipP, s.Normalize = 0.5, FashionMNISTNorm
+	case data.Audio:
+		m.TopK, m.LossBeta, m.TargetNorm = 8, 0, "instance"
+		m.CNNGradScale = 1
+		m.Mask = MaskConfig{Kind: "span", Prob: 0.65, Length: 10, MinMasks: 2}
+	}
+}
+
+// cpu is what the small CPU presets share: one libtorch thread (on a
+// loaded 2-core machine two OpenMP threads made a text step 17x slower,
+// 50 s vs 3 s for 12 steps; on an idle one the gain is small), fp32, a
+// fast EMA anneal.
+func cpu(c *train.Config) {
+	c.Device, c.Threads = "cpu", 1
+	settings(c).EMA = EMAConfig{0.99, 0.999, 300}
+}
+
+// Sources of the presets' hyperparameters.
+const (
+	srcPaper = "data2vec (Baevski et al. 2022) and fairseq examples/data2vec/config/v1 "
+	srcCPU   = "CPU recipe measured in benchmarks/RESULTS.md (\"data2vec results\")"
+)
+
+var presets = []train.Preset{
+	{Name: "text-base", Modality: data.Text, Summary: "BERT-base size (12 x 768, post-LN), 512 tokens, batch 256, 1M steps (a GPU run)",
+		Source: srcPaper + "text/pretraining/base.yaml", Apply: func(c *train.Config) {
+			common(c, data.Text)
+			m := model(c)
+			m.Encoder = encoderCfg(768, 12, 12, false, 0)
+			m.Encoder.Dropout, m.Encoder.AttnDropout = 0.1, 0.1
+			m.SeqLen = 512
+			settings(c).EMA = EMAConfig{0.999, 0.9999, 100000}
+			c.Optim.LR, c.Schedule.WarmupSteps = 2e-4, 4000
+			c.Data.Batch, c.Schedule.Steps = 256, 1000000
+		}},
+	{Name: "text-cpu", Modality: data.Text, Summary: "the `make demo` text run: 3 x 128 encoder on 32-token sequences, 2,000 steps on one CPU thread",
+		Source: srcCPU, Apply: func(c *train.Config) {
+			common(c, data.Text)
+			cpu(c)
+			m := model(c)
+			m.Encoder = encoderCfg(128, 3, 4, false, 0)
+			m.TopK, m.SeqLen = 2, 32
+			c.Optim.LR, c.Schedule.WarmupSteps = 2e-3, 30
+			c.Data.Batch, c.Schedule.Steps, c.Log.Every, c.Checkpoint.Every = 16, 2000, 100, 500
+			settings(c).Collapse.After = 50
+		}},
+	{Name: "image-base", Modality: data.Image, Summary: "ViT-B/16 (12 x 768, pre-LN) on 224 px RGB, batch 2048, 500k steps (a GPU run)",
+		Source: srcPaper + "vision/base_imagenet.yaml", Apply: func(c *train.Config) {
+			common(c, data.Image)
+			m, s := model(c), settings(c)
+			m.Encoder = encoderCfg(768, 12, 12, true, 0)
+			m.ImageSize, m.Patch, m.Channels = 224, 16, 3
+			m.Mask.MinPatches = 16
+			s.EMA = EMAConfig{0.999, 0.9998, 100000}
+			s.Normalize = augment.ImageNet
+			c.Optim.LR, c.Schedule.WarmupSteps = 2e-3, 10000
+			c.Data.Batch, c.Schedule.Steps = 2048, 500000
+		}},
+	{Name: "image-cpu", Modality: data.Image, Summary: "the `make demo` image run: 4 x 128 ViT on 4x4 patches of 28 px gray images, 1,000 steps on 20k images",
+		Source: srcCPU + "; instance-normalized targets (data2vec 2.0's choice): with layer norm 1,000 steps were worse than random init on the kNN probe",
+		Apply: func(c *train.Config) {
+			common(c, data.Image)
+			cpu(c)
+			m := model(c)
+			m.Encoder = encoderCfg(128, 4, 4, true, 0)
+			m.TopK = 3
+			m.Mask.MinPatches = 4
+			m.TargetNorm = "instance"
+			c.Data.Spec = "fashion-mnist:train"
+			c.Optim.LR, c.Schedule.WarmupSteps = 1.5e-3, 40
+			c.Data.Batch, c.Schedule.Steps, c.Log.Every, c.Data.Limit, c.Checkpoint.Every = 32, 1000, 50, 20000, 250
+			settings(c).Collapse.After = 50
+			c.Monitor.Train, c.Monitor.Test = "fashion-mnist:train", "fashion-mnist:test"
+		}},
+	{Name: "audio-base", Modality: data.Audio, Summary: "wav2vec 2.0 base CNN and 12 x 768 encoder, 20 s crops, 400k steps (a GPU run)",
+		Source: srcPaper + "audio/pretraining/base_librispeech.yaml", Apply: func(c *train.Config) {
+			common(c, data.Audio)
+			m := model(c)
+			m.Encoder = encoderCfg(768, 12, 12, false, 128)
+			m.Encoder.Dropout, m.Encoder.AttnDropout = 0.1, 0.1
+			m.CNN = wavenc.Base()
+			m.CNN.Mode = "layer_norm"
+			m.MaxSamples = 320000
+			settings(c).EMA = EMAConfig{0.999, 0.9999, 30000}
+			c.Optim.LR, c.Schedule.WarmupSteps = 5e-4, 12000
+			c.Data.Batch, c.Schedule.Steps = 8, 400000
+		}},
+	{Name: "audio-cpu", Modality: data.Audio, Summary: "the `make demo` audio run: 64-channel CNN, 4 x 128 encoder, 2 s crops, 300 steps on one CPU thread",
+		Source: srcCPU + "; the prediction variance dips below 0.01 around steps 50-90 and recovers by 160, so the monitor starts at 100",
+		Apply: func(c *train.Config) {
+			common(c, data.Audio)
+			cpu(c)
+			m := model(c)
+			m.Encoder = encoderCfg(128, 4, 4, false, 32)
+			m.TopK = 3
+			m.CNN = wavenc.Base()
+			m.CNN.Channels = []int64{64, 64, 64, 64, 64, 64, 64}
+			m.CNN.Mode = "layer_norm"
+			m.MaxSamples = 32000
+			c.Optim.LR, c.Schedule.WarmupSteps = 1e-3, 40
+			c.Data.Batch, c.Schedule.Steps, c.Log.Every, c.Checkpoint.Every = 8, 300, 20, 100
+			settings(c).Collapse.After = 100
+		}},
+}
+
+// smoke presets: the smallest networks and inputs, 20 steps in seconds on
+// 2 CPU cores, to check a set-up (and for tests).
+var smokePresets = []train.Preset{
+	{Name: "smoke-text", Modality: data.Text, Summary: "2 x 32 encoder on 32-token sequences, batch 8, 20 steps", Source: "text-cpu, shrunk",
+		Apply: func(c *train.Config) {
+			common(c, data.Text)
+			smoke(c)
+			m := model(c)
+			m.Encoder = encoderCfg(32, 2, 4, false, 0)
+			m.SeqLen = 32
+			c.Data.Batch = 8
+		}},
+	{Name: "smoke-image", Modality: data.Image, Summary: "2 x 32 ViT on 16 patches of 28 px gray images, batch 16, 20 steps", Source: "image-cpu, shrunk",
+		Apply: func(c *train.Config) {
+			common(c, data.Image)
+			smoke(c)
+			m := model(c)
+			m.Encoder = encoderCfg(32, 2, 4, true, 0)
+			m.Patch, m.Mask.MinPatches, m.TargetNorm = 7, 2, "instance"
+			c.Data.Batch = 16
+		}},
+	{Name: "smoke-audio", Modality: data.Audio, Summary: "16-channel CNN, 2 x 32 encoder, 1 s crops, batch 4, 20 steps", Source: "audio-cpu, shrunk",
+		Apply: func(c *train.Config) {
+			common(c, data.Audio)
+			smoke(c)
+			m := model(c)
+			m.Encoder = encoderCfg(32, 2, 4, false, 8)
+			m.Encoder.PosConvGroups = 4
+			m.CNN = wavenc.Base()
+			m.CNN.Channels = []int64{16, 16, 16, 16, 16, 16, 16}
+			m.CNN.Mode = "layer_norm"
+			m.MaxSamples = 16000
+			c.Data.Batch = 4
+		}},
+}
+
+func smoke(c *train.Config) {
+	cpu(c)
+	model(c).TopK = 2
+	settings(c).EMA = EMAConfig{0.99, 0.999, 20}
+	settings(c).Collapse.After = 10
+	c.Optim.LR = 2e-3
+	c.Schedule.Steps, c.Schedule.WarmupSteps = 20, 2
+	c.Log.Every, c.Checkpoint.Every = 5, 10
+}
+
+// The "*-reproduce" presets (make reproduce) are the "*-cpu" runs three
+// times longer, with the warm-up and the EMA anneal stretched alike
+// (image: all 60,000 training images).
+func reproduce(modality string) train.Preset {
+	var base train.Preset
+	for _, p := range presets {
+		if p.Name == modality+"-cpu" {
+			base = p
+		}
+	}
+	return train.Preset{Name: modality + "-reproduce", Modality: modality, Summary: "the `make reproduce` run: " + modality + "-cpu three times longer",
+		Source: base.Source + "; steps, warm-up and EMA anneal x3", Apply: func(c *train.Config) {
+			base.Apply(c)
+			c.Schedule.Steps *= 3
+			c.Schedule.WarmupSteps *= 3
+			settings(c).EMA.AnnealSteps *= 3
+			c.Checkpoint.Every *= 3
+			if modality == data.Image {
+				c.Data.Limit = 0
+			}
+		}}
+}
+
+func allPresets() []train.Preset {
+	out := append([]train.Preset(nil), presets...)
+	for _, mod := range []string{data.Text, data.Image, data.Audio} {
+		out = append(out, reproduce(mod))
+	}
+	return append(out, smokePresets...)
 }

@@ -3,6 +3,7 @@ package data2vec_test
 import (
 	"fmt"
 
+	"github.com/sslpipe/sslpipe/train"
 	"github.com/sslpipe/sslpipe/train/data2vec"
 )
 
@@ -19,11 +20,12 @@ func ExampleEMAConfig_TauAt() {
 	// 100000 0.99990
 }
 
-// Presets follow the per-modality reference settings.
-func ExamplePreset() {
+// Importing the package registers the method; its presets follow the
+// per-modality reference settings.
+func Example_presets() {
 	for _, mod := range data2vec.Modalities {
-		c, _ := data2vec.Preset(mod, mod+"-base")
-		m := c.Model
+		c, _ := train.PresetConfig("data2vec", mod+"-base")
+		m := c.Model.(*data2vec.ModelConfig)
 		fmt.Printf("%s: top-%d %s-normalized targets, loss beta %g, mask %s %.2f\n", mod, m.TopK, m.TargetNorm, m.LossBeta, m.Mask.Kind, m.Mask.Prob)
 	}
 	// Output:

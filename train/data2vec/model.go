@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
-
 	"strings"
 
 	"github.com/sugarme/gotch"
@@ -229,7 +228,6 @@ func (m *Model) embedText(tp *op.Tape, ids []int64, B, T int) op.Tensor {
 // (the same front-end on the unmasked input), B x T x D each.
 func (m *Model) features(tp *op.Tape, b *Batch) (student, teacher op.Tensor) {
 	B, T := int64(b.B), int64(b.T)
-	d := m.Cfg.Encoder.Dim
 	switch m.Modality {
 	case "text":
 		student = tp.Dropout(m.embedText(tp, b.Input, b.B, b.T), m.Cfg.Encoder.Dropout, b.Train)
@@ -253,7 +251,6 @@ func (m *Model) features(tp *op.Tape, b *Batch) (student, teacher op.Tensor) {
 		teacher = tp.Detach(x)
 		mask := tp.Bool(b.Mask, m.dev, B, T, 1)
 		student = tp.Where(mask, m.maskEmb, x)
-		_ = d
 		return student, teacher
 	}
 }

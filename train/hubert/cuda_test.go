@@ -6,6 +6,7 @@ import (
 
 	"github.com/sugarme/gotch"
 
+	"github.com/sslpipe/sslpipe/train"
 	"github.com/sslpipe/sslpipe/train/op"
 )
 
@@ -31,8 +32,8 @@ func TestCUDAStep(t *testing.T) {
 		for _, v := range gold["mask"].I64 {
 			b.Mask = append(b.Mask, v != 0)
 		}
-		opt, _ := NewOptimizer(m, OptimConfig{LR: 1e-3, Beta1: 0.9, Beta2: 0.98, Eps: 1e-6, WeightDecay: 0.01, ClipGradNorm: 10})
-		r, err := opt.Step(b, 1e-3)
+		opt, _ := NewOptimizer(m, train.OptimConfig{Name: "adamw", LR: 1e-3, Beta1: 0.9, Beta2: 0.98, Eps: 1e-6, WeightDecay: 0.01, ClipGradNorm: 10}, 0)
+		r, err := opt.Step(b, 1e-3, nil)
 		if err != nil {
 			t.Fatal(err)
 		}

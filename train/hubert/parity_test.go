@@ -76,7 +76,7 @@ func TestParityTorchaudio(t *testing.T) {
 	if T := m.T(b.L); T != 79 {
 		t.Fatalf("frames %d, want 79", T)
 	}
-	opt, err := NewOptimizer(m, OptimConfig{LR: 1e-3, Beta1: 0.9, Beta2: 0.98, Eps: 1e-6, WeightDecay: 0.01, ClipGradNorm: 10})
+	opt, err := NewOptimizer(m, train.OptimConfig{Name: "adamw", LR: 1e-3, Beta1: 0.9, Beta2: 0.98, Eps: 1e-6, WeightDecay: 0.01, ClipGradNorm: 10}, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -84,7 +84,7 @@ func TestParityTorchaudio(t *testing.T) {
 	losses := gold["losses"].F32
 	pens := gold["pens"].F32
 	for step := 0; step < 2; step++ {
-		r, err := opt.Step(b, 1e-3)
+		r, err := opt.Step(b, 1e-3, nil)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -145,6 +145,14 @@ func (tp *Tape) Conv1d(x, w, b Tensor, stride, pad, groups int64) Tensor {
 	return tp.highp(tp.Own(out))
 }
 
+// Conv2d is torch.nn.functional.conv2d with square stride and padding
+// (x: B x Cin x H x W, w: Cout x Cin/groups x K x K; b may be nil).
+func (tp *Tape) Conv2d(x, w, b Tensor, stride, pad, groups int64) Tensor {
+	var out Tensor
+	lib.AtgConv2d(&out, tp.lowp(x), tp.lowp(w), tp.lowp(b), []int64{stride, stride}, 2, []int64{pad, pad}, 2, []int64{1, 1}, 2, groups)
+	return tp.highp(tp.Own(out))
+}
+
 // Linear is x·wᵀ + b (b may be nil).
 func (tp *Tape) Linear(x, w, b Tensor) Tensor {
 	var out Tensor
@@ -370,6 +378,25 @@ func (tp *Tape) SumDims(x Tensor, keep bool, dims ...int64) Tensor {
 func (tp *Tape) Sum(x Tensor) Tensor {
 	var out Tensor
 	lib.AtgSum(&out, x, int32(gotch.Float.CKind()))
+	return tp.Own(out)
+}
+
+// Randn is a float32 tensor of N(0, std²) draws on dev from libtorch's
+// generator (seeded per step by train.ManualSeed, like Dropout).
+func (tp *Tape) Randn(std float64, dev gotch.Device, dims ...int64) Tensor {
+	var out Tensor
+	lib.AtgRandn(&out, dims, len(dims), int32(gotch.Float.CKind()), int32(dev.CInt()))
+	out = tp.Own(out)
+	if std == 1 {
+		return out
+	}
+	return tp.MulScalar(out, std)
+}
+
+// Zeros is a float32 zero tensor on dev.
+func (tp *Tape) Zeros(dev gotch.Device, dims ...int64) Tensor {
+	var out Tensor
+	lib.AtgZeros(&out, dims, len(dims), int32(gotch.Float.CKind()), int32(dev.CInt()))
 	return tp.Own(out)
 }
 
@@ -830,4 +857,39 @@ func (tp *Tape) Flatten(x Tensor) Tensor {
 	var out Tensor
 	lib.AtgFlatten(&out, x, 1, -1)
 	return tp.Own(out)
+}
+
+// Expand broadcasts x to dims (-1 keeps a size; a view, no copy).
+func (tp *Tape) Expand(x Tensor, dims ...int64) Tensor {
+	var out Tensor
+	lib.AtgExpand(&out, x, dims, len(dims), 0)
+	return tp.Own(out)
+}
+
+// UpsampleBicubic2d is torch.nn.functional.interpolate(x, mode="bicubic",
+// align_corners=False) of x (B x C x H x W) to outH x outW. With scaleH
+// and scaleW > 0 the source coordinates use those scale factors, as
+// interpolate(scale_factor=...) does (DINO's position-embedding
+// interpolation relies on it); with 0 they follow from the sizes.
+func (tp *Tape) UpsampleBicubic2d(x Tensor, outH, outW int64, scaleH, scaleW float64) Tensor {
+	null := func(s float64) int {
+		if s > 0 {
+			return 0
+		}
+		return 1
+	}
+	var out Tensor
+	lib.AtgUpsampleBicubic2d(&out, x, []int64{outH, outW}, 2, 0, scaleH, null(scaleH), scaleW, null(scaleW))
+	return tp.Own(out)
+}
+
+// DeviceOf is the device x lives on (gotch.CPU or a CUDA device).
+func DeviceOf(x Tensor) gotch.Device {
+	// gotch's AtDevice reads 8 bytes of a C int: only the low 32 bits are the device (-1: CPU).
+	d := int32(lib.AtDevice(x))
+	Check()
+	if d < 0 {
+		return gotch.CPU
+	}
+	return gotch.CudaBuilder(uint(d))
 }

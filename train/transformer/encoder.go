@@ -188,20 +188,29 @@ func (e *Encoder) PosEmbed(tp *op.Tape, x op.Tensor) op.Tensor {
 	return tp.GeluNative(tp.Contiguous(tp.Transpose(y, 1, 2)))
 }
 
-// Attention is multi-head self-attention of block i on x (B x T x Dim).
+// attention is multi-head self-attention of block b on x (B x T x Dim).
 func (e *Encoder) attention(tp *op.Tape, b *block, x op.Tensor, train bool) op.Tensor {
-	s := op.Shape(x)
+	q := tp.Linear(x, b.q.w, b.q.b)
+	k := tp.Linear(x, b.k.w, b.k.b)
+	v := tp.Linear(x, b.v.w, b.v.b)
+	return tp.Linear(multiHead(tp, q, k, v, e.cfg.Heads, e.cfg.AttnDropout, train), b.o.w, b.o.b)
+}
+
+// multiHead is scaled dot-product attention over heads of the projected
+// queries, keys and values q, k, v (each B x T x D, possibly strided views)
+// with dropout p on the attention weights; it returns the heads
+// concatenated (B x T x D), before the output projection.
+func multiHead(tp *op.Tape, q, k, v op.Tensor, heads int64, p float64, train bool) op.Tensor {
+	s := op.Shape(q)
 	B, T, D := s[0], s[1], s[2]
-	H := e.cfg.Heads
-	hd := D / H
-	q := tp.Transpose(tp.Reshape(tp.Linear(x, b.q.w, b.q.b), B, T, H, hd), 1, 2)     // B H T hd
-	k := tp.Permute(tp.Reshape(tp.Linear(x, b.k.w, b.k.b), B, T, H, hd), 0, 2, 3, 1) // B H hd T
-	v := tp.Transpose(tp.Reshape(tp.Linear(x, b.v.w, b.v.b), B, T, H, hd), 1, 2)     // B H T hd
-	w := tp.Matmul(tp.MulScalar(q, 1/math.Sqrt(float64(hd))), k)                     // B H T T
+	hd := D / heads
+	q = tp.Transpose(tp.Reshape(q, B, T, heads, hd), 1, 2)       // B H T hd
+	k = tp.Permute(tp.Reshape(k, B, T, heads, hd), 0, 2, 3, 1)   // B H hd T
+	v = tp.Transpose(tp.Reshape(v, B, T, heads, hd), 1, 2)       // B H T hd
+	w := tp.Matmul(tp.MulScalar(q, 1/math.Sqrt(float64(hd))), k) // B H T T
 	w = tp.Softmax(w, -1)
-	w = tp.Dropout(w, e.cfg.AttnDropout, train)
-	o := tp.Reshape(tp.Transpose(tp.Matmul(w, v), 1, 2), B, T, D)
-	return tp.Linear(o, b.o.w, b.o.b)
+	w = tp.Dropout(w, p, train)
+	return tp.Reshape(tp.Transpose(tp.Matmul(w, v), 1, 2), B, T, D)
 }
 
 func (e *Encoder) ffn(tp *op.Tape, b *block, x op.Tensor, train bool) op.Tensor {

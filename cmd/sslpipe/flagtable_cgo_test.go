@@ -1,0 +1,6 @@
+//go:build cgo
+
+package main
+
+// cgoBuild: the libtorch commands run in this test binary.
+const cgoBuild = true

@@ -1,0 +1,150 @@
+package dino
+
+import (
+	"math"
+	"testing"
+
+	"github.com/sugarme/gotch"
+
+	"github.com/sslpipe/sslpipe/train"
+	"github.com/sslpipe/sslpipe/train/internal/sslkit"
+	"github.com/sslpipe/sslpipe/train/nn"
+	"github.com/sslpipe/sslpipe/train/op"
+)
+
+func snapshot(t *testing.T, p *nn.Params, names ...string) map[string][]float32 {
+	t.Helper()
+	ts, err := p.Tensors("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string][]float32{}
+	for _, n := range names {
+		out[n] = ts[n].F32
+	}
+	return out
+}
+
+// DINO trains the small ConvNet (BatchNorm in student and teacher) with
+// multi-crop and SGD under scheduled weight decay: with the teacher held
+// (momentum 1) and the center following the teacher's mean at once
+// (center momentum 0), the targets are fixed from the second step and the
+// student fits them, the KL divergence (loss minus the targets' entropy)
+// falling by half; the frozen last layer does not move during the first
+// steps and moves after; the teacher is untouched; the step leaves the
+// optimizer's weight decay at 0.
+func TestConvNetBackbone(t *testing.T) {
+	defer op.LockThread()()
+	train.SetNumThreads(1)
+	cfg := DefaultConfig()
+	cfg.OutDim, cfg.HiddenDim, cfg.Bottleneck, cfg.CenterMomentum = 128, 64, 32, 0
+	conv := func(p *nn.Params, teacher bool) (nn.Backbone, error) {
+		return nn.NewBackbone(p, "backbone.", nn.Arch{Name: "convnet", InChannels: 3, Widths: []int64{16, 32}})
+	}
+	m, err := New(conv, cfg, 3, gotch.CPU)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Free()
+	g1, g2, err := sslkit.NoisyPair(1, 16, 3, 16, 16, 0.5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l1, l2, err := sslkit.NoisyPair(2, 16, 3, 8, 8, 0.5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	views := []op.Tensor{g1, g2, l1, l2}
+	for _, v := range views {
+		defer op.Free(v)
+	}
+	opt, err := nn.NewOptimizer(train.OptimConfig{Name: "sgd", LR: 0.05, Momentum: 0.9, ExcludeBiasNorm: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer opt.Free()
+	watch := []string{"head.last_layer.weight_v", "backbone.features.0.weight"}
+	teacher0 := snapshot(t, m.Teacher, watch...)
+	student0 := snapshot(t, m.Student, watch...)
+	const steps, frozen = 30, 5
+	var first, last Stats
+	for k := range int64(steps) {
+		s := Schedule{
+			LR:              sslkit.WarmupCosine(0.05, 0, k, 3, steps),
+			WeightDecay:     sslkit.WarmupCosine(0.04, 0.4, k, 0, steps),
+			Momentum:        1,
+			TeacherTemp:     0.04,
+			FreezeLastLayer: k < frozen,
+		}
+		st, err := m.Step(opt, views, s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if math.IsNaN(st.Loss) || st.Skipped {
+			t.Fatalf("step %d: loss %v, skipped %v", k, st.Loss, st.Skipped)
+		}
+		if k == frozen-1 {
+			now := snapshot(t, m.Student, watch...)
+			if sslkit.RelDiff(now[watch[0]], student0[watch[0]]) != 0 {
+				t.Error("the last layer moved while frozen")
+			}
+			if sslkit.RelDiff(now[watch[1]], student0[watch[1]]) == 0 {
+				t.Error("the backbone did not move")
+			}
+		}
+		if k == 1 {
+			first = st
+		}
+		last = st
+	}
+	klFirst, klLast := first.Loss-first.TeacherEntropy, last.Loss-last.TeacherEntropy
+	t.Logf("loss %.3f -> %.3f, teacher entropy %.3f -> %.3f, KL %.3f -> %.3f", first.Loss, last.Loss, first.TeacherEntropy, last.TeacherEntropy, klFirst, klLast)
+	if math.Abs(first.TeacherEntropy-last.TeacherEntropy) > 1e-3 {
+		t.Errorf("targets moved: teacher entropy %v -> %v", first.TeacherEntropy, last.TeacherEntropy)
+	}
+	if klLast > 0.5*klFirst {
+		t.Errorf("KL %.3f -> %.3f: the student does not fit fixed targets", klFirst, klLast)
+	}
+	now := snapshot(t, m.Student, watch...)
+	if sslkit.RelDiff(now[watch[0]], student0[watch[0]]) == 0 {
+		t.Error("the last layer never moved after unfreezing")
+	}
+	for n, v := range snapshot(t, m.Teacher, watch...) {
+		if sslkit.RelDiff(v, teacher0[n]) != 0 {
+			t.Errorf("teacher %s changed with momentum 1", n)
+		}
+	}
+	if opt.Cfg.WeightDecay != 0 {
+		t.Errorf("the step left weight decay %v in the optimizer", opt.Cfg.WeightDecay)
+	}
+}
+
+// The teacher temperature warms up linearly over the configured epochs
+// (np.linspace semantics) and then stays; invalid settings are rejected.
+func TestTeacherTempAndConfig(t *testing.T) {
+	c := DefaultConfig()
+	for _, tc := range []struct {
+		epoch int
+		want  float64
+	}{{0, 0.04}, {29, 0.07}, {100, 0.07}, {1, 0.04 + 0.03/29}} {
+		if got := c.TeacherTempAt(tc.epoch); math.Abs(got-tc.want) > 1e-12 {
+			t.Errorf("epoch %d: %v, want %v", tc.epoch, got, tc.want)
+		}
+	}
+	c.WarmupTeacherTempEpochs = 0
+	if got := c.TeacherTempAt(0); got != 0.07 {
+		t.Errorf("no warm-up: %v", got)
+	}
+	for _, bad := range []func(*Config){
+		func(c *Config) { c.OutDim = 0 },
+		func(c *Config) { c.StudentTemp = 0 },
+		func(c *Config) { c.CenterMomentum = 1 },
+		func(c *Config) { c.HeadLayers = 0 },
+	} {
+		c := DefaultConfig()
+		bad(&c)
+		if c.Validate() == nil {
+			t.Errorf("%+v accepted", c)
+		}
+	}
+}

@@ -1,0 +1,11 @@
+// Package sslkit holds what the image methods of train/simclr,
+// train/simsiam, train/dino and train/mocov3 share beyond train/nn: the
+// projection and prediction heads of those papers built from one MLPSpec
+// (nn.Sequential naming, so state dicts convert name for name), and the
+// helpers their parity tests use (safetensors goldens, relative
+// differences, a fixed noisy batch).
+//
+// Heads are built into an nn.Params and run on the op layer (train/op):
+// tensors belong to the Params, temporaries to the op.Tape given, and
+// nothing is safe for concurrent use (run on one locked OS thread).
+package sslkit

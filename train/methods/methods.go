@@ -1,0 +1,12 @@
+// Package methods links every built-in method into a program: importing
+// it (for its side effect) registers byol, hubert, data2vec and the
+// others with package train. The sslpipe command imports it; a Go program
+// that wants only some methods imports their packages instead.
+package methods
+
+import (
+	_ "github.com/sslpipe/sslpipe/train/byol"      // registers "byol"
+	_ "github.com/sslpipe/sslpipe/train/data2vec"  // registers "data2vec"
+	_ "github.com/sslpipe/sslpipe/train/data2vec2" // registers "data2vec2"
+	_ "github.com/sslpipe/sslpipe/train/hubert"    // registers "hubert"
+)
