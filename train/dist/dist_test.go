@@ -637,17 +637,6 @@ func childGrads(ctx context.Context) (err error) {
 	return nil
 }
 
-// collective is train.Collective, the training loop's view of a process
-// group (train/run.go).
-var _ interface {
-	Rank() int
-	World() int
-	Broadcast(ts []op.Tensor, root int) error
-	AverageGradients(grads []op.Tensor) error
-	SumFloat64(vals []float64) error
-	Barrier() error
-} = (*Group)(nil)
-
 func TestGradAveraging(t *testing.T) {
 	needGloo(t)
 	if out, err := runRanks(t, "grads", 2, nil); err != nil {
