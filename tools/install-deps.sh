@@ -9,7 +9,8 @@ set -euo pipefail
 
 # libturbojpeg0: libjpeg-turbo, which augment/ loads at run time to decode
 # JPEGs bit-identically to PIL (without it: Go's image/jpeg).
-build_pkgs=(g++ libtorch-dev libopenblas0-pthread libturbojpeg0)
+# libgloo-dev: Gloo's headers, for the shim's c10d process group (train/dist).
+build_pkgs=(g++ libtorch-dev libopenblas0-pthread libturbojpeg0 libgloo-dev)
 # espeak-ng: speech for audio tests and the HuBERT/data2vec demo;
 # fortunes: the text corpus; dataset-fashion-mnist: the image demo.
 data_pkgs=(espeak-ng fortunes dataset-fashion-mnist)

@@ -48,6 +48,13 @@ type Info struct {
 	Jobs            int      `json:"jobs"`
 	BuildSeconds    float64  `json:"build_seconds"`
 	StubbedOps      []string `json:"stubbed_ops"`
+	// DistFeatures are the distributed features compiled in (see
+	// distCpp): "c10d", "gloo", "nccl".
+	DistFeatures []string `json:"dist_features"`
+	// UnavailableExtras are sslpipe's own C++ functions that did not
+	// compile against this libtorch (silent stubs: they report "not
+	// available").
+	UnavailableExtras []string `json:"unavailable_extras"`
 }
 
 // InfoFile is the name of the JSON file beside the library.
@@ -98,7 +105,10 @@ func compilerVersion(cxx string) (string, error) {
 func CacheKey(lt *Libtorch, gotchVersion, compiler string) string {
 	h := sha256.New()
 	fmt.Fprintf(h, "%s\n%s\n%v\n%v\n%s\n%s\n%s\n", lt.Version, lt.LibDir, lt.CXX11ABI, lt.CUDA, gotchVersion, BuilderVersion, compiler)
-	h.Write([]byte(extrasCpp))
+	h.Write([]byte(extrasSource()))
+	// The distributed features found (installing libgloo-dev later rebuilds).
+	d := detectDist(lt)
+	fmt.Fprintf(h, "\n%v\n%v\n", d.features, d.includes)
 	return fmt.Sprintf("libtorch-%s-gotch-%s-%s", sanitize(lt.Version), sanitize(gotchVersion), hex.EncodeToString(h.Sum(nil))[:12])
 }
 
@@ -162,19 +172,22 @@ func Build(ctx context.Context, lt *Libtorch, opt Options) (*Result, error) {
 		return nil, err
 	}
 	sort.Strings(b.stubbed)
+	sort.Strings(b.silent)
 	info := Info{
-		LibtorchVersion: lt.Version,
-		LibtorchPath:    lt.LibDir,
-		LibtorchSource:  lt.Source,
-		CUDA:            lt.CUDA,
-		CXX11ABI:        lt.CXX11ABI,
-		GotchVersion:    opt.GotchVersion,
-		BuilderVersion:  BuilderVersion,
-		Compiler:        compiler,
-		Chunks:          len(b.units) - 2,
-		Jobs:            opt.Jobs,
-		BuildSeconds:    time.Since(start).Seconds(),
-		StubbedOps:      b.stubbed,
+		LibtorchVersion:   lt.Version,
+		LibtorchPath:      lt.LibDir,
+		LibtorchSource:    lt.Source,
+		CUDA:              lt.CUDA,
+		CXX11ABI:          lt.CXX11ABI,
+		GotchVersion:      opt.GotchVersion,
+		BuilderVersion:    BuilderVersion,
+		Compiler:          compiler,
+		Chunks:            len(b.units) - 2,
+		Jobs:              opt.Jobs,
+		BuildSeconds:      time.Since(start).Seconds(),
+		StubbedOps:        b.stubbed,
+		DistFeatures:      append([]string{}, b.extras.features...),
+		UnavailableExtras: append([]string{}, b.silent...),
 	}
 	if info.StubbedOps == nil {
 		info.StubbedOps = []string{}
@@ -214,6 +227,11 @@ type unit struct {
 	stub   map[int]bool // indexes into funcs
 	stubOK bool         // whether failing functions may be stubbed
 	silent bool         // stubs return zero values without recording an error
+	// features are -D macros (optional parts of the unit), dropped from
+	// the last when the unit fails to compile in a way no function
+	// accounts for (a header that does not compile with this libtorch).
+	features []string
+	includes []string // extra -I folders for the features
 }
 
 type builder struct {
@@ -221,8 +239,10 @@ type builder struct {
 	lt      *Libtorch
 	work    string
 	units   []*unit // units[0] is the core torch_api.cpp
+	extras  *unit
 	mu      sync.Mutex
 	stubbed []string
+	silent  []string // silently stubbed extras
 }
 
 func (b *builder) writeSources() error {
@@ -272,9 +292,12 @@ func (b *builder) writeSources() error {
 	b.units = append(b.units, &unit{name: "core.cpp", lines: strings.Split(core, "\n"), stub: map[int]bool{}})
 	// sslpipe's introspection functions: stubbed silently (zero result, no
 	// error) where a libtorch lacks an API they use.
-	ex := &unit{name: "extras.cpp", lines: strings.Split(extrasCpp, "\n"), stub: map[int]bool{}, stubOK: true, silent: true}
+	d := detectDist(b.lt)
+	ex := &unit{name: "extras.cpp", lines: strings.Split(extrasSource(), "\n"), stub: map[int]bool{}, stubOK: true, silent: true,
+		features: d.features, includes: d.includes}
 	ex.funcs = parseFuncs(ex.lines)
 	b.units = append(b.units, ex)
+	b.extras = ex
 
 	gen, err := read("torch_api_generated.cpp.h")
 	if err != nil {
@@ -381,7 +404,16 @@ func (b *builder) compile(ctx context.Context, u *unit) error {
 		if err := os.WriteFile(src, []byte(u.text(b.lt.Version)), 0o644); err != nil {
 			return err
 		}
-		args := append(b.cxxFlags(), "-c", src, "-o", obj)
+		args := b.cxxFlags()
+		for _, f := range u.features {
+			args = append(args, "-D"+distMacro[f])
+		}
+		if len(u.features) > 0 {
+			for _, inc := range u.includes {
+				args = append(args, "-I"+inc)
+			}
+		}
+		args = append(args, "-c", src, "-o", obj)
 		cmd := exec.CommandContext(ctx, b.opt.CXX, args...)
 		var stderr bytes.Buffer
 		cmd.Stderr = &stderr
@@ -409,6 +441,20 @@ func (b *builder) compile(ctx context.Context, u *unit) error {
 				failing[idx] = true
 			}
 		}
+		if (unattributed || len(failing) == 0) && len(u.features) > 0 {
+			// A feature's headers do not compile here: build without it.
+			k := failingFeature(u.features, stderr.String())
+			drop := u.features[k]
+			u.features = append(u.features[:k:k], u.features[k+1:]...)
+			u.stub = map[int]bool{}
+			b.mu.Lock()
+			b.silent = nil // only the extras unit stubs silently
+			b.mu.Unlock()
+			attempt = -1
+			fmt.Fprintf(b.opt.Log, "shim: %s: %s headers do not compile against libtorch %s; building without %s:\n%s\n",
+				u.name, drop, b.lt.Version, drop, tail(stderr.String(), 1500))
+			continue
+		}
 		if !u.stubOK || unattributed || len(failing) == 0 || attempt >= 8 {
 			return fmt.Errorf("shim: %s does not compile against libtorch %s (%s):\n%s", u.name, b.lt.Version, b.lt.LibDir, tail(stderr.String(), 4000))
 		}
@@ -416,6 +462,7 @@ func (b *builder) compile(ctx context.Context, u *unit) error {
 		for idx := range failing {
 			u.stub[idx] = true
 			if u.silent {
+				b.silent = append(b.silent, u.funcs[idx].Name)
 				fmt.Fprintf(b.opt.Log, "shim: %s unavailable with libtorch %s (reports nothing)\n", u.funcs[idx].Name, b.lt.Version)
 				continue
 			}

@@ -1,6 +1,8 @@
 package shim
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -98,5 +100,99 @@ func TestExtrasParse(t *testing.T) {
 	}
 	if v := silentStubBody(fs[0]); strings.Contains(v, "torch_last_err") || !strings.Contains(v, "return {};") {
 		t.Errorf("silent stub = %q", v)
+	}
+}
+
+// TestDistParse checks that every exported function of distCpp is a
+// stubbable function for the builder and that the shared helpers are not
+// (a failure there must drop the whole feature, not stub one helper).
+func TestDistParse(t *testing.T) {
+	fs := parseFuncs(strings.Split(extrasSource(), "\n"))
+	names := map[string]bool{}
+	for _, f := range fs {
+		names[f.Name] = true
+	}
+	for _, want := range []string{"sslpipe_dist_backends", "sslpipe_dist_store_tcp", "sslpipe_dist_store_file", "sslpipe_dist_store_add",
+		"sslpipe_dist_new_gloo", "sslpipe_dist_new_nccl", "sslpipe_dist_allreduce", "sslpipe_dist_allgather",
+		"sslpipe_dist_reduce_scatter", "sslpipe_dist_barrier", "sslpipe_dist_gather_grad", "sslpipe_dist_reduce_grads",
+		"sslpipe_dist_broadcast_coalesced", "sslpipe_dist_failure", "sslpipe_foreach_sgd"} {
+		if !names[want] {
+			t.Errorf("%s not found by the parser", want)
+		}
+	}
+	for _, helper := range []string{"wait", "allgather", "sum", "fail", "seterr", "forward", "backward"} {
+		if names[helper] {
+			t.Errorf("helper %s parsed as a top-level function: the builder could stub it alone", helper)
+		}
+	}
+	// Every C function the Go bindings declare is defined.
+	for _, line := range strings.Split(distGo, "\n") {
+		if !strings.HasPrefix(line, "int sslpipe_") && !strings.HasPrefix(line, "void sslpipe_") {
+			continue
+		}
+		name := strings.Fields(strings.SplitN(line, "(", 2)[0])[1]
+		if !names[name] {
+			t.Errorf("distGo declares %s, which distCpp does not define", name)
+		}
+	}
+}
+
+func TestFailingFeature(t *testing.T) {
+	all := []string{"c10d", "gloo", "nccl"}
+	for _, c := range []struct {
+		stderr string
+		want   int
+	}{
+		{"/usr/include/gloo/algorithm.h:12: error: x", 1},
+		{"NCCLUtils.hpp:3: fatal error: nccl.h: No such file", 2},
+		{"cuda_runtime_api.h: No such file", 2},
+		{"TCPStore.hpp:40: error", 2},
+	} {
+		if got := failingFeature(all, c.stderr); got != c.want {
+			t.Errorf("failingFeature(%q) = %d, want %d", c.stderr, got, c.want)
+		}
+	}
+	if got := failingFeature([]string{"c10d", "gloo"}, "nccl"); got != 1 {
+		t.Errorf("without nccl: %d, want the last", got)
+	}
+}
+
+func TestDetectDist(t *testing.T) {
+	root := t.TempDir()
+	inc := root + "/include"
+	c10d := inc + "/torch/csrc/distributed/c10d"
+	touch := func(p string) {
+		t.Helper()
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	lt := &Libtorch{Source: "python3", Root: root + "/site/torch", IncludeDirs: []string{inc}}
+	if d := detectDist(lt); len(d.features) != 0 {
+		t.Errorf("no c10d headers: %v", d.features)
+	}
+	touch(c10d + "/TCPStore.hpp")
+	touch(c10d + "/ProcessGroupGloo.hpp")
+	if d := detectDist(lt); strings.Join(d.features, ",") != "c10d" {
+		t.Errorf("c10d without Gloo's headers: %v", d.features)
+	}
+	touch(inc + "/gloo/algorithm.h")
+	touch(c10d + "/ProcessGroupNCCL.hpp")
+	if d := detectDist(lt); strings.Join(d.features, ",") != "c10d,gloo" {
+		t.Errorf("CPU libtorch: %v", d.features)
+	}
+	lt.CUDA = true
+	touch(root + "/site/nvidia/nccl/include/nccl.h")
+	touch(root + "/site/nvidia/cuda_runtime/include/cuda_runtime_api.h")
+	d := detectDist(lt)
+	if strings.Join(d.features, ",") != "c10d,gloo,nccl" {
+		t.Errorf("CUDA wheel: %v", d.features)
+	}
+	want := []string{root + "/site/nvidia/cuda_runtime/include", root + "/site/nvidia/nccl/include"}
+	if len(d.includes) < 2 || d.includes[0] != want[0] || d.includes[1] != want[1] {
+		t.Errorf("includes = %v, want %v first", d.includes, want)
 	}
 }

@@ -14,8 +14,10 @@
 //  4. caches the result under $XDG_CACHE_HOME/sslpipe/shim/<key>, keyed by
 //     libtorch version and path, gotch version, this package's version and
 //     the text of sslpipe's own C++ functions (extras.go: introspection for
-//     `sslpipe doctor` and the multi-tensor optimizer/EMA updates, each
-//     stubbed silently to "not available" where a libtorch lacks an op);
+//     `sslpipe doctor`, the multi-tensor optimizer/EMA updates and c10d's
+//     process groups for train/dist, each stubbed silently to "not
+//     available" where a libtorch lacks an op; dist.go detects which
+//     distributed features, Gloo and NCCL, this libtorch's headers allow);
 //  5. writes a copy of the gotch module whose libtch links that library
 //     instead of compiling C++ (go.mod replaces gotch with it).
 //
@@ -26,7 +28,7 @@ package shim
 // invalidates cached libraries (a change to extrasCpp alone needs no bump:
 // its text is part of the key; copyVersion in gotchcopy.go covers the Go
 // bindings of the generated gotch copy).
-const BuilderVersion = "6"
+const BuilderVersion = "7"
 
 // LibName is the shared library's file name (and soname).
 const LibName = "libsslpipe_tch.so"

@@ -14,7 +14,7 @@ const GeneratedMarker = "SSLPIPE_GENERATED"
 
 // copyVersion changes whenever the generated copy's Go files change, so
 // an existing copy is rewritten.
-const copyVersion = "3"
+const copyVersion = "4"
 
 // MarkerContent is what GeneratedMarker holds for a copy linking shimDir;
 // a copy whose marker differs is stale.
@@ -58,6 +58,9 @@ func WriteGotchCopy(src, dst, shimDir string) error {
 		return fmt.Errorf("shim: copy gotch from %s: %w", src, err)
 	}
 	if err := os.WriteFile(filepath.Join(tmp, "libtch", "sslpipe_extras.go"), []byte(extrasGo), 0o644); err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(tmp, "libtch", "sslpipe_dist.go"), []byte(distGo), 0o644); err != nil {
 		return err
 	}
 	if err := os.WriteFile(filepath.Join(tmp, GeneratedMarker), []byte(MarkerContent(shimDir)), 0o644); err != nil {
