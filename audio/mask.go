@@ -23,15 +23,15 @@ const (
 // HuBERT uses {Prob: 0.8, Length: 10, RequireSameMasks: true};
 // data2vec audio {Prob: 0.65, Length: 10, RequireSameMasks: true}.
 type MaskConfig struct {
-	Prob             float64    // mask_prob: about Prob·T/Length spans per sequence of T frames
-	Length           int        // mask_length
-	Type             SpanLength // mask_type (Static)
-	Other            float64    // mask_other: Uniform's low end or Normal's stddev
-	MinMasks         int        // min_masks: at least this many spans
-	NoOverlap        bool       // no_overlap: spans never overlap (slower, recursive splitting)
-	MinSpace         int        // min_space: with NoOverlap, frames kept unmasked between spans
-	RequireSameMasks bool       // require_same_masks: SpanMaskBatch gives every row the same count
-	Dropout          float64    // mask_dropout: fraction of masked frames randomly unmasked afterwards
+	Prob             float64    `yaml:"prob" json:"prob"`                             // mask_prob: about Prob·T/Length spans per sequence of T frames
+	Length           int        `yaml:"length" json:"length"`                         // mask_length
+	Type             SpanLength `yaml:"type" json:"type"`                             // mask_type (Static)
+	Other            float64    `yaml:"other" json:"other"`                           // mask_other: Uniform's low end or Normal's stddev
+	MinMasks         int        `yaml:"min_masks" json:"min_masks"`                   // min_masks: at least this many spans
+	NoOverlap        bool       `yaml:"no_overlap" json:"no_overlap"`                 // no_overlap: spans never overlap (slower, recursive splitting)
+	MinSpace         int        `yaml:"min_space" json:"min_space"`                   // min_space: with NoOverlap, frames kept unmasked between spans
+	RequireSameMasks bool       `yaml:"require_same_masks" json:"require_same_masks"` // require_same_masks: SpanMaskBatch gives every row the same count
+	Dropout          float64    `yaml:"dropout" json:"dropout"`                       // mask_dropout: fraction of masked frames randomly unmasked afterwards
 }
 
 // ErrMaskConfig reports an impossible mask configuration.

@@ -51,6 +51,9 @@ type Loop struct {
 	Steps  int64  // total steps
 	Seed   uint64
 	Batch  int
+	// Rank keys the per-step libtorch seed apart for each process of a
+	// data-parallel run (dropout differs across ranks, as in DDP).
+	Rank int
 	// Fingerprint is what a resume must not change (the method's config
 	// without the options that may differ between the two processes,
 	// such as device or threads). A checkpoint with another fingerprint
@@ -175,7 +178,7 @@ func (l *Loop) Run(ctx context.Context) (res *LoopResult, err error) {
 		if l.StopAfter > 0 && step >= l.StopAfter {
 			return finish(true, nil)
 		}
-		ManualSeed(int64(stepSeed(l.Seed, step)))
+		ManualSeed(int64(stepSeed(l.Seed+uint64(l.Rank)*0x632be59bd9b4e019, step)))
 		line, err := l.Step(ctx, step)
 		switch {
 		case err == nil || errors.Is(err, ErrStopRun):

@@ -139,6 +139,14 @@ type Replicated interface {
 	ReplicatedTensors() []op.Tensor
 }
 
+// BufferSynced is implemented by trainers whose buffers (BatchNorm running
+// statistics) rank 0 broadcasts before every step of a data-parallel run,
+// as PyTorch DDP does with broadcast_buffers=True (the default): batch
+// statistics stay per rank, running statistics follow rank 0.
+type BufferSynced interface {
+	SyncedBuffers() []op.Tensor
+}
+
 // StepInfo is what the core tells a step.
 type StepInfo struct {
 	Step  int64 // 0-based index of this step in the run
@@ -159,6 +167,32 @@ type StepInfo struct {
 	// mean over the ranks, in place, outside autograd (a DINO center, batch
 	// statistics). nil in one process.
 	AllReduceMean func(ts []op.Tensor) error
+	// World is the number of data-parallel processes (1 in one process)
+	// and AllSum sums host values over them in place (nil in one
+	// process). A loss averaged over a count that varies between samples
+	// (masked frames) normalizes by the global count, as fairseq does:
+	// with the local count n and the global N from AllSum, scaling the
+	// local mean by World·n/N makes the averaged gradient that of the mean
+	// over the global batch.
+	World  int
+	AllSum func(vals []float64) error
+}
+
+// GlobalScale is the factor World·n/N that turns a mean over this rank's
+// n items into its share of the mean over all ranks' items (1 in one
+// process).
+func (s StepInfo) GlobalScale(n float64) (float64, error) {
+	if s.AllSum == nil || s.World <= 1 {
+		return 1, nil
+	}
+	v := []float64{n}
+	if err := s.AllSum(v); err != nil {
+		return 0, err
+	}
+	if v[0] <= 0 {
+		return 1, nil
+	}
+	return float64(s.World) * n / v[0], nil
 }
 
 // StepResult is what a step reports. Metrics are averaged over the

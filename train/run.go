@@ -36,8 +36,16 @@ type Collective interface {
 	AverageGradients(grads []op.Tensor) error
 	// SumFloat64 sums vals over the ranks, in place (metrics).
 	SumFloat64(vals []float64) error
+	// GatherWithGrad concatenates every rank's x along dimension 0 with
+	// gradient (StepInfo.AllGather); it raises errors through op.Fail.
+	GatherWithGrad(tp *op.Tape, x op.Tensor) op.Tensor
+	// AllReduceMean replaces tensors by their mean over the ranks, in place.
+	AllReduceMean(ts []op.Tensor) error
 	// Barrier waits for every rank.
 	Barrier() error
+	// Explain turns a failure of a collective inside a step into an error
+	// naming the lost rank where it can (err otherwise).
+	Explain(err error) error
 }
 
 // RunOptions are the non-config inputs of Run.
@@ -63,8 +71,10 @@ type RunOptions struct {
 	// Hooks run after every Every-th step.
 	Hooks []LoopHook
 	// Dist, in a data-parallel run, is the process group (nil: one
-	// process).
-	Dist Collective
+	// process). LocalProcs is the number of its processes on this machine
+	// (they share its cores when threads and workers are chosen).
+	Dist       Collective
+	LocalProcs int
 }
 
 // Result summarizes a run.
@@ -87,7 +97,11 @@ type Result struct {
 // intra-op threads thrash when they compete with busy decoders); on a GPU
 // libtorch gets one thread and the decoders the rest.
 func AutoResources(threads, workers int, cuda bool) (int, int) {
-	cores := runtime.NumCPU()
+	return autoResources(threads, workers, cuda, runtime.NumCPU())
+}
+
+func autoResources(threads, workers int, cuda bool, cores int) (int, int) {
+	cores = max(cores, 1)
 	if workers == 0 {
 		if cuda {
 			workers = max(1, cores-1)
@@ -161,7 +175,7 @@ func Run(ctx context.Context, cfg Config, o RunOptions) (res *Result, err error)
 	if err != nil {
 		return nil, err
 	}
-	threads, workers := AutoResources(cfg.Threads, cfg.Data.Workers, dev.IsCuda())
+	threads, workers := autoResources(cfg.Threads, cfg.Data.Workers, dev.IsCuda(), runtime.NumCPU()/max(o.LocalProcs, 1))
 	SetNumThreads(threads)
 	if rank == 0 {
 		if err := PrepareRunDir(cfg.Method, cfg.Out, o.Resume); err != nil {
@@ -283,11 +297,23 @@ func (r *runner) run(ctx context.Context) (*Result, error) {
 		wait := time.Since(w0)
 		st := r.it.State()
 		lr := cfg.LRAt(k)
-		info := StepInfo{Step: k, Total: cfg.Schedule.Steps, Epoch: s.Epoch, LR: lr}
-		if r.o.Dist != nil {
-			info.Reduce = r.o.Dist.AverageGradients
+		info := StepInfo{Step: k, Total: cfg.Schedule.Steps, Epoch: s.Epoch, LR: lr, World: r.world}
+		if d := r.o.Dist; d != nil {
+			info.Reduce, info.AllReduceMean, info.AllSum = d.AverageGradients, d.AllReduceMean, d.SumFloat64
+			info.AllGather = func(tp *op.Tape, x op.Tensor) (y op.Tensor, err error) {
+				defer op.Catch(&err)
+				return d.GatherWithGrad(tp, x), nil
+			}
+		}
+		if bs, ok := r.tr.(BufferSynced); ok && r.o.Dist != nil {
+			if err := r.o.Dist.Broadcast(bs.SyncedBuffers(), 0); err != nil {
+				return nil, r.o.Dist.Explain(fmt.Errorf("train: broadcasting buffers: %w", err))
+			}
 		}
 		sr, err := r.tr.Step(ctx, s.Value, info)
+		if err != nil && r.o.Dist != nil {
+			err = r.o.Dist.Explain(err)
+		}
 		if err != nil && !errors.Is(err, ErrStopRun) {
 			return nil, err
 		}
@@ -360,6 +386,16 @@ func (r *runner) run(ctx context.Context) (*Result, error) {
 	}
 	if r.o.Dist != nil {
 		loop.Barrier = r.o.Dist.Barrier
+	}
+	if d := r.o.Dist; d != nil {
+		// Every rank starts from rank 0's weights and buffers (the seeds
+		// already make them equal; this makes sure, as DDP does).
+		if rep, ok := r.tr.(Replicated); ok {
+			if err := d.Broadcast(rep.ReplicatedTensors(), 0); err != nil {
+				return nil, fmt.Errorf("train: broadcasting the initial weights: %w", err)
+			}
+		}
+		loop.Rank = r.rank
 	}
 	r.start = time.Now()
 	lr, err := loop.Run(ctx)

@@ -8,12 +8,15 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/sslpipe/sslpipe/train"
 	"github.com/sslpipe/sslpipe/train/data"
+	"github.com/sslpipe/sslpipe/train/dist"
 	_ "github.com/sslpipe/sslpipe/train/methods" // every built-in method
 )
 
@@ -27,6 +30,10 @@ type trainOptions struct {
 	Method, Preset, ConfigFile string
 	Resume                     string
 	PrintConfig, Quiet, JSON   bool
+	// NProc starts this many local processes (data-parallel); DistTimeout
+	// is how long a collective may wait for a peer.
+	NProc       int
+	DistTimeout float64
 	// set holds the config flags given, in order, applied over the config.
 	set []setFlag
 }
@@ -202,6 +209,8 @@ func runTrainCmd(ctx context.Context, env *cmdEnv, args []string) error {
 	fs.BoolVar(&o.PrintConfig, "print-config", false, "print the resolved config as YAML and exit")
 	fs.BoolVar(&o.Quiet, "quiet", false, "no progress on stderr")
 	fs.BoolVar(&o.JSON, "json", false, "print the result as JSON on stdout")
+	intVar(fs, &o.NProc, "nproc-per-node", 1, 1, 1024, "data-parallel: start this many processes here (one per GPU, or CPU processes with Gloo); under torchrun/Slurm leave it at 1")
+	floatVar(fs, &o.DistTimeout, "dist-timeout", 60, span{Lo: 1, Hi: 86400}, "data-parallel: seconds a collective waits for a peer before the run fails naming the lost rank")
 	flags := append([]configFlag(nil), configFlags...)
 	if m, err := train.Lookup(trainMethod(args)); err == nil {
 		for _, f := range m.Flags {
@@ -239,6 +248,16 @@ func runTrainCmd(ctx context.Context, env *cmdEnv, args []string) error {
 	if fs.NArg() > 0 {
 		return usagef("train: unexpected arguments %q", fs.Args())
 	}
+	denv, distributed, err := dist.FromEnv(os.Getenv)
+	if err != nil {
+		return usagef("train: data-parallel environment: %v", err)
+	}
+	if o.NProc > 1 && !o.PrintConfig {
+		if distributed {
+			return usagef("train: --nproc-per-node starts processes itself; under torchrun or Slurm (RANK/SLURM_PROCID set) leave it out")
+		}
+		return launchLocal(ctx, &o, args)
+	}
 	cfg, ds, err := resolveTrainConfig(env, &o, flags)
 	if err != nil {
 		return err
@@ -258,11 +277,71 @@ func runTrainCmd(ctx context.Context, env *cmdEnv, args []string) error {
 		return usagef("train: no run folder: give --out RUN (or out: in the config)")
 	}
 	ro := train.RunOptions{Resume: o.Resume != "", Data: ds}
+	if distributed {
+		g, err := joinGroup(ctx, &cfg, denv, o.DistTimeout)
+		if err != nil {
+			return err
+		}
+		defer g.Close()
+		ro.Dist, ro.LocalProcs = g, denv.LocalWorld
+	}
 	if !o.Quiet {
 		ro.Progress, ro.TTY = env.Stderr, isTerminal(env.Stderr)
 	}
 	res, err := train.Run(ctx, cfg, ro)
+	if distributed && denv.Rank != 0 {
+		return err // rank 0 reports the run
+	}
 	return reportTrain(env, &o, &cfg, res, err)
+}
+
+// launchLocal runs `sslpipe train` (these arguments without
+// --nproc-per-node) as o.NProc processes with the torchrun variables set,
+// forwarding signals; the launch fails as a whole when one rank fails.
+func launchLocal(ctx context.Context, o *trainOptions, args []string) error {
+	exe, err := os.Executable()
+	if err != nil {
+		return fmt.Errorf("train: %w", err)
+	}
+	argv := []string{exe, "train"}
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		switch {
+		case a == "--nproc-per-node" || a == "-nproc-per-node":
+			i++ // its value
+		case strings.HasPrefix(a, "--nproc-per-node=") || strings.HasPrefix(a, "-nproc-per-node="):
+		default:
+			argv = append(argv, a)
+		}
+	}
+	if err := dist.LaunchLocal(ctx, dist.LaunchOptions{NProc: o.NProc, Argv: argv, Prefix: true}); err != nil {
+		var ee *dist.ExitError
+		if errors.As(err, &ee) {
+			return fmt.Errorf("train: %w", err)
+		}
+		return fmt.Errorf("train: launching %d processes: %w", o.NProc, err)
+	}
+	return nil
+}
+
+// joinGroup joins the data-parallel process group the environment
+// describes: NCCL on CUDA devices where the shim has it (one GPU per local
+// rank), Gloo otherwise. The ranks have 5 minutes to meet.
+func joinGroup(ctx context.Context, cfg *train.Config, e dist.Env, timeout float64) (*dist.Group, error) {
+	backend := dist.Gloo
+	if dev, err := train.ParseDevice(cfg.Device); err == nil && dev.IsCuda() {
+		cfg.Device = fmt.Sprintf("cuda:%d", e.LocalRank)
+		if dist.Available(dist.NCCL) {
+			backend = dist.NCCL
+		}
+	}
+	jctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
+	defer cancel()
+	g, err := dist.Init(jctx, e.Options(backend, time.Duration(timeout*float64(time.Second))))
+	if err != nil {
+		return nil, fmt.Errorf("train: joining the process group (rank %d of %d): %w", e.Rank, e.World, err)
+	}
+	return g, nil
 }
 
 // resolveTrainConfig builds the config: the resumed run's config.yaml, a

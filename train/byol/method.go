@@ -122,6 +122,20 @@ func (t *trainer) ReplicatedTensors() []op.Tensor {
 	return append(nn.Tensors(t.m.online.p.List()), nn.Tensors(t.m.target.p.List())...)
 }
 
+// SyncedBuffers are both networks' BatchNorm running statistics, which
+// follow rank 0 in a data-parallel run (PyTorch DDP's broadcast_buffers).
+func (t *trainer) SyncedBuffers() []op.Tensor {
+	var out []op.Tensor
+	for _, p := range []*nn.Params{t.m.online.p, t.m.target.p} {
+		for _, q := range p.List() {
+			if q.Buffer {
+				out = append(out, q.T)
+			}
+		}
+	}
+	return out
+}
+
 // Embedder is the current target backbone (the online monitor's view).
 func (t *trainer) Embedder() train.Embedder {
 	return &encoder{n: t.m.target, in: inputSpec(t.cfg), dev: t.m.dev, borrowed: true}

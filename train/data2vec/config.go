@@ -85,6 +85,10 @@ type MaskConfig struct {
 	MinPatches int `yaml:"min_patches" json:"min_patches"`
 	// MinMasks is the least number of spans (audio span).
 	MinMasks int `yaml:"min_masks" json:"min_masks"`
+	// OwnCounts keeps each audio row's own number of masked frames
+	// (fairseq's require_same_masks false); by default rows are thinned
+	// to the batch's smallest count, which depends on the batch.
+	OwnCounts bool `yaml:"own_counts,omitempty" json:"own_counts,omitempty"`
 }
 
 // Settings is data2vec's own block (config key data2vec:): the teacher's
@@ -225,7 +229,7 @@ func (c ModelConfig) maskSpec() augment.MaskSpec {
 
 // audioMask is the audio span-mask configuration.
 func (c MaskConfig) audioMask() audio.MaskConfig {
-	return audio.MaskConfig{Prob: c.Prob, Length: c.Length, MinMasks: c.MinMasks, RequireSameMasks: true}
+	return audio.MaskConfig{Prob: c.Prob, Length: c.Length, MinMasks: c.MinMasks, RequireSameMasks: !c.OwnCounts}
 }
 
 func model(c *train.Config) *ModelConfig { return c.Model.(*ModelConfig) }

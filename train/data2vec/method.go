@@ -85,6 +85,17 @@ func (t *trainer) Step(_ context.Context, batch any, info train.StepInfo) (train
 	if !ok {
 		return train.StepResult{}, fmt.Errorf("data2vec: batch of type %T", batch)
 	}
+	masked := 0
+	for _, v := range b.Mask {
+		if v {
+			masked++
+		}
+	}
+	scale, err := info.GlobalScale(float64(masked))
+	if err != nil {
+		return train.StepResult{}, err
+	}
+	b.Scale = scale
 	r, err := t.opt.StepReduce(b, info.LR, info.Reduce)
 	if err != nil {
 		return train.StepResult{}, err

@@ -213,6 +213,9 @@ type Batch struct {
 	Mask  []bool
 	Train bool       // dropout
 	Rng   *rand.Rand // unused unless layer drop
+	// Scale multiplies the loss (0: 1): a data-parallel step's share of
+	// the mean over every rank's masked positions (StepInfo.GlobalScale).
+	Scale float64
 }
 
 // embedText is the token + position embedding and its layer norm.
@@ -369,6 +372,9 @@ func (m *Model) Loss(tp *op.Tape, b *Batch) *LossOut {
 	scale := m.Cfg.LossScale
 	if scale == 0 {
 		scale = 1 / math.Sqrt(float64(d))
+	}
+	if b.Scale > 0 {
+		scale *= b.Scale
 	}
 	l := smoothL1Sum(tp, p, t, m.Cfg.LossBeta)
 	return &LossOut{Loss: tp.MulScalar(l, scale/float64(len(idx))), Pred: p, Target: t, Masked: len(idx)}

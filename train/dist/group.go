@@ -598,3 +598,7 @@ func (g *Group) GatherWithGrad(tp *op.Tape, x op.Tensor) op.Tensor {
 	}
 	return tp.Own(out)
 }
+
+// AllReduceMean replaces every tensor by its mean over the ranks, in place
+// (train.Collective: a DINO center, batch statistics).
+func (g *Group) AllReduceMean(ts []op.Tensor) error { return g.AllReduce(ts, Avg) }

@@ -109,6 +109,24 @@ func (t *trainer) Step(ctx context.Context, batch any, s train.StepInfo) (train.
 	b := batch.(*Batch)
 	// Layer drop is drawn from the step, the same on every rank.
 	b.Rng = rand.New(rand.NewPCG(t.cfg.Seed^0x1d, uint64(s.Step)))
+	if s.AllSum != nil && s.World > 1 {
+		var m float64
+		for _, v := range b.Mask {
+			if v {
+				m++
+			}
+		}
+		v := []float64{m, float64(len(b.Mask)) - m}
+		if err := s.AllSum(v); err != nil {
+			return train.StepResult{}, err
+		}
+		if v[0] > 0 {
+			b.ScaleM = float64(s.World) * m / v[0]
+		}
+		if v[1] > 0 {
+			b.ScaleU = float64(s.World) * (float64(len(b.Mask)) - m) / v[1]
+		}
+	}
 	r, err := t.opt.Step(b, s.LR, s.Reduce)
 	if err != nil {
 		return train.StepResult{}, err

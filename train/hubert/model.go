@@ -167,6 +167,10 @@ type Batch struct {
 	Mask   []bool  // B x T, true at masked frames
 	Rng    *rand.Rand
 	Train  bool // dropout, layer drop
+	// ScaleM and ScaleU multiply the masked and unmasked cross-entropies
+	// (0: 1): a data-parallel step's share of the means over every rank's
+	// frames (StepInfo.GlobalScale).
+	ScaleM, ScaleU float64
 }
 
 // LossOut holds the tensors (owned by the tape) and metrics of one
@@ -268,13 +272,20 @@ func (m *Model) Loss(tp *op.Tape, b *Batch) *LossOut {
 	if len(mi) > 0 {
 		r.LossM, r.CorrectM = part(mi, ml)
 		r.CountM = len(mi)
-		loss = tp.Add(loss, r.LossM)
+		if b.ScaleM > 0 {
+			loss = tp.Add(loss, tp.MulScalar(r.LossM, b.ScaleM))
+		} else {
+			loss = tp.Add(loss, r.LossM)
+		}
 	}
 	if len(ui) > 0 {
 		r.LossU, r.CorrectU = part(ui, ul)
 		r.CountU = len(ui)
-		if m.Cfg.UnmaskedWeight > 0 {
-			loss = tp.Add(loss, tp.MulScalar(r.LossU, m.Cfg.UnmaskedWeight))
+		if w := m.Cfg.UnmaskedWeight; w > 0 {
+			if b.ScaleU > 0 {
+				w *= b.ScaleU
+			}
+			loss = tp.Add(loss, tp.MulScalar(r.LossU, w))
 		}
 	}
 	r.Loss = loss
