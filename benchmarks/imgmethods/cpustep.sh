@@ -11,6 +11,13 @@
 # wall time measures the queue, CPU time the work (see EXPERIMENTS.md).
 set -euo pipefail
 pid=$1 run=$2 every=${3:-60}
+# PID may be a wrapper (nice, /usr/bin/time): follow it to the training
+# process.
+for _ in 1 2 3; do
+  [[ $(cat "/proc/$pid/comm" 2>/dev/null) == sslpipe* ]] && break
+  child=$(pgrep -P "$pid" | head -n 1) || break
+  pid=$child
+done
 tck=$(getconf CLK_TCK)
 log="$run/cpustep.log"
 while kill -0 "$pid" 2>/dev/null; do
