@@ -20,6 +20,7 @@ for _ in 1 2 3; do
 done
 tck=$(getconf CLK_TCK)
 log="$run/cpustep.log"
+mkdir -p "$run"
 while kill -0 "$pid" 2>/dev/null; do
   if rest=$(sed 's/^.*) //' "/proc/$pid/stat" 2>/dev/null); then
     # fields 14 and 15 (utime, stime): 12th and 13th after the ") " of the name
