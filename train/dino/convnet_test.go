@@ -31,8 +31,8 @@ func snapshot(t *testing.T, p *nn.Params, names ...string) map[string][]float32 
 // (center momentum 0), the targets are fixed from the second step and the
 // student fits them, the KL divergence (loss minus the targets' entropy)
 // falling by half; the frozen last layer does not move during the first
-// steps and moves after; the teacher is untouched; the step leaves the
-// optimizer's weight decay at 0.
+// steps and moves after; the teacher is untouched; the optimizer's weight
+// decay is the scheduled one.
 func TestConvNetBackbone(t *testing.T) {
 	defer op.LockThread()()
 	train.SetNumThreads(1)
@@ -114,22 +114,26 @@ func TestConvNetBackbone(t *testing.T) {
 			t.Errorf("teacher %s changed with momentum 1", n)
 		}
 	}
-	if opt.Cfg.WeightDecay != 0 {
-		t.Errorf("the step left weight decay %v in the optimizer", opt.Cfg.WeightDecay)
+	if want := sslkit.WarmupCosine(0.04, 0.4, steps-1, 0, steps); opt.Cfg.WeightDecay != want {
+		t.Errorf("the optimizer's weight decay is %v after the last step, want the scheduled %v", opt.Cfg.WeightDecay, want)
 	}
 }
 
 // The teacher temperature warms up linearly over the configured epochs
-// (np.linspace semantics) and then stays; invalid settings are rejected.
+// (fractions included) and then stays; invalid settings are rejected.
 func TestTeacherTempAndConfig(t *testing.T) {
 	c := DefaultConfig()
 	for _, tc := range []struct {
-		epoch int
-		want  float64
-	}{{0, 0.04}, {29, 0.07}, {100, 0.07}, {1, 0.04 + 0.03/29}} {
-		if got := c.TeacherTempAt(tc.epoch); math.Abs(got-tc.want) > 1e-12 {
-			t.Errorf("epoch %d: %v, want %v", tc.epoch, got, tc.want)
+		epochs float64
+		want   float64
+	}{{0, 0.04}, {15, 0.055}, {29.7, 0.04 + 0.03*29.7/30}, {30, 0.07}, {100, 0.07}} {
+		if got := c.TeacherTempAt(tc.epochs); math.Abs(got-tc.want) > 1e-12 {
+			t.Errorf("epoch %v: %v, want %v", tc.epochs, got, tc.want)
 		}
+	}
+	c.WarmupTeacherTempEpochs = 0.5
+	if got := c.TeacherTempAt(0.25); math.Abs(got-0.055) > 1e-12 {
+		t.Errorf("half-epoch warm-up at a quarter epoch: %v", got)
 	}
 	c.WarmupTeacherTempEpochs = 0
 	if got := c.TeacherTempAt(0); got != 0.07 {

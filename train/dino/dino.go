@@ -24,13 +24,14 @@ type Config struct {
 	StudentTemp   float64 `yaml:"student_temp" json:"student_temp"` // 0.1
 	// TeacherTemp is reached after WarmupTeacherTempEpochs epochs of a
 	// linear warm-up from WarmupTeacherTemp (0.04 -> 0.07 over 30).
+	// Epochs may be fractional (short runs scale them).
 	TeacherTemp             float64 `yaml:"teacher_temp" json:"teacher_temp"`
 	WarmupTeacherTemp       float64 `yaml:"warmup_teacher_temp" json:"warmup_teacher_temp"`
-	WarmupTeacherTempEpochs int     `yaml:"warmup_teacher_temp_epochs" json:"warmup_teacher_temp_epochs"`
+	WarmupTeacherTempEpochs float64 `yaml:"warmup_teacher_temp_epochs" json:"warmup_teacher_temp_epochs"`
 	CenterMomentum          float64 `yaml:"center_momentum" json:"center_momentum"` // 0.9
 	// FreezeLastLayerEpochs keeps the last layer fixed for that many
-	// epochs (1).
-	FreezeLastLayerEpochs int `yaml:"freeze_last_layer" json:"freeze_last_layer"`
+	// epochs (1; may be fractional).
+	FreezeLastLayerEpochs float64 `yaml:"freeze_last_layer" json:"freeze_last_layer"`
 	// ClipGrad clips each parameter's gradient norm at this value (3.0;
 	// 0: off).
 	ClipGrad float64 `yaml:"clip_grad" json:"clip_grad"`
@@ -58,17 +59,19 @@ func (c Config) Validate() error {
 	return nil
 }
 
-// TeacherTempAt is the teacher temperature of epoch (from 0): DINO's
-// schedule np.linspace(warmup, final, warmupEpochs) then final.
-func (c Config) TeacherTempAt(epoch int) float64 {
+// TeacherTempAt is the teacher temperature after epochs epochs of
+// training (fractional: step / steps per epoch): a linear ramp from
+// WarmupTeacherTemp to TeacherTemp over WarmupTeacherTempEpochs, then
+// TeacherTemp. DINO's reference steps the value once per epoch
+// (np.linspace over the warm-up epochs, reaching TeacherTemp at the start
+// of the last warm-up epoch); the per-step ramp covers the same span and
+// also serves warm-ups shorter than an epoch.
+func (c Config) TeacherTempAt(epochs float64) float64 {
 	w := c.WarmupTeacherTempEpochs
-	switch {
-	case epoch >= w:
+	if w <= 0 || epochs >= w {
 		return c.TeacherTemp
-	case w == 1:
-		return c.WarmupTeacherTemp
 	}
-	return c.WarmupTeacherTemp + (c.TeacherTemp-c.WarmupTeacherTemp)*float64(epoch)/float64(w-1)
+	return c.WarmupTeacherTemp + (c.TeacherTemp-c.WarmupTeacherTemp)*max(epochs, 0)/w
 }
 
 // Head is DINO's projection head: an MLP (Linear-GELU layers to the
@@ -132,6 +135,9 @@ type Model struct {
 	// Reduce, when set, averages gradients across ranks between backward
 	// and clipping (train.StepInfo.Reduce).
 	Reduce func(grads []op.Tensor) error
+	// BF16 runs matrix products and convolutions in bfloat16 (CUDA
+	// autocast, op.Tape.BF16).
+	BF16 bool
 }
 
 // New builds the student and teacher on dev from seed (backbone tensors
@@ -141,7 +147,7 @@ func New(newBackbone BackboneFunc, cfg Config, seed uint64, dev gotch.Device) (m
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	m = &Model{Cfg: cfg, Student: nn.NewParams(seed, dev), Teacher: nn.NewParams(seed, dev)}
+	m = &Model{Cfg: cfg, Student: sslkit.NewParams(seed, dev), Teacher: sslkit.NewParams(seed, dev)}
 	defer func() {
 		if err != nil {
 			m.Free()
@@ -321,21 +327,18 @@ func ClipPerParam(tp *op.Tape, grads []op.Tensor, clip float64) {
 // last layer's gradients dropped while frozen, one update by opt with the
 // scheduled learning rate and weight decay, and the teacher's EMA.
 //
-// opt is AdamW (DINO's ViT recipe), SGD or LARS. The step applies the
-// scheduled weight decay itself, so opt must be built with weight_decay
-// 0: for AdamW as the decoupled decay p *= 1 - lr·wd on the parameters
-// not marked NoDecay (DINO's regularized group: weights, not biases or
-// norms), for SGD and LARS as their decay term (set ExcludeBiasNorm for
-// SGD to exempt biases and norms as DINO does; LARS always does).
+// opt is AdamW (DINO's ViT recipe), SGD or LARS. The step sets opt's
+// weight decay to the scheduled value (nn.Optimizer.SetWeightDecay; it
+// stays set after the step): build opt with ExcludeBiasNorm so that, as
+// in DINO's regularized group, biases and normalization parameters are
+// not decayed (LARS always exempts them).
 func (m *Model) Step(opt *nn.Optimizer, views []op.Tensor, s Schedule) (st Stats, err error) {
 	if len(views) < 2 {
 		return st, fmt.Errorf("dino: step: %d views, want 2 global crops and any local ones", len(views))
 	}
-	if opt.Cfg.WeightDecay != 0 {
-		return st, fmt.Errorf("dino: step: build the optimizer with weight_decay 0 (the step applies Schedule.WeightDecay)")
-	}
 	defer op.Catch(&err)
 	var tp op.Tape
+	tp.BF16 = m.BF16
 	defer tp.Drop()
 	teacher := m.TeacherForward(&tp, views[0], views[1])
 	student := m.studentForward(&tp, views)
@@ -360,18 +363,7 @@ func (m *Model) Step(opt *nn.Optimizer, views []op.Tensor, s Schedule) (st Stats
 			}
 		}
 	}
-	if s.WeightDecay != 0 {
-		if opt.Cfg.Name == "adamw" {
-			for i, p := range params {
-				if grads[i] != nil && !p.NoDecay {
-					op.MulScalarInPlace(p.T, 1-s.LR*s.WeightDecay)
-				}
-			}
-		} else {
-			opt.Cfg.WeightDecay = s.WeightDecay
-			defer func() { opt.Cfg.WeightDecay = 0 }()
-		}
-	}
+	opt.SetWeightDecay(s.WeightDecay)
 	opt.Step(&tp, params, grads, s.LR)
 	if err := nn.EMA(&tp, m.Teacher, m.Student, s.Momentum); err != nil {
 		return st, err

@@ -18,4 +18,16 @@
 // for the first epoch. Gradients are clipped per parameter at 3.0; the
 // teacher's momentum follows a cosine from 0.996 to 1 and the weight decay
 // a cosine from 0.04 to 0.4 (DINO's ViT recipe, main_dino.py defaults).
+//
+// The package registers the method "dino" with the shared trainer
+// (`sslpipe train --method dino`): model block arch (a ViT's drop_path
+// applies to the student only) and head, own block temperatures, center
+// momentum, schedules and the multi-crop recipe; presets default (the
+// ViT-S/16 recipe), cifar (solo-learn), fmnist-quick, fmnist-reproduce and
+// smoke. The teacher-temperature warm-up and the last-layer freeze are
+// counted in epochs of the training data, fractions allowed; a run shorter
+// than its preset scales them with its length. With data-parallel
+// training the center is averaged over ranks (train.StepInfo.AllReduceMean).
+// eval and embed use the teacher's backbone (as DINO's eval_knn.py),
+// --which student the student's.
 package dino

@@ -35,7 +35,7 @@ func ExampleModel_Step() {
 	for _, v := range views {
 		defer op.Free(v)
 	}
-	opt, err := nn.NewOptimizer(train.OptimConfig{Name: "adamw", LR: 5e-4, Beta1: 0.9, Beta2: 0.999, Eps: 1e-8})
+	opt, err := nn.NewOptimizer(train.OptimConfig{Name: "adamw", LR: 5e-4, Beta1: 0.9, Beta2: 0.999, Eps: 1e-8, ExcludeBiasNorm: true})
 	if err != nil {
 		fmt.Println(err)
 		return

@@ -67,7 +67,7 @@ func TestParity(t *testing.T) {
 		defer op.Free(v)
 		views = append(views, v)
 	}
-	opt, err := nn.NewOptimizer(train.OptimConfig{Name: "adamw", LR: 1e-3, Beta1: 0.9, Beta2: 0.999, Eps: 1e-8})
+	opt, err := nn.NewOptimizer(train.OptimConfig{Name: "adamw", LR: 1e-3, Beta1: 0.9, Beta2: 0.999, Eps: 1e-8, ExcludeBiasNorm: true})
 	if err != nil {
 		t.Fatal(err)
 	}

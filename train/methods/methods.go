@@ -5,8 +5,13 @@
 package methods
 
 import (
-	_ "github.com/sslpipe/sslpipe/train/byol"      // registers "byol"
-	_ "github.com/sslpipe/sslpipe/train/data2vec"  // registers "data2vec"
-	_ "github.com/sslpipe/sslpipe/train/data2vec2" // registers "data2vec2"
-	_ "github.com/sslpipe/sslpipe/train/hubert"    // registers "hubert"
+	_ "github.com/sslpipe/sslpipe/train/byol"        // registers "byol"
+	_ "github.com/sslpipe/sslpipe/train/data2vec"    // registers "data2vec"
+	_ "github.com/sslpipe/sslpipe/train/data2vec2"   // registers "data2vec2"
+	_ "github.com/sslpipe/sslpipe/train/dino"        // registers "dino"
+	_ "github.com/sslpipe/sslpipe/train/hubert"      // registers "hubert"
+	_ "github.com/sslpipe/sslpipe/train/mocov3"      // registers "mocov3"
+	_ "github.com/sslpipe/sslpipe/train/simclr"      // registers "simclr"
+	_ "github.com/sslpipe/sslpipe/train/simsiam"     // registers "simsiam"
+	_ "github.com/sslpipe/sslpipe/train/transformer" // registers the vit-* backbones
 )

@@ -57,6 +57,13 @@ type Model struct {
 	// Reduce, when set, averages gradients across ranks between backward
 	// and the update (train.StepInfo.Reduce).
 	Reduce func(grads []op.Tensor) error
+	// ClipGradNorm clips the global gradient norm (after averaging across
+	// ranks) before the update, as torch.nn.utils.clip_grad_norm_ (0:
+	// off).
+	ClipGradNorm float64
+	// BF16 runs matrix products and convolutions in bfloat16 (CUDA
+	// autocast, op.Tape.BF16).
+	BF16 bool
 }
 
 func projector(p *nn.Params, in int64, c Config) *sslkit.MLP {
@@ -74,7 +81,7 @@ func New(newBackbone BackboneFunc, cfg Config, seed uint64, dev gotch.Device) (m
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	m = &Model{Cfg: cfg, Base: nn.NewParams(seed, dev), Momentum: nn.NewParams(seed, dev)}
+	m = &Model{Cfg: cfg, Base: sslkit.NewParams(seed, dev), Momentum: sslkit.NewParams(seed, dev)}
 	defer func() {
 		if err != nil {
 			m.Free()
@@ -159,6 +166,7 @@ func (m *Model) Step(opt *nn.Optimizer, views []op.Tensor, lr, momentum float64)
 	}
 	defer op.Catch(&err)
 	var tp op.Tape
+	tp.BF16 = m.BF16
 	defer tp.Drop()
 	var q, k [2]op.Tensor
 	for i, v := range views {
@@ -192,6 +200,7 @@ func (m *Model) Step(opt *nn.Optimizer, views []op.Tensor, lr, momentum float64)
 	norm = sslkit.ReduceGrads(&tp, grads, m.Reduce, norm)
 	st = Stats{Loss: vals[0], Acc: vals[1], GradNorm: norm, Skipped: !op.Finite(norm)}
 	if !st.Skipped {
+		nn.ClipGrads(grads, norm, m.ClipGradNorm)
 		opt.Step(&tp, params, grads, lr)
 	}
 	return st, nil

@@ -26,6 +26,10 @@ type Arch struct {
 	// ImageSize and Patch size a ViT (0: from the input).
 	ImageSize int `yaml:"image_size,omitempty" json:"image_size,omitempty"`
 	Patch     int `yaml:"patch,omitempty" json:"patch,omitempty"`
+	// DropPath is a ViT's stochastic-depth rate (the last block's; DINO's
+	// ViT-S student uses 0.1, its teacher 0). The convolutional backbones
+	// have none.
+	DropPath float64 `yaml:"drop_path,omitempty" json:"drop_path,omitempty"`
 }
 
 // Backbone maps N x C x H x W float32 images to N x Dim() features.
@@ -53,6 +57,12 @@ func RegisterBackbone(name string, f BackboneFactory) {
 func NewBackbone(p *Params, prefix string, a Arch) (Backbone, error) {
 	if a.InChannels <= 0 {
 		return nil, fmt.Errorf("nn: arch %q: in_channels must be positive", a.Name)
+	}
+	switch a.Name {
+	case "resnet18", "resnet18-cifar", "convnet":
+		if a.DropPath != 0 {
+			return nil, fmt.Errorf("nn: arch %s has no stochastic depth (drop_path %v)", a.Name, a.DropPath)
+		}
 	}
 	switch a.Name {
 	case "resnet18", "resnet18-cifar":

@@ -167,6 +167,18 @@ func (o *Optimizer) stepForeachSGD(tp *op.Tape, params []*Param, grads []op.Tens
 	return true
 }
 
+// SetWeightDecay sets the weight decay of the following updates (a
+// schedule such as DINO's cosine from 0.04 to 0.4); which parameters it
+// applies to is unchanged (Cfg.ExcludeBiasNorm, LARS's exemption). It is
+// configuration, not optimizer state: a resumed run sets it again before
+// its first update.
+func (o *Optimizer) SetWeightDecay(wd float64) {
+	o.Cfg.WeightDecay = wd
+	if o.adam != nil {
+		o.adam.cfg.WeightDecay = wd
+	}
+}
+
 // MinimizeReading back-propagates loss into params (their gradients
 // cleared first), reads the one-element tensors stats together with the
 // gradient norm (one device synchronization per step), clips the norm at

@@ -9,9 +9,16 @@
 // training the negatives come from every rank, as SimCLR's and
 // solo-learn's gather with gradient do.
 //
-// The optimizer is LARS in the published recipes (sslkit.SGD with LARS
-// set: biases and normalization parameters excluded from weight decay and
-// adaptation). Defaults follow solo-learn's CIFAR recipe
-// (scripts/pretrain/cifar/simclr.yaml): projector 2048 -> 256,
-// temperature 0.2, LARS lr 0.4·batch/256, weight decay 1e-5, eta 0.02.
+// The optimizer is LARS in the published recipes (nn.Optimizer "lars":
+// biases and normalization parameters excluded from weight decay and
+// adaptation). DefaultConfig is solo-learn's CIFAR head and temperature
+// (scripts/pretrain/cifar/simclr.yaml: projector 2048 -> 256, temperature
+// 0.2; LARS lr 0.4·batch/256, weight decay 1e-4, eta 0.02 in its preset).
+//
+// The package registers the method "simclr" with the shared trainer
+// (`sslpipe train --method simclr`): model block arch and heads, own block
+// temperature and augment; presets default (the paper's ImageNet recipe on
+// ResNet-18), cifar (solo-learn), vit-s16, fmnist-quick, fmnist-reproduce
+// and smoke. With data-parallel training the negatives come from every
+// rank through train.StepInfo.AllGather. eval and embed use the backbone.
 package simclr

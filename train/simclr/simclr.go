@@ -43,6 +43,13 @@ type Model struct {
 	// Reduce, when set, averages gradients across ranks between backward
 	// and the update (train.StepInfo.Reduce).
 	Reduce func(grads []op.Tensor) error
+	// ClipGradNorm clips the global gradient norm (after averaging across
+	// ranks) before the update, as torch.nn.utils.clip_grad_norm_ (0:
+	// off).
+	ClipGradNorm float64
+	// BF16 runs matrix products and convolutions in bfloat16 (CUDA
+	// autocast, op.Tape.BF16).
+	BF16 bool
 }
 
 // New adds the projector (tensors projector.0, .1, .3) to p, where the
@@ -121,6 +128,7 @@ func (m *Model) Step(opt *nn.Optimizer, views []op.Tensor, lr float64) (st Stats
 	}
 	defer op.Catch(&err)
 	var tp op.Tape
+	tp.BF16 = m.BF16
 	defer tp.Drop()
 	z := tp.Cat([]op.Tensor{m.Embed(&tp, views[0], true), m.Embed(&tp, views[1], true)}, 0)
 	all, rank := z, 0
@@ -135,6 +143,7 @@ func (m *Model) Step(opt *nn.Optimizer, views []op.Tensor, lr float64) (st Stats
 	norm = sslkit.ReduceGrads(&tp, grads, m.Reduce, norm)
 	st = Stats{Loss: vals[0], Acc: vals[1], GradNorm: norm, Skipped: !op.Finite(norm)}
 	if !st.Skipped {
+		nn.ClipGrads(grads, norm, m.ClipGradNorm)
 		opt.Step(&tp, params, grads, lr)
 	}
 	return st, nil

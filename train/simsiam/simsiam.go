@@ -44,6 +44,13 @@ type Model struct {
 	// Reduce, when set, averages gradients across ranks between backward
 	// and the update (train.StepInfo.Reduce).
 	Reduce func(grads []op.Tensor) error
+	// ClipGradNorm clips the global gradient norm (after averaging across
+	// ranks) before the update, as torch.nn.utils.clip_grad_norm_ (0:
+	// off).
+	ClipGradNorm float64
+	// BF16 runs matrix products and convolutions in bfloat16 (CUDA
+	// autocast, op.Tape.BF16).
+	BF16 bool
 }
 
 // New adds the projector (projector.0 Linear, .1 BatchNorm, .3, .4, .6,
@@ -111,6 +118,7 @@ func (m *Model) Step(opt *nn.Optimizer, views []op.Tensor, lr, predLR float64) (
 	}
 	defer op.Catch(&err)
 	var tp op.Tape
+	tp.BF16 = m.BF16
 	defer tp.Drop()
 	var z, p [2]op.Tensor
 	for i, v := range views {
@@ -132,6 +140,7 @@ func (m *Model) Step(opt *nn.Optimizer, views []op.Tensor, lr, predLR float64) (
 	if st.Skipped {
 		return st, nil
 	}
+	nn.ClipGrads(grads, norm, m.ClipGradNorm)
 	if predLR <= 0 || predLR == lr {
 		opt.Step(&tp, params, grads, lr)
 		return st, nil

@@ -11,7 +11,7 @@ import (
 
 // The ViT sizes register as image backbones (nn.Arch names vit-tiny,
 // vit-small, vit-nano; Arch.ImageSize is required, Arch.Patch defaults to
-// PatchFor(ImageSize)).
+// PatchFor(ImageSize), Arch.DropPath is the stochastic-depth rate).
 func init() {
 	for name := range vitSizes {
 		nn.RegisterBackbone(name, newViTBackbone)
@@ -29,6 +29,7 @@ func newViTBackbone(p *nn.Params, prefix string, a nn.Arch) (nn.Backbone, error)
 	if a.Patch > 0 {
 		cfg.Patch = int64(a.Patch)
 	}
+	cfg.DropPath = a.DropPath
 	return NewViT(p, prefix, cfg)
 }
 

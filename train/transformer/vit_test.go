@@ -157,6 +157,21 @@ func TestViTPresets(t *testing.T) {
 	if _, err := nn.NewBackbone(p, "b2.", nn.Arch{Name: "vit-tiny", InChannels: 3}); err == nil {
 		t.Error("nn arch vit-tiny without image_size accepted")
 	}
+	// nn.Arch.DropPath is the ViT's stochastic depth; the convolutional
+	// backbones refuse one.
+	dp, err := nn.NewBackbone(p, "b3.", nn.Arch{Name: "vit-nano", InChannels: 1, ImageSize: 16, DropPath: 0.1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := dp.(*ViT).Config().DropPath; got != 0.1 {
+		t.Errorf("nn arch vit-nano with drop_path 0.1: ViT drop path %v", got)
+	}
+	if got := bb.(*ViT).Config().DropPath; got != 0 {
+		t.Errorf("nn arch vit-nano without drop_path: ViT drop path %v", got)
+	}
+	if _, err := nn.NewBackbone(p, "b4.", nn.Arch{Name: "convnet", InChannels: 1, Widths: []int64{4}, DropPath: 0.1}); err == nil {
+		t.Error("convnet with drop_path accepted")
+	}
 	for _, bad := range []ViTConfig{
 		{ImageSize: 16, Patch: 4, InChannels: 3, Dim: 10, Layers: 1, Heads: 3},
 		{ImageSize: 2, Patch: 4, InChannels: 3, Dim: 12, Layers: 1, Heads: 3},
