@@ -5,9 +5,10 @@
 package methods
 
 import (
-	_ "github.com/sslpipe/sslpipe/train/byol"       // registers "byol"
-	_ "github.com/sslpipe/sslpipe/train/data2vec2"  // registers "data2vec2"
-	_ "github.com/sslpipe/sslpipe/train/inpainting" // registers "inpainting"
-	_ "github.com/sslpipe/sslpipe/train/jigsaw"     // registers "jigsaw"
-	_ "github.com/sslpipe/sslpipe/train/rotation"   // registers "rotation"
+	_ "github.com/sslpipe/sslpipe/train/byol"         // registers "byol"
+	_ "github.com/sslpipe/sslpipe/train/colorization" // registers "colorization"
+	_ "github.com/sslpipe/sslpipe/train/data2vec2"    // registers "data2vec2"
+	_ "github.com/sslpipe/sslpipe/train/inpainting"   // registers "inpainting"
+	_ "github.com/sslpipe/sslpipe/train/jigsaw"       // registers "jigsaw"
+	_ "github.com/sslpipe/sslpipe/train/rotation"     // registers "rotation"
 )
