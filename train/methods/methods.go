@@ -11,4 +11,5 @@ import (
 	_ "github.com/sslpipe/sslpipe/train/inpainting"   // registers "inpainting"
 	_ "github.com/sslpipe/sslpipe/train/jigsaw"       // registers "jigsaw"
 	_ "github.com/sslpipe/sslpipe/train/rotation"     // registers "rotation"
+	_ "github.com/sslpipe/sslpipe/train/sop"          // registers "sop"
 )
