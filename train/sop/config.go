@@ -33,6 +33,14 @@ type Settings struct {
 	// Terminators are the token ids that end a sentence (the tokenizer's
 	// ".", "!", "?", filled from the dataset's tokenizer when empty).
 	Terminators []int32 `yaml:"terminators,flow" json:"terminators"`
+	// Closers are the tokens that may follow a terminator inside its
+	// sentence (the tokenizer's quotes and closing brackets, filled from
+	// it when empty).
+	Closers []int32 `yaml:"closers,flow" json:"closers"`
+	// WholeSentences keeps only segments of whole sentences (see the
+	// package comment): no cut inside a sentence, no trailing words
+	// without a terminator.
+	WholeSentences bool `yaml:"whole_sentences" json:"whole_sentences"`
 	// ShortSeqProb is the probability that a document's chunks aim at a
 	// random length instead of the longest (ALBERT and BERT: 0.1).
 	ShortSeqProb float64 `yaml:"short_seq_prob" json:"short_seq_prob"`
@@ -69,7 +77,7 @@ func defaults() train.Config {
 		Checkpoint: train.CheckpointConfig{Every: 2000, Keep: 3},
 		Log:        train.LogConfig{Every: 50},
 		Monitor:    train.MonitorConfig{K: 200, T: 0.1, NTrain: 5000, NTest: 1000},
-		Settings:   &Settings{ShortSeqProb: 0.1, MinTokens: 8, MLM: 1, MaskProb: 0.15, SkipNonFinite: true},
+		Settings:   &Settings{ShortSeqProb: 0.1, MinTokens: 8, WholeSentences: true, MLM: 1, MaskProb: 0.15, SkipNonFinite: true},
 	}
 }
 
@@ -99,12 +107,19 @@ var presets = []train.Preset{
 		Source: "ALBERT (Lan et al. 2020: SOP with MLM, short_seq_prob 0.1, batch 4096, 125k steps); AdamW at BERT's lr instead of LAMB"},
 	{Name: "fortunes", Modality: data.Text, Summary: "the pretext comparison's CPU run: 3 x 128 encoder on one-fortune sequences, sentence order alone, batch 32, 4,300 steps (10 CPU minutes, benchmarks/pretext)",
 		Source: "ALBERT's SOP pairs (short_seq_prob 0.1); data2vec text-cpu's encoder size; steps from the CPU timing in benchmarks/pretext/RESULTS-pretext.md", Apply: fortunes},
+	{Name: "fortunes-mlm", Modality: data.Text, Summary: "fortunes with ALBERT's masked-language-model loss beside sentence order (weight 1, 15% of tokens), 2,290 steps (10 CPU minutes, benchmarks/pretext)",
+		Source: "ALBERT's joint objective (MLM + SOP, Lan et al. 2020 sec. 4.1) on the fortunes preset; steps from the CPU timing in benchmarks/pretext/RESULTS-pretext.md", Apply: func(c *train.Config) {
+			fortunes(c)
+			settings(c).MLM = 1
+			c.Schedule.Steps = 2290
+		}},
 	{Name: "smoke", Modality: data.Text, Summary: "the smallest encoder: 20 steps in seconds on 2 CPU cores, to check a set-up",
 		Source: "fortunes, shrunk", Apply: func(c *train.Config) {
 			fortunes(c)
 			model(c).Encoder = tr.Config{Dim: 32, Layers: 2, Heads: 4, FFN: 64, Dropout: 0.1, AttnDropout: 0.1}
 			model(c).SeqLen = 64
 			settings(c).MinTokens = 4
+			settings(c).WholeSentences = false // datatest's corpus has no punctuation
 			settings(c).MLM = 0.5
 			c.Data.Batch = 8
 			c.Schedule = train.ScheduleConfig{Steps: 20, WarmupSteps: 2, Kind: "linear"}
@@ -128,9 +143,16 @@ func resolve(c *train.Config, d *data.Dataset) error {
 		m.Pad = 0
 	}
 	if len(s.Terminators) == 0 {
-		for _, t := range []string{".", "!", "?"} {
+		for _, t := range []string{".", "!", "?", "…", "。", "！", "？"} {
 			if id, ok := tok.TokenID(t); ok {
 				s.Terminators = append(s.Terminators, id)
+			}
+		}
+	}
+	if len(s.Closers) == 0 {
+		for _, t := range []string{"\"", "'", ")", "]", "}", "”", "’", "»"} {
+			if id, ok := tok.TokenID(t); ok {
+				s.Closers = append(s.Closers, id)
 			}
 		}
 	}
@@ -162,8 +184,11 @@ func validate(c *train.Config) error {
 	if !(s.ShortSeqProb >= 0 && s.ShortSeqProb <= 1) {
 		return fmt.Errorf("sop: short_seq_prob %v outside [0, 1]", s.ShortSeqProb)
 	}
-	if slices.ContainsFunc(s.Terminators, func(id int32) bool { return !in(id) }) {
-		return fmt.Errorf("sop: terminators %v outside the vocabulary of %d", s.Terminators, m.Vocab)
+	if slices.ContainsFunc(s.Terminators, func(id int32) bool { return !in(id) }) || slices.ContainsFunc(s.Closers, func(id int32) bool { return !in(id) }) {
+		return fmt.Errorf("sop: terminators %v or closers %v outside the vocabulary of %d", s.Terminators, s.Closers, m.Vocab)
+	}
+	if s.WholeSentences && len(s.Terminators) == 0 {
+		return fmt.Errorf("sop: whole_sentences needs sentence terminators (the tokenizer has no \".\", \"!\" or \"?\" token): set terminators or whole_sentences false")
 	}
 	if c.Data.Batch < 2 {
 		return fmt.Errorf("sop: data.batch %d must be >= 2", c.Data.Batch)

@@ -13,7 +13,7 @@ import (
 func ExampleDocuments() {
 	seq := []int32{2, 11, 12, 5, 13, 5, 3, 14, 15, 5, 16, 3, 0, 0}
 	for _, d := range sop.Documents(seq, 2, 3, 0) {
-		fmt.Println(d, sop.Sentences(d, []int32{5}))
+		fmt.Println(d, sop.Sentences(d, []int32{5}, nil))
 	}
 	// Output:
 	// [11 12 5 13 5] [[11 12 5] [13 5]]

@@ -32,6 +32,9 @@ func init() {
 	})
 }
 
+// pairCheck is the number of sequences newTrainer checks for pairs.
+const pairCheck = 200
+
 // trainer is the method's train.Trainer.
 type trainer struct {
 	cfg    *train.Config
@@ -55,6 +58,24 @@ func newTrainer(env *train.Env) (train.Trainer, error) {
 		if masker, err = text.NewMaskerIDs(m.Vocab, m.Mask, specials, text.MaskOptions{Prob: s.MaskProb}); err != nil {
 			return nil, fmt.Errorf("sop: %w", err)
 		}
+	}
+	// A dataset none of whose sequences gives a pair would starve the
+	// data path (every sample dropped): check a sample of it first.
+	if env.Data != nil {
+		ex, err := env.Data.Collect(context.Background(), pairCheck)
+		if err != nil {
+			return nil, fmt.Errorf("sop: %w", err)
+		}
+		have := 0
+		for i, x := range ex {
+			if _, ok, _ := PairFor(x.Tokens, m, s, pipeline.SampleRand(c.Seed, 0, uint64(i), viewPairs)); ok {
+				have++
+			}
+		}
+		if have == 0 {
+			return nil, fmt.Errorf("sop: none of %d sequences of %s gives a pair of at least %d tokens (whole sentences: %v, terminators %v): nothing to train on", len(ex), env.Data.Spec, s.MinTokens, s.WholeSentences, s.Terminators)
+		}
+		env.Logf("sop: %d of %d sequences checked give a pair of at least %d tokens", have, len(ex), s.MinTokens)
 	}
 	opt, err := nn.NewOptimizer(c.Optim)
 	if err != nil {

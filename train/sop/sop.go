@@ -24,6 +24,15 @@
 // a pair shorter than settings.min_tokens is dropped (so is a sequence
 // without one). All of it is drawn from the sample's key.
 //
+// With settings.whole_sentences (the default) the segments are whole
+// sentences, as in ALBERT's data: a document's trailing words without a
+// terminator (a fortune's "-- Author" line) are left out, and the pairs
+// that text.SOPPairs cuts inside a one-sentence chunk are dropped. Such a
+// cut shows in the segments' ends (the segment that comes first ends
+// mid-sentence, the other with a full stop), and a network reads the order
+// off that cue alone: on the fortunes the order loss fell to 3e-4 within
+// 350 steps without learning anything a category probe could use.
+//
 // The encoder has no padding mask (train/transformer), so no padding
 // reaches it: a batch is cropped to its shortest pair, each longer pair
 // losing tokens of its longer segment from a random end (BERT's
@@ -82,8 +91,10 @@ func Documents(tokens []int32, cls, sep, pad int32) [][]int32 {
 	return docs
 }
 
-// Sentences cuts a document after each run of terminator tokens.
-func Sentences(doc []int32, terminators []int32) [][]int32 {
+// Sentences cuts a document after each run of terminator tokens and the
+// closing tokens (quotes, brackets) right after it, as
+// text.SplitSentences cuts text.
+func Sentences(doc, terminators, closers []int32) [][]int32 {
 	var out [][]int32
 	start := 0
 	for i := 0; i < len(doc); i++ {
@@ -91,6 +102,9 @@ func Sentences(doc []int32, terminators []int32) [][]int32 {
 			continue
 		}
 		for i+1 < len(doc) && slices.Contains(terminators, doc[i+1]) {
+			i++
+		}
+		for i+1 < len(doc) && slices.Contains(closers, doc[i+1]) {
 			i++
 		}
 		out = append(out, doc[start:i+1])
@@ -102,19 +116,44 @@ func Sentences(doc []int32, terminators []int32) [][]int32 {
 	return out
 }
 
+// ended reports whether seg ends a sentence (its last token a terminator
+// or a closer).
+func ended(seg []int32, s *Settings) bool {
+	if len(seg) == 0 {
+		return false
+	}
+	t := seg[len(seg)-1]
+	return slices.Contains(s.Terminators, t) || slices.Contains(s.Closers, t)
+}
+
 // PairFor draws a sequence's pair from r (see the package comment): the
 // pairs of text.SOPPairs over every document in order, then one of those
 // with at least minTokens tokens, uniformly; ok is false when there is
-// none. The pair does not alias tokens.
+// none. With s.WholeSentences a document's trailing words without a
+// terminator are left out and pairs cut inside a sentence are dropped.
+// The pair does not alias tokens.
 func PairFor(tokens []int32, m *Model, s *Settings, r *rand.Rand) (p text.SegmentPair, ok bool, err error) {
 	o := text.PairOptions{MaxTokens: m.SeqLen - 3, ShortSeqProb: s.ShortSeqProb}
 	var pairs []text.SegmentPair
 	for _, doc := range Documents(tokens, m.CLS, m.SEP, m.Pad) {
-		if pairs, err = text.SOPPairs(pairs, Sentences(doc, s.Terminators), o, r); err != nil {
+		sents := Sentences(doc, s.Terminators, s.Closers)
+		if s.WholeSentences && len(sents) > 0 && !ended(sents[len(sents)-1], s) {
+			sents = sents[:len(sents)-1]
+		}
+		if len(sents) == 0 {
+			continue
+		}
+		if pairs, err = text.SOPPairs(pairs, sents, o, r); err != nil {
 			return p, false, err
 		}
 	}
-	pairs = slices.DeleteFunc(pairs, func(q text.SegmentPair) bool { return len(q.A)+len(q.B) < s.MinTokens })
+	pairs = slices.DeleteFunc(pairs, func(q text.SegmentPair) bool {
+		first := q.A // the segment that comes first in the document
+		if q.Label == text.SOPSwapped {
+			first = q.B
+		}
+		return len(q.A)+len(q.B) < s.MinTokens || s.WholeSentences && !ended(first, s)
+	})
 	if len(pairs) == 0 {
 		return p, false, nil
 	}

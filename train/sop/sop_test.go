@@ -35,11 +35,11 @@ func TestDocumentsAndSentences(t *testing.T) {
 	if !slices.EqualFunc(docs, want, slices.Equal[[]int32]) {
 		t.Fatalf("documents %v, want %v", docs, want)
 	}
-	sents := Sentences(docs[1], []int32{stop, bang})
+	sents := Sentences(docs[1], []int32{stop, bang}, nil)
 	if want := [][]int32{{14, 15, bang, bang}, {16, stop}}; !slices.EqualFunc(sents, want, slices.Equal[[]int32]) {
 		t.Fatalf("sentences %v, want %v", sents, want)
 	}
-	if s := Sentences(docs[0], []int32{stop}); len(s) != 2 || !slices.Equal(s[1], []int32{13}) {
+	if s := Sentences(docs[0], []int32{stop}, nil); len(s) != 2 || !slices.Equal(s[1], []int32{13}) {
 		t.Fatalf("a trailing sentence without terminator: %v", s)
 	}
 }
@@ -248,5 +248,47 @@ func TestLearnsOrder(t *testing.T) {
 	t.Logf("order accuracy over the last 10 of %d steps: %.2f", len(accs), last)
 	if last < 0.9 {
 		t.Fatalf("order accuracy %.2f after %d steps", last, len(accs))
+	}
+}
+
+// TestWholeSentences: with whole_sentences every pair is two runs of whole
+// sentences (each segment ends with a terminator or a closer after one),
+// a document's trailing words without a terminator never appear, and a
+// one-sentence document gives no pair; closers stay with their sentence.
+func TestWholeSentences(t *testing.T) {
+	const quote, dash = 7, 8
+	m := testModel()
+	s := &Settings{Terminators: []int32{stop, bang}, Closers: []int32{quote}, MinTokens: 2, WholeSentences: true}
+	if got := Sentences([]int32{11, stop, quote, 12, bang, 13}, s.Terminators, s.Closers); !slices.EqualFunc(got, [][]int32{{11, stop, quote}, {12, bang}, {13}}, slices.Equal[[]int32]) {
+		t.Fatalf("sentences with closers: %v", got)
+	}
+	one := []int32{cls, 11, 12, 13, 14, stop, sep}
+	for seed := range uint64(50) {
+		if _, ok, _ := PairFor(one, m, s, pipeline.SampleRand(seed, 0, 0, viewPairs)); ok {
+			t.Fatal("a one-sentence document gave a pair")
+		}
+	}
+	// Three sentences (one closed by a quote) and an attribution.
+	doc := []int32{cls, 11, 12, stop, 13, 14, 15, bang, quote, 16, 17, stop, dash, 18, 19, sep}
+	seen := map[int32]int{}
+	for seed := range uint64(200) {
+		p, ok, err := PairFor(doc, m, s, pipeline.SampleRand(seed, 0, 0, viewPairs))
+		if err != nil || !ok {
+			t.Fatalf("seed %d: %v %v", seed, ok, err)
+		}
+		for _, seg := range [][]int32{p.A, p.B} {
+			if !ended(seg, s) || slices.Contains(seg, dash) || slices.Contains(seg, 19) {
+				t.Fatalf("seed %d: segment %v is not whole sentences of the body", seed, seg)
+			}
+		}
+		seen[p.Label]++
+	}
+	if seen[0] < 60 || seen[1] < 60 {
+		t.Errorf("labels %v", seen)
+	}
+	// Without the option the one-sentence document is cut inside.
+	s.WholeSentences = false
+	if _, ok, _ := PairFor(one, m, s, pipeline.SampleRand(1, 0, 0, viewPairs)); !ok {
+		t.Error("without whole_sentences a one-sentence document gives a pair")
 	}
 }
