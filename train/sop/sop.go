@@ -116,14 +116,14 @@ func Sentences(doc, terminators, closers []int32) [][]int32 {
 	return out
 }
 
-// ended reports whether seg ends a sentence (its last token a terminator
-// or a closer).
+// ended reports whether seg ends a sentence: its last token a terminator,
+// or closers after one.
 func ended(seg []int32, s *Settings) bool {
-	if len(seg) == 0 {
-		return false
+	i := len(seg) - 1
+	for i >= 0 && slices.Contains(s.Closers, seg[i]) {
+		i--
 	}
-	t := seg[len(seg)-1]
-	return slices.Contains(s.Terminators, t) || slices.Contains(s.Closers, t)
+	return i >= 0 && slices.Contains(s.Terminators, seg[i])
 }
 
 // PairFor draws a sequence's pair from r (see the package comment): the

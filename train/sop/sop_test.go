@@ -268,8 +268,9 @@ func TestWholeSentences(t *testing.T) {
 			t.Fatal("a one-sentence document gave a pair")
 		}
 	}
-	// Three sentences (one closed by a quote) and an attribution.
-	doc := []int32{cls, 11, 12, stop, 13, 14, 15, bang, quote, 16, 17, stop, dash, 18, 19, sep}
+	// Three sentences (one closed by a quote) and an attribution ending
+	// with a quote but no terminator.
+	doc := []int32{cls, 11, 12, stop, 13, 14, 15, bang, quote, 16, 17, stop, dash, 18, 19, quote, sep}
 	seen := map[int32]int{}
 	for seed := range uint64(200) {
 		p, ok, err := PairFor(doc, m, s, pipeline.SampleRand(seed, 0, 0, viewPairs))
