@@ -24,19 +24,20 @@
 #
 # Environment: SSLPIPE (default bin/sslpipe), RUNS (runs/pretext), DATA
 # (data), METHODS (default "rotation jigsaw inpainting colorization sop
-# byol"), TRAIN_FLAGS (extra flags for every `sslpipe train`), JOBS (runs
-# trained at once, default 2: each uses one libtorch thread), BYOL_STEPS
-# (1270: BYOL fmnist-reproduce steps in 10 CPU minutes),
-# FORTUNES (/usr/share/games/fortunes), TOKENIZER
+# sop-mlm byol"; sop-mlm is sop with ALBERT's MLM loss beside it),
+# TRAIN_FLAGS (extra flags for every `sslpipe train`), JOBS (runs trained
+# at once, default 2: each uses one libtorch thread), BYOL_STEPS (330: BYOL
+# fmnist-reproduce steps in 10 CPU minutes by timing.sh), FORTUNES
+# (/usr/share/games/fortunes), TOKENIZER
 # (text/testdata/wordpiece-fortunes.json).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 SSLPIPE=${SSLPIPE:-bin/sslpipe}
 RUNS=${RUNS:-runs/pretext}
 DATA=${DATA:-data}
-METHODS=${METHODS:-rotation jigsaw inpainting colorization sop byol}
+METHODS=${METHODS:-rotation jigsaw inpainting colorization sop sop-mlm byol}
 JOBS=${JOBS:-2}
-BYOL_STEPS=${BYOL_STEPS:-1270}
+BYOL_STEPS=${BYOL_STEPS:-330}
 FORTUNES=${FORTUNES:-/usr/share/games/fortunes}
 TOKENIZER=${TOKENIZER:-text/testdata/wordpiece-fortunes.json}
 S="$RUNS/summary.json"
@@ -49,7 +50,7 @@ done
 case " $METHODS " in *" colorization "*)
   [ -f "$DATA/photos/manifest.json" ] || benchmarks/pretext/photos.sh "$DATA/photos" ;;
 esac
-case " $METHODS " in *" sop "*)
+case " $METHODS " in *" sop "* | *" sop-mlm "*)
   # Pretraining text: every fortune of every category, fortunes separated
   # by blank lines (a fortune with a blank line inside becomes two
   # documents), one per 128-token sequence.
@@ -81,16 +82,19 @@ case " $METHODS " in *" sop "*)
   fi ;;
 esac
 
-# Training: JOBS runs at a time, each into a fresh folder, CPU time
-# recorded (GNU time: wall, user, system seconds).
+# Training: JOBS runs at a time, each into a fresh folder; RUN.time gets
+# the wall, user and system seconds of the run (bash's times for the
+# subshell's children).
 train() { # name method preset data [flags...]
-  local name=$1 method=$2 preset=$3 data=$4
+  local name=$1 method=$2 preset=$3 data=$4 t0
   shift 4
   rm -rf -- "${RUNS:?}/$name"
+  t0=$(date +%s)
   # shellcheck disable=SC2086
-  /usr/bin/time -f "%e %U %S" -o "$RUNS/$name.time" \
-    "$SSLPIPE" train --method "$method" --preset "$preset" --data "$data" --out "$RUNS/$name" --quiet "$@" ${TRAIN_FLAGS:-} \
+  "$SSLPIPE" train --method "$method" --preset "$preset" --data "$data" --out "$RUNS/$name" --quiet "$@" ${TRAIN_FLAGS:-} \
     > "$RUNS/$name.log" 2>&1 || { echo "pretext: $name failed; see $RUNS/$name.log" >&2; return 1; }
+  times | awk -v w=$(($(date +%s) - t0)) 'function sec(s, a) { split(s, a, /[ms]/); return a[1] * 60 + a[2] }
+    NR == 2 { print w, sec($1), sec($2) }' > "$RUNS/$name.time"
 }
 pids=()
 launch() {
@@ -103,6 +107,7 @@ for m in $METHODS; do
   rotation | jigsaw | inpainting) launch "$m" "$m" fmnist "$DATA/fmnist-train" ;;
   colorization) launch colorization colorization photos28 "$DATA/photos" ;;
   sop) launch sop sop fortunes "$DATA/fortunes-text" ;;
+  sop-mlm) launch sop-mlm sop fortunes-mlm "$DATA/fortunes-text" ;;
   byol) launch byol byol fmnist-reproduce "$DATA/fmnist-train" --steps "$BYOL_STEPS" --monitor-every 0 ;;
   *) echo "pretext: unknown method $m" >&2; exit 2 ;;
   esac
@@ -115,14 +120,14 @@ for p in "${pids[@]}"; do wait "$p" || fail=1; done
 cpu() { awk '{print $2 + $3}' "$RUNS/$1.time"; }
 for m in $METHODS; do
   case $m in
-  sop)
+  sop | sop-mlm)
     for probe in knn linear; do
-      "$SSLPIPE" eval --run "$RUNS/sop" --train "$DATA/fortunes-probe/train" --test "$DATA/fortunes-probe/test" \
-        --tokenizer "$TOKENIZER" --probe "$probe" --summary "$S" --train-seconds "$(cpu sop)" --quiet
+      "$SSLPIPE" eval --run "$RUNS/$m" --train "$DATA/fortunes-probe/train" --test "$DATA/fortunes-probe/test" \
+        --tokenizer "$TOKENIZER" --probe "$probe" --summary "$S" --method "$m" --train-seconds "$(cpu "$m")" --quiet
     done ;;
   *)
     "$SSLPIPE" eval --run "$RUNS/$m" --train "$DATA/fmnist-train" --test "$DATA/fmnist-test" \
-      --probe knn --summary "$S" --train-seconds "$(cpu "$m")" --quiet ;;
+      --probe knn --summary "$S" --method "$m" --train-seconds "$(cpu "$m")" --quiet ;;
   esac
 done
 echo
