@@ -1,0 +1,218 @@
+// Package rotation is rotation prediction (Gidaris, Singh & Komodakis
+// 2018, "Unsupervised Representation Learning by Predicting Image
+// Rotations", RotNet) on sslpipe's shared trainer: a backbone and a
+// linear layer classify which of the four rotations (0, 90, 180, 270
+// degrees counter-clockwise, augment.RotationViews) an image was given.
+// It registers the method "rotation" (images).
+//
+// Like RotNet, every image of a batch is shown in all four rotations
+// (settings.all_rotations; false draws one rotation per image from the
+// sample's key), so a batch of B images is 4B inputs with labels
+// 0,1,2,3, 0,1,2,3, ... The loss is the mean cross-entropy over the 4B
+// inputs. eval, embed and the online monitor use the backbone's features.
+package rotation
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/sugarme/gotch"
+
+	"github.com/sslpipe/sslpipe/augment"
+	"github.com/sslpipe/sslpipe/pipeline"
+	"github.com/sslpipe/sslpipe/train/data"
+	"github.com/sslpipe/sslpipe/train/nn"
+	"github.com/sslpipe/sslpipe/train/op"
+)
+
+// Views of a sample's random stream (pipeline.Sample.Rand).
+const (
+	viewFlip     = 1
+	viewRotation = 2
+)
+
+// Batch is one training batch: N inputs (float32 NCHW, normalized) and
+// their rotation labels (k quarter turns counter-clockwise).
+type Batch struct {
+	X      []float32
+	Shape  [4]int
+	Labels []int64
+}
+
+// sample is one image's inputs (its rotations, CHW each) and labels.
+type sample struct {
+	x      []float32
+	labels []int64
+}
+
+// convert returns img as channels x size x size (gray/RGB conversion,
+// bilinear resize), img itself when it already is.
+func convert(img *augment.Image, channels, size int) *augment.Image {
+	c := img
+	if c.C != channels {
+		d := &augment.Image{}
+		if channels == 3 {
+			augment.GrayToRGB(d, c)
+		} else {
+			augment.ToGray(d, c)
+		}
+		c = d
+	}
+	if c.W != size || c.H != size {
+		d := &augment.Image{}
+		augment.Resize(d, c, size, size, augment.Bilinear, nil)
+		c = d
+	}
+	return c
+}
+
+// rotations makes one sample's inputs: the image converted to the input,
+// flipped when flip, then all four rotations (labels 0..3) or, when label
+// >= 0, that one rotation.
+func rotations(img *augment.Image, in Input, flip bool, label int) sample {
+	m := convert(img, in.Channels, in.Size)
+	if flip {
+		m = m.Clone()
+		augment.HFlip(m)
+	}
+	var views []*augment.Image
+	var s sample
+	if label < 0 {
+		views = augment.RotationViews(nil, m)
+		s.labels = []int64{0, 1, 2, 3}
+	} else {
+		v := &augment.Image{}
+		augment.Rotate90(v, m, label)
+		views, s.labels = []*augment.Image{v}, []int64{int64(label)}
+	}
+	per := in.Channels * in.Size * in.Size
+	s.x = make([]float32, len(views)*per)
+	for i, v := range views {
+		in.Normalize.ToCHW(s.x[i*per:(i+1)*per], v)
+	}
+	return s
+}
+
+// batches is the data path: per-sample rotations on the workers (flip
+// and, with one rotation per image, the rotation drawn from the sample's
+// key), then batches of batch images collated into a Batch.
+func batches(ex *pipeline.Stream[data.Example], s *Settings, batch, workers int) *pipeline.Stream[any] {
+	in := s.Input
+	per := pipeline.Map(ex, func(_ context.Context, smp pipeline.Sample[data.Example]) (sample, error) {
+		if smp.Value.Image == nil {
+			return sample{}, fmt.Errorf("rotation: sample %s has no image", smp.Value.Key)
+		}
+		flip := s.FlipP > 0 && smp.Rand(viewFlip).Float64() < s.FlipP
+		label := -1
+		if !s.AllRotations {
+			label = smp.Rand(viewRotation).IntN(augment.RotationClasses)
+		}
+		return rotations(smp.Value.Image, in, flip, label), nil
+	}, pipeline.MapOptions{Name: "rotate", Workers: workers})
+	bs := pipeline.Batches(per, pipeline.BatchOptions{Size: batch, DropLast: true})
+	return pipeline.Map(bs, func(_ context.Context, smp pipeline.Sample[pipeline.Batch[sample]]) (any, error) {
+		b := &Batch{}
+		for _, x := range smp.Value.Samples {
+			b.X = append(b.X, x.Value.x...)
+			b.Labels = append(b.Labels, x.Value.labels...)
+		}
+		b.Shape = [4]int{len(b.Labels), in.Channels, in.Size, in.Size}
+		return b, nil
+	}, pipeline.MapOptions{Name: "collate", Workers: 1})
+}
+
+// net is the backbone ("backbone.*") and the rotation classifier
+// ("head.*").
+type net struct {
+	p    *nn.Params
+	bb   nn.Backbone
+	head *nn.Linear
+}
+
+// newNet builds the network; the seed fixes the initial weights (the
+// random-init baseline rebuilds them).
+func newNet(m *Model, seed uint64, dev gotch.Device) (n *net, err error) {
+	defer op.LockThread()()
+	defer op.Catch(&err)
+	p := nn.NewParamsStream(seed, nn.ConvStream, dev)
+	n = &net{p: p}
+	if n.bb, err = nn.NewBackbone(p, "backbone.", m.Arch); err != nil {
+		p.Free()
+		return nil, err
+	}
+	n.head = nn.NewLinear(p, "head", n.bb.Dim(), augment.RotationClasses)
+	return n, nil
+}
+
+// forward returns the logits (float32, N x 4) and the backbone features.
+func (n *net) forward(tp *op.Tape, x op.Tensor, train bool) (logits, feat op.Tensor) {
+	feat = n.bb.Forward(tp, x, train)
+	return nn.Float32(tp, n.head.Forward(tp, feat)), feat
+}
+
+// stepResult is what one optimization step reports.
+type stepResult struct {
+	loss, acc, gradNorm float64
+	skipped             bool
+}
+
+// step trains on one batch (inputs x, labels y on the device): mean
+// cross-entropy, backward, the info's gradient reduction, clipping at
+// clip (0: none) and one update at learning rate lr.
+func step(n *net, opt *nn.Optimizer, bf16, skipNonFinite bool, x, y op.Tensor, lr, clip float64, reduce func([]op.Tensor) error) (r stepResult, err error) {
+	defer op.LockThread()()
+	defer op.Catch(&err)
+	var tp op.Tape
+	tp.BF16 = bf16
+	defer tp.Drop()
+	logits, _ := n.forward(&tp, x, true)
+	loss := tp.CrossEntropy(logits, y)
+	correct := tp.CountEqual(tp.Argmax(logits, 1), y)
+	params := n.p.Trainable()
+	grads, norm, vals, ok := nn.Backward(&tp, params, loss, loss, correct)
+	r.loss, r.acc, r.gradNorm = vals[0], vals[1]/float64(op.Shape(y)[0]), norm
+	if reduce != nil {
+		if err := reduce(grads); err != nil {
+			return r, err
+		}
+		norm = globalNorm(&tp, grads)
+		r.gradNorm, ok = norm, op.Finite(norm)
+	}
+	if skipNonFinite && !(ok && op.Finite(r.loss)) {
+		r.skipped = true
+		return r, nil
+	}
+	restore := op.NoGrad()
+	defer restore()
+	nn.ClipGrads(grads, norm, clip)
+	opt.Step(&tp, params, grads, lr)
+	return r, nil
+}
+
+// globalNorm is the norm of every gradient together.
+func globalNorm(tp *op.Tape, grads []op.Tensor) float64 {
+	restore := op.NoGrad()
+	defer restore()
+	var present []op.Tensor
+	for _, g := range grads {
+		if g != nil {
+			present = append(present, g)
+		}
+	}
+	if len(present) == 0 {
+		return 0
+	}
+	return op.ReadScalars(tp, op.TotalNorm(tp, present))[0]
+}
+
+// toDevice copies a batch to dev: inputs (float32) and labels (int64);
+// the caller frees both.
+func toDevice(b *Batch, dev gotch.Device) (x, y op.Tensor, err error) {
+	defer op.LockThread()()
+	defer op.Catch(&err)
+	var tp op.Tape
+	defer tp.Drop()
+	x = tp.Keep(tp.To(tp.Float32(b.X, gotch.CPU, int64(b.Shape[0]), int64(b.Shape[1]), int64(b.Shape[2]), int64(b.Shape[3])), dev))
+	y = tp.Keep(tp.To(tp.Int64(b.Labels, gotch.CPU, int64(len(b.Labels))), dev))
+	return x, y, nil
+}
