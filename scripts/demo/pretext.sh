@@ -93,8 +93,10 @@ train() { # name method preset data [flags...]
   # shellcheck disable=SC2086
   "$SSLPIPE" train --method "$method" --preset "$preset" --data "$data" --out "$RUNS/$name" --quiet "$@" ${TRAIN_FLAGS:-} \
     > "$RUNS/$name.log" 2>&1 || { echo "pretext: $name failed; see $RUNS/$name.log" >&2; return 1; }
-  times | awk -v w=$(($(date +%s) - t0)) 'function sec(s, a) { split(s, a, /[ms]/); return a[1] * 60 + a[2] }
-    NR == 2 { print w, sec($1), sec($2) }' > "$RUNS/$name.time"
+  # times in a pipeline or $(...) would run in a subshell without children.
+  times > "$RUNS/$name.times"
+  awk -v w=$(($(date +%s) - t0)) 'function sec(s, a) { split(s, a, /[ms]/); return a[1] * 60 + a[2] }
+    NR == 2 { print w, sec($1), sec($2) }' "$RUNS/$name.times" > "$RUNS/$name.time"
 }
 pids=()
 launch() {
