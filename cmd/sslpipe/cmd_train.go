@@ -337,7 +337,11 @@ func joinGroup(ctx context.Context, cfg *train.Config, e dist.Env, timeout float
 	}
 	jctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
 	defer cancel()
-	g, err := dist.Init(jctx, e.Options(backend, time.Duration(timeout*float64(time.Second))))
+	opt := e.Options(backend, time.Duration(timeout*float64(time.Second)))
+	if e.Rank == 0 {
+		opt.Warn = os.Stderr
+	}
+	g, err := dist.Init(jctx, opt)
 	if err != nil {
 		return nil, fmt.Errorf("train: joining the process group (rank %d of %d): %w", e.Rank, e.World, err)
 	}

@@ -8,8 +8,8 @@
 # raw pixels; text by fortune category (10 categories, 70/30 split) against
 # the same encoder randomly initialized and tf-idf, kNN and linear. BYOL's
 # fmnist-reproduce preset cut to the same CPU budget gives the reference
-# row. Rows go to $RUNS/summary.json; benchmarks/pretext/RESULTS-pretext.md
-# holds the figures.
+# row. Rows go to $RUNS/summary.json; benchmarks/RESULTS.md ("Pretext
+# tasks") holds the figures.
 #
 #   scripts/demo/pretext.sh                         # everything (~70 CPU minutes)
 #   METHODS="rotation sop" scripts/demo/pretext.sh  # some of them

@@ -109,7 +109,7 @@ var presets = []train.Preset{
 	{Name: "default", Summary: "ResNet-18 on the lightness of 224 px crops, 309 ab bins, rebalanced soft-encoded cross-entropy, Adam 3e-5, batch 40",
 		Source: "Zhang, Isola & Efros 2016 (sec. 2-3: grid 10, 5-NN soft encoding sigma 5, rebalancing lambda 0.5 sigma 5, Adam 3e-5 betas 0.9/0.99 wd 1e-3, batch 40)"},
 	{Name: "photos28", Summary: "the pretext comparison's CPU run: BYOL's ConvNet on 28 px crops of colour photos (--data), 7x7 targets, 3,030 steps (10 CPU minutes); probe Fashion-MNIST (benchmarks/pretext)",
-		Source: "Zhang et al. 2016's loss and rebalancing at 28 px; Adam at lr 1e-3 for the short CPU run; steps from the CPU timing in benchmarks/pretext/RESULTS-pretext.md", Apply: photos28},
+		Source: "Zhang et al. 2016's loss and rebalancing at 28 px; Adam at lr 1e-3 for the short CPU run; steps from the CPU timing in benchmarks/RESULTS.md (Pretext tasks)", Apply: photos28},
 	{Name: "smoke", Summary: "the smallest network and input: 20 steps in seconds on 2 CPU cores, to check a set-up",
 		Source: "photos28, shrunk", Apply: func(c *train.Config) {
 			photos28(c)

@@ -27,11 +27,11 @@ func init() {
 		Presets:       presets,
 		DefaultPreset: map[string]string{"": "cpu-small"},
 		Flags: []train.Flag{
-			{Name: "labels", Usage: "frame-label set joined to the data by sample (iteration 2: `sslpipe hubert labels` output; config data.labels)",
+			{Name: "labels", Usage: "frame-label set joined to the data by sample (a DS2 folder written by sslpipe hubert labels; config data.labels)",
 				Set: func(c *train.Config, v string) error { c.Data.Labels = v; return nil }},
 			{Name: "valid", Usage: "held-out audio dataset with labels of the same k, for val_acc_m every hubert.val_every steps (config hubert.valid)",
 				Set: func(c *train.Config, v string) error { settings(c).Valid = v; return nil }},
-			{Name: "valid-labels", Usage: "label set joined to --valid (iteration 2: `sslpipe hubert labels --codebook`; config hubert.valid_labels)",
+			{Name: "valid-labels", Usage: "label set joined to --valid (a VALID2 folder written by sslpipe hubert labels --codebook; config hubert.valid_labels)",
 				Set: func(c *train.Config, v string) error { settings(c).ValidLabels = v; return nil }},
 		},
 		Resolve:  resolve,

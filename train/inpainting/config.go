@@ -116,7 +116,7 @@ var presets = []train.Preset{
 			settings(c).Mask = augment.Inpaint{Kind: augment.InpaintCenter, Fraction: 0.5, Overlap: 4}
 		}},
 	{Name: "fmnist", Summary: "the pretext comparison's CPU run: BYOL's ConvNet encoder, 28 px Fashion-MNIST, random rectangles covering 25%, 750 steps (10 CPU minutes) (benchmarks/pretext)",
-		Source: "Pathak et al. 2016 random-region setting at 28 px; Adam beta1 0.5 at lr 1e-3; steps from the CPU timing in benchmarks/pretext/RESULTS-pretext.md", Apply: fmnist},
+		Source: "Pathak et al. 2016 random-region setting at 28 px; Adam beta1 0.5 at lr 1e-3; steps from the CPU timing in benchmarks/RESULTS.md (Pretext tasks)", Apply: fmnist},
 	{Name: "smoke", Summary: "the smallest network and input: 20 steps in seconds on 2 CPU cores, to check a set-up",
 		Source: "fmnist, shrunk", Apply: func(c *train.Config) {
 			fmnist(c)

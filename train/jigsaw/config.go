@@ -109,7 +109,7 @@ var presets = []train.Preset{
 	{Name: "default", Summary: "ResNet-18 trunk per 64 px tile of a 225 px window, 1,000 permutations, SGD 0.01, 350k steps",
 		Source: "Noroozi & Favaro 2016 (sec. 3-4: 3x3 tiles of 64 in cells of 75, 1000 permutations, per-tile normalization, batch 256, lr 0.01, 350k iterations)"},
 	{Name: "fmnist", Summary: "the pretext comparison's CPU run: BYOL's ConvNet on 8 px tiles of a 27 px window of Fashion-MNIST, 100 permutations, 2,180 steps (10 CPU minutes) (benchmarks/pretext)",
-		Source: "Noroozi & Favaro 2016 scaled to 28 px (tile/cell 8/9, 100 permutations); SGD as the rotation comparison; steps from the CPU timing in benchmarks/pretext/RESULTS-pretext.md", Apply: fmnist},
+		Source: "Noroozi & Favaro 2016 scaled to 28 px (tile/cell 8/9, 100 permutations); SGD as the rotation comparison; steps from the CPU timing in benchmarks/RESULTS.md (Pretext tasks)", Apply: fmnist},
 	{Name: "smoke", Summary: "the smallest network and input: 20 steps in seconds on 2 CPU cores, to check a set-up",
 		Source: "fmnist, shrunk", Apply: func(c *train.Config) {
 			fmnist(c)

@@ -98,7 +98,7 @@ var presets = []train.Preset{
 			c.Schedule.Steps = 39100
 		}},
 	{Name: "fmnist", Summary: "the pretext comparison's CPU run: BYOL's ConvNet (32-64-128, 2x2 pool) on Fashion-MNIST, 64 images x 4 rotations, 1,080 steps (10 CPU minutes, benchmarks/pretext)",
-		Source: "RotNet CIFAR optimizer (SGD 0.1, momentum 0.9, wd 5e-4); steps from the CPU timing in benchmarks/pretext/RESULTS-pretext.md", Apply: fmnist},
+		Source: "RotNet CIFAR optimizer (SGD 0.1, momentum 0.9, wd 5e-4); steps from the CPU timing in benchmarks/RESULTS.md (Pretext tasks)", Apply: fmnist},
 	{Name: "smoke", Summary: "the smallest network and input: 20 steps in seconds on 2 CPU cores, to check a set-up",
 		Source: "fmnist, shrunk", Apply: func(c *train.Config) {
 			fmnist(c)

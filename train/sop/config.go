@@ -106,9 +106,9 @@ var presets = []train.Preset{
 	{Name: "default", Summary: "BERT-base-size encoder on 512-token pairs, SOP + MLM, batch 4096, 125k steps",
 		Source: "ALBERT (Lan et al. 2020: SOP with MLM, short_seq_prob 0.1, batch 4096, 125k steps); AdamW at BERT's lr instead of LAMB"},
 	{Name: "fortunes", Modality: data.Text, Summary: "the pretext comparison's CPU run: 3 x 128 encoder on one-fortune sequences, sentence order alone, batch 32, 4,300 steps (10 CPU minutes, benchmarks/pretext)",
-		Source: "ALBERT's SOP pairs (short_seq_prob 0.1); data2vec text-cpu's encoder size; steps from the CPU timing in benchmarks/pretext/RESULTS-pretext.md", Apply: fortunes},
+		Source: "ALBERT's SOP pairs (short_seq_prob 0.1); data2vec text-cpu's encoder size; steps from the CPU timing in benchmarks/RESULTS.md (Pretext tasks)", Apply: fortunes},
 	{Name: "fortunes-mlm", Modality: data.Text, Summary: "fortunes with ALBERT's masked-language-model loss beside sentence order (weight 1, 15% of tokens), 2,290 steps (10 CPU minutes, benchmarks/pretext)",
-		Source: "ALBERT's joint objective (MLM + SOP, Lan et al. 2020 sec. 4.1) on the fortunes preset; steps from the CPU timing in benchmarks/pretext/RESULTS-pretext.md", Apply: func(c *train.Config) {
+		Source: "ALBERT's joint objective (MLM + SOP, Lan et al. 2020 sec. 4.1) on the fortunes preset; steps from the CPU timing in benchmarks/RESULTS.md (Pretext tasks)", Apply: func(c *train.Config) {
 			fortunes(c)
 			settings(c).MLM = 1
 			c.Schedule.Steps = 2290
