@@ -13,6 +13,7 @@ import (
 	"regexp"
 	"sort"
 	"strconv"
+	"strings"
 
 	"github.com/sslpipe/sslpipe/pipeline"
 )
@@ -61,6 +62,13 @@ var ckptName = regexp.MustCompile(`^step-(\d{8,})\.ckpt$`)
 // CheckpointPath is RUN_DIR/checkpoints/step-%08d.ckpt.
 func CheckpointPath(dir string, step int64) string {
 	return filepath.Join(dir, "checkpoints", fmt.Sprintf("step-%08d.ckpt", step))
+}
+
+// RankStatePath is the file beside checkpoint ckpt that holds rank's
+// own data position in a data-parallel run (ranks other than 0 skip bad
+// samples on their own, so their positions differ from rank 0's).
+func RankStatePath(ckpt string, rank int) string {
+	return strings.TrimSuffix(ckpt, ".ckpt") + fmt.Sprintf(".rank%d.json", rank)
 }
 
 // Checkpoints lists a run folder's checkpoints, oldest first.
@@ -178,6 +186,10 @@ func pruneCheckpoints(dir string, keep int) error {
 	for len(cs) > keep {
 		if err := os.Remove(cs[0]); err != nil {
 			return fmt.Errorf("train: %w", err)
+		}
+		ranks, _ := filepath.Glob(strings.TrimSuffix(cs[0], ".ckpt") + ".rank*.json")
+		for _, f := range ranks {
+			os.Remove(f)
 		}
 		cs = cs[1:]
 	}

@@ -69,8 +69,9 @@ type Loop struct {
 	// ReadOnly makes the loop write nothing to Dir (the ranks other than
 	// 0 of a data-parallel run: rank 0 writes metrics and checkpoints).
 	ReadOnly bool
-	// Barrier, if set, is called after every checkpoint (so that the
-	// other ranks wait for rank 0's write).
+	// Barrier, if set, is called before and after every checkpoint's
+	// write (FillState's per-rank files exist before rank 0's checkpoint,
+	// and the other ranks wait for rank 0's write).
 	Barrier func() error
 
 	// Step runs update number step (0-based; the step-th of the run). A
@@ -87,7 +88,7 @@ type Loop struct {
 	Finish func(steps int64, interrupted bool) error
 	// FillState, if set, adds method fields (data position, schedule
 	// values) to the State of each checkpoint.
-	FillState func(st *State)
+	FillState func(st *State) error
 }
 
 // LoopResult summarizes Loop.Run.
@@ -238,9 +239,18 @@ func (l *Loop) checkpoint(step int64) (string, error) {
 	st := State{Method: l.Method, Batch: l.Batch, Seed: l.Seed, Step: step, OptSteps: optSteps, NaNSkipped: step - optSteps, Config: l.Fingerprint,
 		RNG: fmt.Sprintf("streams keyed by seed %d and step; libtorch reseeded every step", l.Seed)}
 	if l.FillState != nil {
-		l.FillState(&st)
+		if err := l.FillState(&st); err != nil {
+			return "", err
+		}
 	}
 	path := CheckpointPath(l.Dir, step)
+	if l.Barrier != nil {
+		// The other ranks' files (FillState) exist before rank 0's
+		// checkpoint does: a checkpoint on disk is complete.
+		if err := l.Barrier(); err != nil {
+			return "", fmt.Errorf("%s: checkpoint barrier: %w", l.Method, err)
+		}
+	}
 	if !l.ReadOnly {
 		data, err := encodeCheckpoint(ts, st)
 		if err != nil {

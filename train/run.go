@@ -358,14 +358,26 @@ func (r *runner) run(ctx context.Context) (*Result, error) {
 				return err
 			}
 			r.pstate, r.badSamples, r.skipped, r.lastLR = st.Pipeline, st.BadSamples, st.NaNSkipped, st.LR
+			if r.rank != 0 {
+				rs, err := readRankState(path, r.rank)
+				if err != nil {
+					return err
+				}
+				r.pstate, r.badSamples = rs.Pipeline, rs.BadSamples
+			}
 			return truncateJSONL(r.errorsPath(), st.Step)
 		},
-		FillState: func(st *State) {
+		FillState: func(st *State) error {
 			st.Pipeline, st.BadSamples, st.NaNSkipped, st.LR = r.pstate, r.badSamples, r.skipped, r.lastLR
 			if r.world > 1 {
 				st.World = r.world
 			}
 			st.RNG = fmt.Sprintf("streams keyed by seed %d, epoch, sample and step; libtorch reseeded every step", cfg.Seed)
+			if r.rank != 0 {
+				// Written before the barrier that follows every checkpoint.
+				return writeRankState(CheckpointPath(cfg.Out, st.Step), r.rank, rankState{Step: st.Step, Pipeline: r.pstate, BadSamples: r.badSamples})
+			}
+			return nil
 		},
 		Finish: func(steps int64, interrupted bool) error {
 			if r.o.Progress != nil && r.o.TTY {
@@ -626,4 +638,36 @@ func RSSMB() float64 {
 // step (written after the checkpoint a resume starts from).
 func truncateJSONL(path string, step int64) error {
 	return truncateMetrics(path, step)
+}
+
+// rankState is a data-parallel rank's own data position at a checkpoint
+// (RankStatePath): its stream skips its own bad samples.
+type rankState struct {
+	Step       int64           `json:"step"`
+	Pipeline   *pipeline.State `json:"pipeline"`
+	BadSamples int             `json:"bad_samples"`
+}
+
+func writeRankState(ckpt string, rank int, rs rankState) error {
+	data, err := json.Marshal(rs)
+	if err != nil {
+		return fmt.Errorf("train: rank %d state: %w", rank, err)
+	}
+	return writeAtomic(RankStatePath(ckpt, rank), append(data, '\n'))
+}
+
+func readRankState(ckpt string, rank int) (rankState, error) {
+	var rs rankState
+	p := RankStatePath(ckpt, rank)
+	data, err := os.ReadFile(p)
+	if err != nil {
+		return rs, fmt.Errorf("train: checkpoint %s: %w: rank %d's data position: %w", ckpt, ErrBadCheckpoint, rank, err)
+	}
+	if err := json.Unmarshal(data, &rs); err != nil || rs.Pipeline == nil {
+		return rs, fmt.Errorf("train: %s: %w: not a rank state (%v)", p, ErrBadCheckpoint, err)
+	}
+	if step := strings.TrimSuffix(filepath.Base(ckpt), ".ckpt"); fmt.Sprintf("step-%08d", rs.Step) != step {
+		return rs, fmt.Errorf("train: %s: %w: holds step %d", p, ErrBadCheckpoint, rs.Step)
+	}
+	return rs, nil
 }

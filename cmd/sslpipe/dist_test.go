@@ -236,3 +236,106 @@ func TestDataParallelLostRank(t *testing.T) {
 		t.Errorf("checkpoint at step %d before the kill, %d after the resume (want 60)", st.Step, st2.Step)
 	}
 }
+
+// corruptEvery copies the preprocessed dataset src to dst and breaks the
+// PNG data of every k-th PNG member of each shard (the signature stays, the
+// chunks do not), so that decoding it fails.
+func corruptEvery(t *testing.T, src, dst string, k int) {
+	t.Helper()
+	if err := os.CopyFS(dst, os.DirFS(src)); err != nil {
+		t.Fatal(err)
+	}
+	shards, _ := filepath.Glob(filepath.Join(dst, "shard-*.tar"))
+	n := 0
+	for _, p := range shards {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for off := 0; off+512 <= len(b); {
+			name := b[off : off+100]
+			size := int64(0)
+			fmt.Sscanf(strings.Trim(string(b[off+124:off+136]), "\x00 "), "%o", &size)
+			if bytes.Count(b[off:off+512], []byte{0}) == 512 {
+				break
+			}
+			if bytes.HasSuffix(bytes.TrimRight(name, "\x00"), []byte(".png")) {
+				if n%k == k-1 {
+					for j := off + 512 + 8; j < off+512+min(int(size), 64); j++ {
+						b[j] = 0x5a
+					}
+				}
+				n++
+			}
+			off += 512 + int(size+511)/512*512
+		}
+		if err := os.WriteFile(p, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n < k {
+		t.Fatalf("%d PNG members in %s", n, dst)
+	}
+}
+
+// TestDataParallelResumeWithBadSamples: each rank skips its own bad
+// samples, so the ranks' data positions differ; a 2-process BYOL run
+// resumed from a mid-run checkpoint ends with the weights of the same run
+// uninterrupted, bitwise, because each rank resumes from its own position
+// (checkpoints/step-N.rank1.json beside rank 0's checkpoint).
+func TestDataParallelResumeWithBadSamples(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts several processes")
+	}
+	dir := t.TempDir()
+	good := datatest.ImageShards(t, dir, 240, 4)
+	bad := filepath.Join(dir, "bad")
+	corruptEvery(t, good, bad, 7)
+	full := filepath.Join(dir, "full")
+	common := []string{"--method", "byol", "--preset", "smoke", "--data", bad, "--steps", "20", "--batch", "8",
+		"--threads", "1", "--workers", "1", "--checkpoint-every", "4", "--keep", "100", "--log-every", "1", "--quiet"}
+	launch(t, 2, append(common, "--out", full)...)
+
+	// The same run stopped after step 12: its folder without the later
+	// checkpoints, resumed.
+	cut := filepath.Join(dir, "cut")
+	if err := os.CopyFS(cut, os.DirFS(full)); err != nil {
+		t.Fatal(err)
+	}
+	files, _ := filepath.Glob(filepath.Join(cut, "checkpoints", "step-*"))
+	for _, f := range files {
+		var step int
+		fmt.Sscanf(filepath.Base(f), "step-%d", &step)
+		if step > 12 {
+			os.Remove(f)
+		}
+	}
+	ck := train.CheckpointPath(cut, 12)
+	_, st, err := train.ReadCheckpoint(ck)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r1, err := os.ReadFile(train.RankStatePath(ck, 1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rs struct {
+		Pipeline struct{ Position, Errors int }
+	}
+	json.Unmarshal(r1, &rs)
+	t.Logf("step 12: rank 0 at position %d (%d skipped), rank 1 at %d (%d skipped)", st.Pipeline.Position, st.Pipeline.Errors,
+		rs.Pipeline.Position, rs.Pipeline.Errors)
+	if rs.Pipeline.Position == st.Pipeline.Position {
+		t.Fatal("the ranks skipped as many samples: the data does not exercise per-rank positions")
+	}
+	a, _ := json.Marshal([]string{"train", "--resume", cut, "--quiet"})
+	var out bytes.Buffer
+	if err := dist.LaunchLocal(context.Background(), dist.LaunchOptions{NProc: 2, Argv: []string{os.Args[0], "-test.run=^$"},
+		Env: append(os.Environ(), cliArgsEnv+"="+string(a)), Stdout: &out, Stderr: &out, Prefix: true}); err != nil {
+		t.Fatalf("resume: %v\n%s", err, out.String())
+	}
+	worst, which := tensorsRel(t, cut, full, func(string) bool { return true })
+	if worst != 0 {
+		t.Errorf("resumed run differs from the uninterrupted one: %.3g relative (%s)", worst, which)
+	}
+}
