@@ -13,8 +13,11 @@
 # benchmarks/imgmethods/configs/<method>-p1.yaml)
 # on one libtorch thread, JOBS runs at a time, for the number of steps that
 # fits BUDGET CPU seconds at its measured CPU cost per step (the table
-# below: `/usr/bin/time` of a 40-step run of the same config, one thread,
-# 2-core VM, 2026-12-06, user + system / 40). The train time in the
+# below: `/usr/bin/time` of `sslpipe train --method M --preset
+# fmnist-reproduce --steps 40 --threads 1 --workers 1`, user + system / 40,
+# 2-core VM, 2026-12-06, revision e696bad, with train.TuneAllocator's
+# malloc settings; before them the same runs cost 1.03, 0.75, 1.32 and
+# 2.64 s). The train time in the
 # summary is the run's process CPU time (user + system): on a shared
 # machine it is the idle-equivalent cost.
 #
@@ -39,10 +42,10 @@ PROBES=${PROBES:-knn linear}
 # CPU seconds per step, one thread (see above).
 cost() {
   case $1 in
-    simclr) echo 1.03 ;;
-    simsiam) echo 0.75 ;;
-    mocov3) echo 1.32 ;;
-    dino) echo 2.64 ;;
+    simclr) echo 0.55 ;;
+    simsiam) echo 0.60 ;;
+    mocov3) echo 0.91 ;;
+    dino) echo 1.56 ;;
     *) echo "imgmethods: unknown method $1" >&2; return 2 ;;
   esac
 }
