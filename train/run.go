@@ -328,11 +328,15 @@ func (r *runner) run(ctx context.Context) (*Result, error) {
 			}
 			r.win.monitor = &acc
 		}
-		logNow := cfg.Log.Every > 0 && done%cfg.Log.Every == 0 || done == cfg.Schedule.Steps || r.win.monitor != nil || stop != nil
-		if !logNow {
+		// Lines due on every rank average the loss over the ranks (a
+		// collective); a stop asked for by this rank alone logs its own.
+		_, monitored := r.tr.(Monitored)
+		due := cfg.Log.Every > 0 && done%cfg.Log.Every == 0 || done == cfg.Schedule.Steps ||
+			monitored && cfg.Monitor.Every > 0 && done%cfg.Monitor.Every == 0
+		if !due && stop == nil {
 			return nil, nil
 		}
-		line := r.flushWindow(done, s.Epoch, lr)
+		line := r.flushWindow(done, s.Epoch, lr, due)
 		r.progress(line, done)
 		if r.rank != 0 {
 			return nil, stop
@@ -396,8 +400,16 @@ func (r *runner) run(ctx context.Context) (*Result, error) {
 			return errors.Join(errs...)
 		},
 	}
-	if r.o.Dist != nil {
-		loop.Barrier = r.o.Dist.Barrier
+	if d := r.o.Dist; d != nil {
+		loop.Barrier = d.Barrier
+		// One sum of two scalars per step: every rank stops (Ctrl-C, a
+		// collapse check) before the same step.
+		loop.Agree = func(vals []float64) error {
+			if err := d.SumFloat64(vals); err != nil {
+				return d.Explain(err)
+			}
+			return nil
+		}
 	}
 	if d := r.o.Dist; d != nil {
 		// Every rank starts from rank 0's weights and buffers (the seeds
@@ -524,8 +536,10 @@ func (r *runner) account(sr StepResult, wait time.Duration, batch int) {
 	r.res.Steps++
 }
 
-// flushWindow turns the log window into a metrics line and resets it.
-func (r *runner) flushWindow(step int64, epoch int, lr float64) map[string]any {
+// flushWindow turns the log window into a metrics line and resets it;
+// with reduce (a collective), in a data-parallel run, the loss is
+// averaged over the ranks.
+func (r *runner) flushWindow(step int64, epoch int, lr float64, reduce bool) map[string]any {
 	w := &r.win
 	el := time.Since(w.start).Seconds()
 	line := map[string]any{"step": step, "epoch": epoch, "lr": lr}
@@ -533,7 +547,7 @@ func (r *runner) flushWindow(step int64, epoch int, lr float64) map[string]any {
 	if w.lossN > 0 {
 		loss = w.loss / float64(w.lossN)
 	}
-	if r.o.Dist != nil { // average the loss over ranks
+	if r.o.Dist != nil && reduce { // average the loss over ranks
 		v := []float64{0, 0}
 		if w.lossN > 0 {
 			v = []float64{loss, 1}
