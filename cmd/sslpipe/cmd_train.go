@@ -315,7 +315,10 @@ func launchLocal(ctx context.Context, o *trainOptions, args []string) error {
 			argv = append(argv, a)
 		}
 	}
-	if err := dist.LaunchLocal(ctx, dist.LaunchOptions{NProc: o.NProc, Argv: argv, Prefix: true}); err != nil {
+	// LaunchLocal forwards SIGINT and SIGTERM itself: ctx, which the same
+	// signal cancels, would end the ranks after a grace period instead of
+	// letting them finish their step and checkpoint.
+	if err := dist.LaunchLocal(context.WithoutCancel(ctx), dist.LaunchOptions{NProc: o.NProc, Argv: argv, Prefix: true}); err != nil {
 		var ee *dist.ExitError
 		var xe *exec.ExitError
 		if errors.As(err, &ee) && errors.As(ee.Err, &xe) && xe.ExitCode() == exitInterrupted {

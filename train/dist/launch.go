@@ -185,13 +185,12 @@ func launch(ctx context.Context, opt LaunchOptions, sigs <-chan os.Signal) error
 	var (
 		first    error
 		kill     <-chan time.Time
-		stopping bool
+		signaled bool // a signal was forwarded
 	)
 	// stop signals every rank; grace starts the clock after which they
 	// are killed (a failure, ctx's end; not a forwarded signal).
 	stop := func(s os.Signal, grace bool) {
 		signalAll(s)
-		stopping = true
 		if grace && kill == nil {
 			kill = time.After(opt.Grace)
 		}
@@ -207,10 +206,11 @@ func launch(ctx context.Context, opt LaunchOptions, sigs <-chan os.Signal) error
 				stop(syscall.SIGTERM, true)
 			}
 		case s := <-sigs:
-			if stopping {
+			if signaled {
 				signalAll(syscall.SIGKILL) // a second signal: no more grace
 				continue
 			}
+			signaled = true
 			stop(s, false)
 		case <-done:
 			done = nil
