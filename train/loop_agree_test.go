@@ -71,20 +71,25 @@ func (g *sumGroup) sum(rank int, vals []float64) error {
 // context ends in the middle of step 3 (a SIGINT), rank 1 never sees it
 // and is slower; both stop before step 4 and take part in one final
 // checkpoint. Then a step of rank 1 asks to stop (a collapse check): both
-// stop after it. Without Loop.Agree rank 1 would run on alone.
+// stop after it; and rank 1 cannot read a step's input: neither takes that
+// step. Without Loop.Agree the ranks part ways and the next collective
+// times out.
 func TestLoopAgreeStop(t *testing.T) {
 	for _, c := range []struct {
 		name     string
 		cancelAt int64 // rank 0's context ends during this step (-1: never)
 		stopAt   int64 // rank 1's step returns ErrStopRun (-1: never)
+		badAt    int64 // rank 1 cannot read this step's input (-1: never)
 		want     int64
 		want1    error // in rank 1's error
 		want0    error // in rank 0's error
 	}{
-		{"interrupt", 3, -1, 4, ErrPeerInterrupted, context.Canceled},
-		{"stop-run", -1, 5, 6, ErrStopRun, ErrStopRun},
+		{"interrupt", 3, -1, -1, 4, ErrPeerInterrupted, context.Canceled},
+		{"stop-run", -1, 5, -1, 6, ErrStopRun, ErrStopRun},
+		// Neither rank takes step 5.
+		{"bad-input", -1, -1, 5, 5, ErrStopBeforeStep, ErrStopBeforeStep},
 		// Past the last step there is nothing to stop: a normal end.
-		{"interrupt-last-step", 9, -1, 10, nil, nil},
+		{"interrupt-last-step", 9, -1, -1, 10, nil, nil},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			dir := t.TempDir()
@@ -101,6 +106,12 @@ func TestLoopAgreeStop(t *testing.T) {
 					l := &Loop{Method: "agree", Dir: dir, Steps: 10, Seed: 1, Batch: 2, Rank: rank, ReadOnly: rank != 0, CheckpointEvery: 4,
 						Barrier: func() error { return g.sum(rank, nil) },
 						Agree:   func(v []float64) error { return g.sum(rank, v) },
+						Prepare: func(_ context.Context, step int64) error {
+							if rank == 1 && step == c.badAt {
+								return fmt.Errorf("unreadable batch: %w", ErrStopBeforeStep)
+							}
+							return nil
+						},
 						Step: func(_ context.Context, step int64) (any, error) {
 							if rank == 1 {
 								time.Sleep(2 * time.Millisecond)

@@ -282,20 +282,28 @@ func (r *runner) run(ctx context.Context) (*Result, error) {
 		}
 	}
 	r.win.sums, r.win.counts = map[string]float64{}, map[string]int{}
-	step := func(ctx context.Context, k int64) (any, error) {
+	// The step's batch, read by prepare before the ranks agree to take
+	// the step.
+	var (
+		s    pipeline.Sample[any]
+		wait time.Duration
+		st   pipeline.State
+	)
+	prepare := func(_ context.Context, k int64) (err error) {
 		if r.it == nil {
 			if err := r.startPipeline(pctx, batches); err != nil {
-				return nil, err
+				return err
 			}
 		}
 		r.cur = k
 		w0 := time.Now()
-		s, err := r.it.Next()
-		if err != nil {
-			return nil, r.dataError(err)
+		if s, err = r.it.Next(); err != nil {
+			return r.dataError(err)
 		}
-		wait := time.Since(w0)
-		st := r.it.State()
+		wait, st = time.Since(w0), r.it.State()
+		return nil
+	}
+	step := func(ctx context.Context, k int64) (any, error) {
 		lr := cfg.LRAt(k)
 		info := StepInfo{Step: k, Total: cfg.Schedule.Steps, Epoch: s.Epoch, LR: lr, World: r.world}
 		if d := r.o.Dist; d != nil {
@@ -345,7 +353,7 @@ func (r *runner) run(ctx context.Context) (*Result, error) {
 	}
 	loop := &Loop{Method: cfg.Method, Dir: cfg.Out, Steps: cfg.Schedule.Steps, Seed: cfg.Seed, Batch: cfg.Data.Batch,
 		Fingerprint: cfg.Fingerprint(), CheckpointEvery: cfg.Checkpoint.Every, Keep: cfg.Checkpoint.Keep,
-		Resume: r.o.Resume, StopAfter: r.o.StopAfter, Hooks: r.o.Hooks, Step: step,
+		Resume: r.o.Resume, StopAfter: r.o.StopAfter, Hooks: r.o.Hooks, Prepare: prepare, Step: step,
 		ReadOnly: r.rank != 0,
 		Save: func() (map[string]STensor, int64, error) {
 			if r.rank != 0 {
@@ -402,8 +410,8 @@ func (r *runner) run(ctx context.Context) (*Result, error) {
 	}
 	if d := r.o.Dist; d != nil {
 		loop.Barrier = d.Barrier
-		// One sum of two scalars per step: every rank stops (Ctrl-C, a
-		// collapse check) before the same step.
+		// One sum of three scalars per step: every rank stops (Ctrl-C, a
+		// collapse check, a rank's unreadable data) before the same step.
 		loop.Agree = func(vals []float64) error {
 			if err := d.SumFloat64(vals); err != nil {
 				return d.Explain(err)

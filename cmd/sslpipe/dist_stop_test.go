@@ -124,3 +124,48 @@ func TestDataParallelInterrupt(t *testing.T) {
 		})
 	}
 }
+
+// TestDataParallelBadDataStopsTogether: rank 0 meets more bad samples
+// than --max-errors allows while rank 1 does not (each rank skips its
+// own); both stop before the same step, rank 0 writes that step's
+// checkpoint beside rank 1's data position, and the launcher fails with
+// rank 0's error, without waiting for a collective timeout.
+func TestDataParallelBadDataStopsTogether(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts several processes")
+	}
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "bad")
+	corruptEvery(t, datatest.ImageShards(t, dir, 240, 4), bad, 7)
+	run := filepath.Join(dir, "run")
+	c := cli(context.Background(), nil, "train", "--nproc-per-node", "2", "--method", "byol", "--preset", "smoke", "--data", bad,
+		"--steps", "40", "--batch", "8", "--max-errors", "5", "--threads", "1", "--workers", "1", "--log-every", "1",
+		"--dist-timeout", "20", "--quiet", "--out", run)
+	out, lerr := c.CombinedOutput()
+	var xe *exec.ExitError
+	if !errors.As(lerr, &xe) {
+		t.Fatalf("launcher: %v, want a failure\n%s", lerr, out)
+	}
+	if !regexp.MustCompile(`\[rank 0\] sslpipe: .*train: data: too many bad samples`).Match(out) {
+		t.Errorf("rank 0 does not report its bad samples:\n%s", out)
+	}
+	m := regexp.MustCompile(`\[rank 1\] sslpipe: byol: stopped before step (\d+): another rank could not read its input`).FindSubmatch(out)
+	if m == nil {
+		t.Fatalf("rank 1 does not say where it stopped:\n%s", out)
+	}
+	step, _ := strconv.ParseInt(string(m[1]), 10, 64)
+	ck, err := train.LatestCheckpoint(run)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("launcher: %v; both stopped before step %d; %s", lerr, step, filepath.Base(ck))
+	if ck != train.CheckpointPath(run, step) {
+		t.Errorf("newest checkpoint %s, want step %d's", ck, step)
+	}
+	if _, err := os.Stat(train.RankStatePath(ck, 1)); err != nil {
+		t.Errorf("rank 1's data position: %v", err)
+	}
+	if bytes.Contains(out, []byte("no rank found dead")) || bytes.Contains(out, []byte("lost rank")) {
+		t.Errorf("a collective timed out:\n%s", out)
+	}
+}
