@@ -326,7 +326,8 @@ func (r *runner) run(ctx context.Context) (*Result, error) {
 			return nil, err
 		}
 		stop := err // the step was taken; the run stops after it (a collapse monitor)
-		r.pstate, r.lastLR = &st, lr
+		pst := st // prepare overwrites st with the next step's position
+		r.pstate, r.lastLR = &pst, lr
 		r.account(sr, wait, perRank)
 		done := k + 1
 		if monitor != nil && done%cfg.Monitor.Every == 0 {
