@@ -4,41 +4,15 @@ package main
 
 import (
 	"bufio"
-	"context"
 	"encoding/json"
 	"math"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"testing"
 
 	"github.com/sslpipe/sslpipe/train/data/datatest"
 )
-
-// trainAlone runs `sslpipe train args...` as one plain process, outside
-// any process group (no rank variables: the methods take their
-// one-process paths, with no gather or all-reduce at all).
-func trainAlone(t *testing.T, args ...string) {
-	t.Helper()
-	c := cli(context.Background(), nil, append([]string{"train"}, args...)...)
-	c.Env = withoutEnv(c.Env, "RANK", "WORLD_SIZE", "SLURM_PROCID", "SLURM_NTASKS")
-	if out, err := c.CombinedOutput(); err != nil {
-		t.Fatalf("%v\n%s", err, out)
-	}
-}
-
-// withoutEnv drops the named variables from env.
-func withoutEnv(env []string, names ...string) []string {
-	var out []string
-	for _, kv := range env {
-		k, _, _ := strings.Cut(kv, "=")
-		if !slices.Contains(names, k) {
-			out = append(out, kv)
-		}
-	}
-	return out
-}
 
 // metricLosses reads the loss of every line of RUN/metrics.jsonl.
 func metricLosses(t *testing.T, run string) []float64 {
