@@ -42,7 +42,7 @@ type Inpaint struct {
 	MinSide  float64 `yaml:"min_side" json:"min_side"`
 	MaxSide  float64 `yaml:"max_side" json:"max_side"`
 	MaxRects int     `yaml:"max_rects" json:"max_rects"`
-	// Fill is the masked pixels' value in the input; nil means PathakFill
+	// Fill is the masked pixels' value in the input; empty means PathakFill
 	// (its first value for gray images).
 	Fill []uint8 `yaml:"fill" json:"fill"`
 }
@@ -77,7 +77,7 @@ func (p Inpaint) withDefaults() Inpaint {
 	if p.MaxRects == 0 {
 		p.MaxRects = 32
 	}
-	if p.Fill == nil {
+	if len(p.Fill) == 0 {
 		p.Fill = PathakFill[:]
 	}
 	return p

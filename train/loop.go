@@ -127,6 +127,7 @@ func (l *Loop) Run(ctx context.Context) (res *LoopResult, err error) {
 	if l.Dir == "" || l.Method == "" || l.Step == nil || l.Save == nil || l.Load == nil {
 		return nil, errors.New("train: loop: Dir, Method, Step, Save and Load are required")
 	}
+	TuneAllocator()
 	if !l.ReadOnly {
 		if err := os.MkdirAll(l.Dir, 0o755); err != nil {
 			return nil, fmt.Errorf("%s: %w", l.Method, err)

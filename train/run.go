@@ -132,6 +132,7 @@ func OpenData(c *Config) (*data.Dataset, error) {
 // goroutine to one OS thread for its duration.
 func Run(ctx context.Context, cfg Config, o RunOptions) (res *Result, err error) {
 	defer op.LockThread()()
+	TuneAllocator()
 	m, err := Lookup(cfg.Method)
 	if err != nil {
 		return nil, err

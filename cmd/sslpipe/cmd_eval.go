@@ -22,6 +22,7 @@ func init() {
 
 // openRun reads a run folder's config and its method.
 func openRun(dir string) (*train.Method, *train.RunInfo, error) {
+	train.TuneAllocator()
 	cfg, err := train.LoadConfig(filepath.Join(dir, "config.yaml"))
 	if err != nil {
 		return nil, nil, err

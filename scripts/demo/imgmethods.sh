@@ -8,8 +8,9 @@
 # initialized and raw pixels, one row per method and probe in
 # $RUNS/summary.json.
 #
-# Each method runs its benchmarks/imgmethods/configs/<method>-p1.yaml
-# (BYOL's fmnist ConvNet, crops 0.4-1, the method's loss and optimizer)
+# Each method runs its fmnist-reproduce preset (BYOL's fmnist ConvNet,
+# crops 0.4-1, the method's loss and optimizer; the same config as
+# benchmarks/imgmethods/configs/<method>-p1.yaml)
 # on one libtorch thread, JOBS runs at a time, for the number of steps that
 # fits BUDGET CPU seconds at its measured CPU cost per step (the table
 # below: `/usr/bin/time` of a 40-step run of the same config, one thread,
@@ -55,7 +56,7 @@ train() { # method
   # A re-run starts afresh: train refuses a folder that holds checkpoints.
   rm -rf -- "$run"
   # shellcheck disable=SC2086
-  "$SSLPIPE" train --config "benchmarks/imgmethods/configs/$m-p1.yaml" --data "$DATA/fmnist-train" --out "$run" \
+  "$SSLPIPE" train --method "$m" --preset fmnist-reproduce --data "$DATA/fmnist-train" --out "$run" \
     --steps "$steps" --threads 1 --workers 1 --monitor-every 0 --quiet ${TRAIN_FLAGS:-} > "$run.log" 2>&1 ||
     { echo "imgmethods: $m failed; see $run.log" >&2; return 1; }
   # times in a pipeline or $(...) would run in a subshell without children.

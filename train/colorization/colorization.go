@@ -41,6 +41,7 @@ import (
 	"github.com/sslpipe/sslpipe/pipeline"
 	"github.com/sslpipe/sslpipe/train"
 	"github.com/sslpipe/sslpipe/train/data"
+	"github.com/sslpipe/sslpipe/train/internal/sslkit"
 	"github.com/sslpipe/sslpipe/train/nn"
 	"github.com/sslpipe/sslpipe/train/op"
 )
@@ -297,9 +298,9 @@ type net struct {
 func newNet(m *Model, grid, q int, seed uint64, dev gotch.Device) (n *net, err error) {
 	defer op.LockThread()()
 	defer op.Catch(&err)
-	p := nn.NewParamsStream(seed, nn.ConvStream, dev)
+	p := sslkit.NewParams(seed, dev)
 	n = &net{p: p, grid: int64(grid), width: m.Head}
-	if n.bb, err = nn.NewBackbone(p, "backbone.", m.Arch); err != nil {
+	if n.bb, err = nn.NewBackbone(p, sslkit.BackbonePrefix, m.Arch); err != nil {
 		p.Free()
 		return nil, err
 	}
@@ -370,39 +371,17 @@ func step(n *net, opt *nn.Optimizer, bf16, skipNonFinite bool, b tensors, lr, cl
 	loss, ce := rebalancedLoss(&tp, logits, b.z, b.v)
 	correct := tp.CountEqual(tp.Argmax(logits, 1), b.bins)
 	params := n.p.Trainable()
-	grads, norm, vals, ok := nn.Backward(&tp, params, loss, loss, ce, correct)
+	grads, norm, vals, _ := nn.Backward(&tp, params, loss, loss, ce, correct)
+	restore := op.NoGrad()
+	defer restore()
+	norm = sslkit.ReduceGrads(&tp, grads, reduce, norm)
 	r.loss, r.ce, r.gradNorm = vals[0], vals[1], norm
 	r.acc = vals[2] / float64(op.Numel(op.Shape(b.bins)))
-	if reduce != nil {
-		if err := reduce(grads); err != nil {
-			return r, err
-		}
-		norm = globalNorm(&tp, grads)
-		r.gradNorm, ok = norm, op.Finite(norm)
-	}
-	if skipNonFinite && !(ok && op.Finite(r.loss)) {
+	if skipNonFinite && !(op.Finite(norm) && op.Finite(r.loss)) {
 		r.skipped = true
 		return r, nil
 	}
-	restore := op.NoGrad()
-	defer restore()
 	nn.ClipGrads(grads, norm, clip)
 	opt.Step(&tp, params, grads, lr)
 	return r, nil
-}
-
-// globalNorm is the norm of every gradient together.
-func globalNorm(tp *op.Tape, grads []op.Tensor) float64 {
-	restore := op.NoGrad()
-	defer restore()
-	var present []op.Tensor
-	for _, g := range grads {
-		if g != nil {
-			present = append(present, g)
-		}
-	}
-	if len(present) == 0 {
-		return 0
-	}
-	return op.ReadScalars(tp, op.TotalNorm(tp, present))[0]
 }

@@ -23,7 +23,8 @@
 // (`sslpipe train --method dino`): model block arch (a ViT's drop_path
 // applies to the student only) and head, own block temperatures, center
 // momentum, schedules and the multi-crop recipe; presets default (the
-// ViT-S/16 recipe), cifar (solo-learn), fmnist-quick and
+// ViT-S/16 recipe), cifar (solo-learn), fmnist-quick, fmnist-reproduce (the
+// Fashion-MNIST comparison) and
 // smoke. The teacher-temperature warm-up and the last-layer freeze are
 // counted in epochs of the training data, fractions allowed; a run shorter
 // than its preset scales them with its length. With data-parallel

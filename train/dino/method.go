@@ -196,6 +196,6 @@ func (t *trainer) Embedder() train.Embedder {
 // student's.
 func openEncoder(run *train.RunInfo, o train.EncoderOptions) (train.Embedder, error) {
 	c := &run.Config
-	return sslkit.OpenEncoder("dino", run, o, model(c).Arch, sslkit.InputOf(model(c).Arch, settings(c).Augment),
-		map[string]string{"teacher": "teacher.", "student": "student."}, "teacher")
+	return sslkit.OpenEncoder(run, o, sslkit.EncoderSpec{Method: "dino", Arch: model(c).Arch,
+		In: sslkit.InputOf(model(c).Arch, settings(c).Augment), Networks: map[string]string{"teacher": "teacher.", "student": "student."}, Default: "teacher"})
 }

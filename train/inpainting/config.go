@@ -6,6 +6,7 @@ import (
 	"github.com/sslpipe/sslpipe/augment"
 	"github.com/sslpipe/sslpipe/train"
 	"github.com/sslpipe/sslpipe/train/data"
+	"github.com/sslpipe/sslpipe/train/internal/sslkit"
 	"github.com/sslpipe/sslpipe/train/nn"
 )
 
@@ -30,11 +31,7 @@ type Decoder struct {
 // Input is what the network takes: Channels x Size x Size images
 // (converted and resized bilinearly when the data differ), normalized;
 // the reconstruction target is the same image.
-type Input struct {
-	Size      int               `yaml:"size" json:"size"`
-	Channels  int               `yaml:"channels" json:"channels"`
-	Normalize augment.Normalize `yaml:"normalize" json:"normalize"`
-}
+type Input = sslkit.Input
 
 // Settings is the method's own block.
 type Settings struct {

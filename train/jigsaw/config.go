@@ -6,6 +6,7 @@ import (
 	"github.com/sslpipe/sslpipe/augment"
 	"github.com/sslpipe/sslpipe/train"
 	"github.com/sslpipe/sslpipe/train/data"
+	"github.com/sslpipe/sslpipe/train/internal/sslkit"
 	"github.com/sslpipe/sslpipe/train/nn"
 )
 
@@ -24,11 +25,7 @@ type Model struct {
 // Input is what the backbone takes at evaluation (the whole image):
 // Channels x Size x Size, normalized. Puzzles are cut from the image
 // converted to Channels and resized to Size.
-type Input struct {
-	Size      int               `yaml:"size" json:"size"`
-	Channels  int               `yaml:"channels" json:"channels"`
-	Normalize augment.Normalize `yaml:"normalize" json:"normalize"`
-}
+type Input = sslkit.Input
 
 // Settings is the method's own block.
 type Settings struct {

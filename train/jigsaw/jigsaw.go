@@ -34,6 +34,7 @@ import (
 	"github.com/sslpipe/sslpipe/pipeline"
 	"github.com/sslpipe/sslpipe/train"
 	"github.com/sslpipe/sslpipe/train/data"
+	"github.com/sslpipe/sslpipe/train/internal/sslkit"
 	"github.com/sslpipe/sslpipe/train/nn"
 	"github.com/sslpipe/sslpipe/train/op"
 )
@@ -129,30 +130,9 @@ func normalizeTile(dst []float32, t *augment.Image, perTile bool, norm augment.N
 	}
 }
 
-// convert returns img as channels x size x size (gray/RGB conversion,
-// bilinear resize), img itself when it already is.
-func convert(img *augment.Image, channels, size int) *augment.Image {
-	c := img
-	if c.C != channels {
-		d := &augment.Image{}
-		if channels == 3 {
-			augment.GrayToRGB(d, c)
-		} else {
-			augment.ToGray(d, c)
-		}
-		c = d
-	}
-	if c.W != size || c.H != size {
-		d := &augment.Image{}
-		augment.Resize(d, c, size, size, augment.Bilinear, nil)
-		c = d
-	}
-	return c
-}
-
 // makePuzzle cuts one puzzle from img with r and lays its tiles out.
 func makePuzzle(img *augment.Image, s *Settings, perms *augment.PermutationSet, r *rand.Rand) (puzzle, error) {
-	m := convert(img, s.Input.Channels, s.Input.Size)
+	m := s.Input.Convert(img)
 	var p augment.JigsawPuzzle
 	if err := s.Puzzle.Generate(&p, m, perms, r); err != nil {
 		return puzzle{}, err
@@ -202,9 +182,9 @@ type net struct {
 func newNet(m *Model, tiles, classes int, seed uint64, dev gotch.Device) (n *net, err error) {
 	defer op.LockThread()()
 	defer op.Catch(&err)
-	p := nn.NewParamsStream(seed, nn.ConvStream, dev)
+	p := sslkit.NewParams(seed, dev)
 	n = &net{p: p, tiles: int64(tiles)}
-	if n.bb, err = nn.NewBackbone(p, "backbone.", m.Arch); err != nil {
+	if n.bb, err = nn.NewBackbone(p, sslkit.BackbonePrefix, m.Arch); err != nil {
 		p.Free()
 		return nil, err
 	}
@@ -240,40 +220,18 @@ func step(n *net, opt *nn.Optimizer, bf16, skipNonFinite bool, x, y op.Tensor, l
 	loss := tp.CrossEntropy(logits, y)
 	correct := tp.CountEqual(tp.Argmax(logits, 1), y)
 	params := n.p.Trainable()
-	grads, norm, vals, ok := nn.Backward(&tp, params, loss, loss, correct)
+	grads, norm, vals, _ := nn.Backward(&tp, params, loss, loss, correct)
+	restore := op.NoGrad()
+	defer restore()
+	norm = sslkit.ReduceGrads(&tp, grads, reduce, norm)
 	r.loss, r.acc, r.gradNorm = vals[0], vals[1]/float64(op.Shape(y)[0]), norm
-	if reduce != nil {
-		if err := reduce(grads); err != nil {
-			return r, err
-		}
-		norm = globalNorm(&tp, grads)
-		r.gradNorm, ok = norm, op.Finite(norm)
-	}
-	if skipNonFinite && !(ok && op.Finite(r.loss)) {
+	if skipNonFinite && !(op.Finite(norm) && op.Finite(r.loss)) {
 		r.skipped = true
 		return r, nil
 	}
-	restore := op.NoGrad()
-	defer restore()
 	nn.ClipGrads(grads, norm, clip)
 	opt.Step(&tp, params, grads, lr)
 	return r, nil
-}
-
-// globalNorm is the norm of every gradient together.
-func globalNorm(tp *op.Tape, grads []op.Tensor) float64 {
-	restore := op.NoGrad()
-	defer restore()
-	var present []op.Tensor
-	for _, g := range grads {
-		if g != nil {
-			present = append(present, g)
-		}
-	}
-	if len(present) == 0 {
-		return 0
-	}
-	return op.ReadScalars(tp, op.TotalNorm(tp, present))[0]
 }
 
 // toDevice copies a batch to dev (the caller frees both tensors).

@@ -20,8 +20,8 @@
 // The package registers the method "mocov3" with the shared trainer
 // (`sslpipe train --method mocov3`): model block arch and heads, own block
 // temperature, momentum schedule and augment; presets default (the
-// paper's ViT-S/16 recipe), resnet, cifar (solo-learn), fmnist-quick
-// and smoke. With data-parallel training the keys come
+// paper's ViT-S/16 recipe), resnet, cifar (solo-learn), fmnist-quick,
+// fmnist-reproduce (the Fashion-MNIST comparison) and smoke. With data-parallel training the keys come
 // from every rank through train.StepInfo.AllGather. eval and embed use the
 // query encoder's backbone (as MoCo v3's main_lincls.py), --which teacher
 // the momentum encoder's.

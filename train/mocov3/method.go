@@ -134,6 +134,6 @@ func (t *trainer) Embedder() train.Embedder {
 // "teacher".
 func openEncoder(run *train.RunInfo, o train.EncoderOptions) (train.Embedder, error) {
 	c := &run.Config
-	return sslkit.OpenEncoder("mocov3", run, o, model(c).Arch, sslkit.InputOf(model(c).Arch, settings(c).Augment),
-		map[string]string{"student": "base.", "teacher": "momentum."}, "student")
+	return sslkit.OpenEncoder(run, o, sslkit.EncoderSpec{Method: "mocov3", Arch: model(c).Arch,
+		In: sslkit.InputOf(model(c).Arch, settings(c).Augment), Networks: map[string]string{"student": "base.", "teacher": "momentum."}, Default: "student"})
 }

@@ -6,6 +6,7 @@ import (
 	"github.com/sslpipe/sslpipe/augment"
 	"github.com/sslpipe/sslpipe/train"
 	"github.com/sslpipe/sslpipe/train/data"
+	"github.com/sslpipe/sslpipe/train/internal/sslkit"
 	"github.com/sslpipe/sslpipe/train/nn"
 )
 
@@ -16,12 +17,9 @@ type Model struct {
 }
 
 // Input is what the network takes: Channels x Size x Size images
-// (converted and resized bilinearly when the data differ), normalized.
-type Input struct {
-	Size      int               `yaml:"size" json:"size"`
-	Channels  int               `yaml:"channels" json:"channels"`
-	Normalize augment.Normalize `yaml:"normalize" json:"normalize"`
-}
+// (converted and resized bilinearly when the data differ), normalized
+// (fields size, channels, normalize).
+type Input = sslkit.Input
 
 // Settings is the method's own block.
 type Settings struct {

@@ -2,9 +2,6 @@ package rotation
 
 import (
 	"context"
-	"fmt"
-	"maps"
-	"strings"
 
 	"github.com/sugarme/gotch"
 
@@ -12,6 +9,7 @@ import (
 	"github.com/sslpipe/sslpipe/pipeline"
 	"github.com/sslpipe/sslpipe/train"
 	"github.com/sslpipe/sslpipe/train/data"
+	"github.com/sslpipe/sslpipe/train/internal/sslkit"
 	"github.com/sslpipe/sslpipe/train/nn"
 	"github.com/sslpipe/sslpipe/train/op"
 )
@@ -30,11 +28,12 @@ func init() {
 	})
 }
 
-// trainer is the method's train.Trainer.
+// trainer is the method's train.Trainer: the network and its optimizer
+// (sslkit.NetState: State, Load, Close, ReplicatedTensors).
 type trainer struct {
+	sslkit.NetState
 	cfg  *train.Config
 	n    *net
-	opt  *nn.Optimizer
 	dev  gotch.Device
 	bf16 bool
 }
@@ -49,7 +48,7 @@ func newTrainer(env *train.Env) (train.Trainer, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &trainer{cfg: c, n: n, opt: opt, dev: env.Device, bf16: c.BF16 && env.Device.IsCuda()}, nil
+	return &trainer{NetState: sslkit.NetState{Params: n.p, Opt: opt}, cfg: c, n: n, dev: env.Device, bf16: c.BF16 && env.Device.IsCuda()}, nil
 }
 
 func (t *trainer) Batches(ex *pipeline.Stream[data.Example], batch, workers int) *pipeline.Stream[any] {
@@ -64,7 +63,7 @@ func (t *trainer) Step(_ context.Context, batch any, s train.StepInfo) (train.St
 	}
 	defer op.Free(x)
 	defer op.Free(y)
-	r, err := step(t.n, t.opt, t.bf16, settings(t.cfg).SkipNonFinite, x, y, s.LR, t.cfg.Optim.ClipGradNorm, s.Reduce)
+	r, err := step(t.n, t.Opt, t.bf16, settings(t.cfg).SkipNonFinite, x, y, s.LR, t.cfg.Optim.ClipGradNorm, s.Reduce)
 	if err != nil {
 		return train.StepResult{}, err
 	}
@@ -76,120 +75,15 @@ func (t *trainer) Step(_ context.Context, batch any, s train.StepInfo) (train.St
 		Metrics: map[string]float64{"rotation_acc": r.acc, "grad_norm": r.gradNorm}}, nil
 }
 
-// State: the network ("net.") and the optimizer state
-// ("optim.<param>.<slot>").
-func (t *trainer) State() (map[string]train.STensor, int64, error) {
-	ts := map[string]train.STensor{}
-	if err := t.n.p.Snapshot(ts, "net."); err != nil {
-		return nil, 0, err
-	}
-	os, err := t.opt.State(t.n.p, "optim.")
-	if err != nil {
-		return nil, 0, err
-	}
-	maps.Copy(ts, os)
-	return ts, t.opt.Steps(), nil
-}
-
-func (t *trainer) Load(path string, ts map[string]train.STensor, st *train.State) error {
-	defer op.LockThread()()
-	if err := t.n.p.Load(path, ts, "net."); err != nil {
-		return err
-	}
-	return t.opt.SetState(path, t.n.p, ts, "optim.", st.OptSteps)
-}
-
-func (t *trainer) Close() error {
-	defer op.LockThread()()
-	t.n.p.Free()
-	t.opt.Free()
-	return nil
-}
-
-// ReplicatedTensors are the network's tensors (rank 0's are broadcast at
-// the start of a data-parallel run).
-func (t *trainer) ReplicatedTensors() []op.Tensor { return nn.Tensors(t.n.p.List()) }
-
 // Embedder is the current backbone (the online monitor's view).
 func (t *trainer) Embedder() train.Embedder {
-	return &encoder{n: t.n, in: settings(t.cfg).Input, dev: t.dev, borrowed: true}
+	return &sslkit.Encoder{Backbone: t.n.bb, In: settings(t.cfg).Input, Dev: t.dev, Method: "rotation"}
 }
-
-// isBackbone selects the backbone's tensors.
-func isBackbone(q *nn.Param) bool { return strings.HasPrefix(q.Name, "backbone.") }
 
 // openEncoder loads a run's backbone from its newest checkpoint or builds
 // it with the run's initial weights (o.Random).
 func openEncoder(run *train.RunInfo, o train.EncoderOptions) (train.Embedder, error) {
-	defer op.LockThread()()
 	c := &run.Config
-	if o.Network != "" && o.Network != "student" {
-		return nil, fmt.Errorf("rotation: network %q: the method has one network (student)", o.Network)
-	}
-	dev, err := train.ParseDevice(orCPU(o.Device))
-	if err != nil {
-		return nil, err
-	}
-	n, err := newNet(model(c), c.Seed, dev)
-	if err != nil {
-		return nil, err
-	}
-	e := &encoder{n: n, in: settings(c).Input, dev: dev, batch: o.Batch}
-	if o.Random {
-		return e, nil
-	}
-	path, err := train.LatestCheckpoint(run.Dir)
-	if err == nil {
-		var ts map[string]train.STensor
-		if ts, _, err = train.ReadCheckpoint(path); err == nil {
-			err = n.p.LoadOnly(path, ts, "net.", isBackbone)
-		}
-	}
-	if err != nil {
-		n.p.Free()
-		return nil, err
-	}
-	return e, nil
-}
-
-func orCPU(d string) string {
-	if d == "" {
-		return "cpu"
-	}
-	return d
-}
-
-// encoder maps images to backbone features in evaluation mode.
-type encoder struct {
-	n        *net
-	in       Input
-	dev      gotch.Device
-	batch    int
-	borrowed bool
-}
-
-func (e *encoder) Dim() int { return int(e.n.bb.Dim()) }
-
-func (e *encoder) Close() error {
-	if !e.borrowed && e.n != nil {
-		defer op.LockThread()()
-		e.n.p.Free()
-		e.n = nil
-	}
-	return nil
-}
-
-func (e *encoder) Embed(ex []data.Example) ([][]float32, error) {
-	if e.n == nil {
-		return nil, fmt.Errorf("rotation: encoder is closed")
-	}
-	imgs := make([]*augment.Image, len(ex))
-	for i := range ex {
-		imgs[i] = ex[i].Image
-	}
-	x, shape, err := train.ImageInput(imgs, e.in.Channels, e.in.Size, e.in.Normalize)
-	if err != nil {
-		return nil, err
-	}
-	return nn.EmbedNCHW(e.n.bb, e.dev, x, shape, e.batch)
+	return sslkit.OpenEncoder(run, o, sslkit.EncoderSpec{Method: "rotation", Arch: model(c).Arch, In: settings(c).Input,
+		Networks: map[string]string{"student": sslkit.NetPrefix}, Default: "student"})
 }

@@ -18,6 +18,7 @@
 // The package registers the method "simclr" with the shared trainer
 // (`sslpipe train --method simclr`): model block arch and heads, own block
 // temperature and augment; presets default (the paper's ImageNet recipe on
-// ResNet-18), cifar (solo-learn), vit-s16, fmnist-quick and smoke. With data-parallel training the negatives come from every
+// ResNet-18), cifar (solo-learn), vit-s16, fmnist-quick, fmnist-reproduce (the
+// Fashion-MNIST comparison) and smoke. With data-parallel training the negatives come from every
 // rank through train.StepInfo.AllGather. eval and embed use the backbone.
 package simclr

@@ -131,6 +131,6 @@ func (t *trainer) Embedder() train.Embedder {
 // openEncoder is the run's backbone (eval, embed).
 func openEncoder(run *train.RunInfo, o train.EncoderOptions) (train.Embedder, error) {
 	c := &run.Config
-	return sslkit.OpenEncoder("simclr", run, o, model(c).Arch, sslkit.InputOf(model(c).Arch, settings(c).Augment),
-		map[string]string{"student": "model."}, "student")
+	return sslkit.OpenEncoder(run, o, sslkit.EncoderSpec{Method: "simclr", Arch: model(c).Arch,
+		In: sslkit.InputOf(model(c).Arch, settings(c).Augment), Networks: map[string]string{"student": "model."}, Default: "student"})
 }

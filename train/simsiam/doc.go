@@ -16,6 +16,6 @@
 // The package registers the method "simsiam" with the shared trainer
 // (`sslpipe train --method simsiam`): model block arch and heads, own
 // block fix_predictor_lr and augment; presets default (the paper's
-// ImageNet recipe on ResNet-18), cifar (solo-learn), fmnist-quick
-// and smoke. eval and embed use the backbone.
+// ImageNet recipe on ResNet-18), cifar (solo-learn), fmnist-quick,
+// fmnist-reproduce (the Fashion-MNIST comparison) and smoke. eval and embed use the backbone.
 package simsiam

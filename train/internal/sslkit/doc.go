@@ -3,7 +3,11 @@
 // projection and prediction heads of those papers built from one MLPSpec
 // (nn.Sequential naming, so state dicts convert name for name), and the
 // helpers their parity tests use (safetensors goldens, relative
-// differences, a fixed noisy batch).
+// differences, a fixed noisy batch). The pretext methods (train/rotation,
+// train/jigsaw, train/inpainting, train/colorization) share with them the
+// encoder that eval and embed open (OpenEncoder, Encoder), the image
+// input (Input) and the gradient reduction (ReduceGrads), and among
+// themselves a one-network trainer's checkpoint state (NetState).
 //
 // Heads are built into an nn.Params and run on the op layer (train/op):
 // tensors belong to the Params, temporaries to the op.Tape given, and

@@ -14,7 +14,7 @@ import (
 	"github.com/sslpipe/sslpipe/train/op"
 )
 
-// What the four methods' registrations (train.Register) share: the
+// What the image methods' registrations (train.Register) share: the
 // parameter sets of their networks, the batch views on the device, the
 // image encoder that eval, embed and the online monitor use, and the
 // adapters from train.StepInfo's collectives to the models' hooks.
@@ -36,20 +36,47 @@ const BackbonePrefix = "backbone."
 // IsBackbone selects a network's backbone tensors.
 func IsBackbone(q *nn.Param) bool { return strings.HasPrefix(q.Name, BackbonePrefix) }
 
-// Input is what an image encoder takes: channels, side and normalization
-// (a recipe's first view: the global crop for multi-crop recipes).
+// Input is what an image encoder takes: Channels x Size x Size images
+// (converted and resized bilinearly when the data differ), normalized.
+// For the view methods it is a recipe's first view (InputOf); the
+// pretext methods (rotation, jigsaw, inpainting) name it as the input
+// block of their settings, hence the tags.
 type Input struct {
-	Channels, Size int
-	Norm           augment.Normalize
+	Size      int               `yaml:"size" json:"size"`
+	Channels  int               `yaml:"channels" json:"channels"`
+	Normalize augment.Normalize `yaml:"normalize" json:"normalize"`
 }
 
-// InputOf is the input of an encoder with arch trained on recipe's views.
+// InputOf is the input of an encoder with arch trained on recipe's views
+// (the first view: the global crop for multi-crop recipes).
 func InputOf(a nn.Arch, r augment.Recipe) Input {
 	in := Input{Channels: a.InChannels}
 	if len(r.Views) > 0 {
-		in.Size, in.Norm = r.Views[0].Size, r.Views[0].Normalize
+		in.Size, in.Normalize = r.Views[0].Size, r.Views[0].Normalize
 	}
 	return in
+}
+
+// Convert returns img as the input's channels and size (gray/RGB
+// conversion, then a bilinear resize), img itself when it already is;
+// it does not normalize.
+func (in Input) Convert(img *augment.Image) *augment.Image {
+	c := img
+	if c.C != in.Channels {
+		d := &augment.Image{}
+		if in.Channels == 3 {
+			augment.GrayToRGB(d, c)
+		} else {
+			augment.ToGray(d, c)
+		}
+		c = d
+	}
+	if c.W != in.Size || c.H != in.Size {
+		d := &augment.Image{}
+		augment.Resize(d, c, in.Size, in.Size, augment.Bilinear, nil)
+		c = d
+	}
+	return c
 }
 
 // DeviceViews copies every view of b (float32 NCHW) to dev, as tensors
@@ -121,13 +148,18 @@ func MeanAcrossRanks(mean func([]op.Tensor) error) func(*op.Tape, op.Tensor) op.
 }
 
 // Encoder is an image backbone as a train.Embedder: images converted to
-// In (channels, size, normalization), the backbone's features in
-// evaluation mode.
+// In (channels, size, normalization), or by MakeInput, and the
+// backbone's features in evaluation mode.
 type Encoder struct {
 	Backbone nn.Backbone
 	In       Input
-	Dev      gotch.Device
-	Batch    int // examples per forward pass (0: 256)
+	// MakeInput, when set, replaces In: the backbone's input (float32
+	// NCHW and its shape) made from the examples, for a network that sees
+	// something other than the normalized image (colorization's
+	// lightness).
+	MakeInput func([]data.Example) ([]float32, [4]int, error)
+	Dev       gotch.Device
+	Batch     int // examples per forward pass (0: 256)
 	// Params, when set, is the encoder's own parameter set, freed by
 	// Close; nil for an encoder that borrows a trainer's weights.
 	Params *nn.Params
@@ -154,37 +186,60 @@ func (e *Encoder) Embed(ex []data.Example) ([][]float32, error) {
 	if e.closed {
 		return nil, fmt.Errorf("%s: encoder is closed", e.Method)
 	}
-	imgs := make([]*augment.Image, len(ex))
-	for i := range ex {
-		imgs[i] = ex[i].Image
+	input := e.MakeInput
+	if input == nil {
+		input = e.imageInput
 	}
-	x, shape, err := train.ImageInput(imgs, e.In.Channels, e.In.Size, e.In.Norm)
+	x, shape, err := input(ex)
 	if err != nil {
 		return nil, err
 	}
 	return nn.EmbedNCHW(e.Backbone, e.Dev, x, shape, e.Batch)
 }
 
-// OpenEncoder is a method's train.Method.Encoder for backbone arch: the
-// backbone built with the run's seeded initial weights (NewParams, then
-// the backbone under BackbonePrefix, as the trainers build it) and,
-// unless o.Random, its tensors loaded from the run's newest checkpoint
-// under the prefix of network o.Network (networks maps the names eval's
-// --network accepts to checkpoint prefixes; "" selects def).
-func OpenEncoder(method string, run *train.RunInfo, o train.EncoderOptions, arch nn.Arch, in Input, networks map[string]string, def string) (_ train.Embedder, err error) {
+// imageInput is the examples' images converted to In, normalized.
+func (e *Encoder) imageInput(ex []data.Example) ([]float32, [4]int, error) {
+	imgs := make([]*augment.Image, len(ex))
+	for i := range ex {
+		imgs[i] = ex[i].Image
+	}
+	return train.ImageInput(imgs, e.In.Channels, e.In.Size, e.In.Normalize)
+}
+
+// EncoderSpec is what OpenEncoder needs of a method: its name (the
+// errors' prefix), the backbone's architecture, its input (Encoder.In,
+// Encoder.MakeInput) and the checkpoint prefixes of its networks.
+type EncoderSpec struct {
+	Method    string
+	Arch      nn.Arch
+	In        Input
+	MakeInput func([]data.Example) ([]float32, [4]int, error)
+	// Networks maps the names eval's --network accepts to the networks'
+	// prefixes in a checkpoint ("model.", "teacher.", NetPrefix);
+	// Default is the name an empty --network selects.
+	Networks map[string]string
+	Default  string
+}
+
+// OpenEncoder is a method's train.Method.Encoder: s.Arch's backbone built
+// with the run's seeded initial weights (NewParams, then the backbone
+// under BackbonePrefix, as the trainers build it first in their
+// networks) and, unless o.Random, its tensors loaded from the run's
+// newest checkpoint under the prefix of network o.Network.
+func OpenEncoder(run *train.RunInfo, o train.EncoderOptions, s EncoderSpec) (_ train.Embedder, err error) {
 	defer op.LockThread()()
 	name := o.Network
 	if name == "" {
-		name = def
+		name = s.Default
 	}
-	prefix, ok := networks[name]
+	prefix, ok := s.Networks[name]
 	if !ok {
 		var names []string
-		for n := range networks {
+		for n := range s.Networks {
 			names = append(names, n)
 		}
 		sort.Strings(names)
-		return nil, fmt.Errorf("%s: network %q: want %s", method, o.Network, strings.Join(names, " or "))
+		return nil, fmt.Errorf("%s: network %q: want %s", s.Method, o.Network, strings.Join(names, " or "))
 	}
 	devName := o.Device
 	if devName == "" {
@@ -200,12 +255,14 @@ func OpenEncoder(method string, run *train.RunInfo, o train.EncoderOptions, arch
 			p.Free()
 		}
 	}()
+	defer op.Catch(&err)
+	arch := s.Arch
 	arch.DropPath = 0
 	bb, err := nn.NewBackbone(p, BackbonePrefix, arch)
 	if err != nil {
 		return nil, err
 	}
-	e := &Encoder{Backbone: bb, In: in, Dev: dev, Batch: o.Batch, Params: p, Method: method}
+	e := &Encoder{Backbone: bb, In: s.In, MakeInput: s.MakeInput, Dev: dev, Batch: o.Batch, Params: p, Method: s.Method}
 	if o.Random {
 		return e, nil
 	}

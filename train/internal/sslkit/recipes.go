@@ -1,6 +1,9 @@
 package sslkit
 
-import "github.com/sslpipe/sslpipe/augment"
+import (
+	"github.com/sslpipe/sslpipe/augment"
+	"github.com/sslpipe/sslpipe/train"
+)
 
 // FashionMNISTNorm is Fashion-MNIST's pixel mean and std (BYOL's).
 var FashionMNISTNorm = augment.Normalize{Mean: []float64{0.2860}, Std: []float64{0.3530}}
@@ -77,4 +80,24 @@ func CIFARAsymmetric() augment.Recipe {
 	v1, v2 := cifarView("view1", j), cifarView("view2", j)
 	v2.SolarizeP = 0.2
 	return augment.Recipe{Name: "cifar-asymmetric", Channels: 3, Views: []augment.View{v1, v2}}
+}
+
+// FashionMNISTReproduce turns a method's fmnist-quick config into its
+// fmnist-reproduce one, the recipe of the Fashion-MNIST comparison of the
+// image methods (benchmarks/imgmethods/EXPERIMENTS.md): crops of scale
+// 0.4-1 in every whole-image view (BYOL's fmnist-reproduce setting; DINO's
+// local crops keep their scales), a 3,300-step
+// cosine schedule with the given warm-up, checkpoints and the online kNN
+// monitor every 500 steps. `sslpipe train --steps N` rescales the schedule
+// to a CPU budget.
+func FashionMNISTReproduce(c *train.Config, r *augment.Recipe, warmup int64) {
+	for i := range r.Views {
+		if r.Views[i].Scale[1] == 1 {
+			r.Views[i].Scale[0] = 0.4
+		}
+	}
+	c.Schedule.Steps = 3300
+	c.Schedule.WarmupSteps = warmup
+	c.Checkpoint.Every = 500
+	c.Monitor.Every = 500
 }

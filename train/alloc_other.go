@@ -1,0 +1,5 @@
+//go:build !(linux && cgo)
+
+package train
+
+func tuneMalloc() bool { return false }
