@@ -327,7 +327,8 @@ func (r *runner) run(ctx context.Context) (*Result, error) {
 			return nil, err
 		}
 		stop := err // the step was taken; the run stops after it (a collapse monitor)
-		pst := st // prepare overwrites st with the next step's position
+		// A copy: prepare overwrites st with the next step's position.
+		pst := st
 		r.pstate, r.lastLR = &pst, lr
 		r.account(sr, wait, perRank)
 		done := k + 1
