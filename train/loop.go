@@ -25,6 +25,11 @@ var ErrStopRun = errors.New("run stopped")
 // (the data ended) ends the run normally at the current step.
 var ErrStopBeforeStep = errors.New("run stopped before the step")
 
+// ErrPeerInterrupted is wrapped by the error of a data-parallel rank that
+// stopped because another rank was interrupted; it wraps context.Canceled,
+// so callers treat it as an interrupt.
+var ErrPeerInterrupted = fmt.Errorf("another rank was interrupted: %w", context.Canceled)
+
 // LoopHook runs after every Every-th step (never when Every is 0).
 type LoopHook struct {
 	Name  string
@@ -73,6 +78,20 @@ type Loop struct {
 	// write (FillState's per-rank files exist before rank 0's checkpoint,
 	// and the other ranks wait for rank 0's write).
 	Barrier func() error
+	// Agree, in a data-parallel run, sums its values over the ranks in
+	// place (a collective). The loop calls it once before every step
+	// with this process's reasons to stop (its context ended; a step or
+	// a hook asked to stop the run; Prepare failed), so that every rank
+	// stops before the same step and takes part in the same final
+	// checkpoint. Without it each process stops on its own.
+	Agree func(vals []float64) error
+	// Prepare, if set, reads step's input before the step (local work:
+	// no collectives). Its error is handled as Step's (io.EOF ends the
+	// run; ErrStopBeforeStep stops it with a checkpoint of the state
+	// before the step); with Agree, a rank whose input failed is one of
+	// the reasons to stop, so that no rank enters the step's collectives
+	// alone.
+	Prepare func(ctx context.Context, step int64) error
 
 	// Step runs update number step (0-based; the step-th of the run). A
 	// non-nil line is appended to metrics.jsonl as JSON. An error wrapping
@@ -101,7 +120,8 @@ type LoopResult struct {
 }
 
 // Run trains until Steps, ctx is cancelled (checkpoint, then an error
-// wrapping ctx.Err()), StopAfter, or a step or hook error. The caller
+// wrapping ctx.Err(); with Agree, every rank stops before the same step),
+// StopAfter, or a step or hook error. The caller
 // locks the goroutine to one OS thread.
 func (l *Loop) Run(ctx context.Context) (res *LoopResult, err error) {
 	if l.Dir == "" || l.Method == "" || l.Step == nil || l.Save == nil || l.Load == nil {
@@ -173,12 +193,40 @@ func (l *Loop) Run(ctx context.Context) (res *LoopResult, err error) {
 		}
 		return res, errors.Join(errs...)
 	}
+	// pending is a stop that a step or hook asked for, in a
+	// data-parallel run: it takes effect at the next agreement.
+	var pending error
 	for step < l.Steps {
-		if err := ctx.Err(); err != nil {
+		if err := ctx.Err(); err != nil && l.Agree == nil {
 			return finish(true, fmt.Errorf("%s: interrupted at step %d: %w", l.Method, step, err))
 		}
 		if l.StopAfter > 0 && step >= l.StopAfter {
-			return finish(true, nil)
+			return finish(true, pending)
+		}
+		var prep error
+		if l.Prepare != nil {
+			prep = l.Prepare(ctx, step)
+		}
+		if l.Agree != nil {
+			stop, cause, err := l.agree(ctx, step, pending, prep)
+			switch {
+			case err != nil:
+				res.Steps = step
+				return res, err
+			case stop && errors.Is(cause, io.EOF):
+				return finish(false, nil)
+			case stop:
+				return finish(true, cause)
+			}
+		} else if prep != nil {
+			switch {
+			case errors.Is(prep, io.EOF):
+				return finish(false, nil)
+			case errors.Is(prep, ErrStopBeforeStep):
+				return finish(true, prep)
+			}
+			res.Steps = step
+			return res, prep
 		}
 		ManualSeed(int64(stepSeed(l.Seed+uint64(l.Rank)*0x632be59bd9b4e019, step)))
 		line, err := l.Step(ctx, step)
@@ -204,14 +252,26 @@ func (l *Loop) Run(ctx context.Context) (res *LoopResult, err error) {
 			}
 		}
 		if err != nil { // ErrStopRun after the step
+			if l.Agree != nil {
+				pending = err
+				continue
+			}
 			return finish(true, err)
 		}
 		for _, h := range l.Hooks {
 			if h.Every > 0 && step%h.Every == 0 {
 				if err := h.Fn(ctx, step); err != nil {
-					return finish(true, fmt.Errorf("%s: hook %s: %w", l.Method, h.Name, err))
+					err = fmt.Errorf("%s: hook %s: %w", l.Method, h.Name, err)
+					if l.Agree != nil {
+						pending = err
+						break
+					}
+					return finish(true, err)
 				}
 			}
+		}
+		if pending != nil {
+			continue
 		}
 		if l.CheckpointEvery > 0 && step%l.CheckpointEvery == 0 && step < l.Steps {
 			if _, err := l.checkpoint(step); err != nil {
@@ -219,7 +279,47 @@ func (l *Loop) Run(ctx context.Context) (res *LoopResult, err error) {
 			}
 		}
 	}
+	if pending != nil { // asked for after the last step
+		return finish(true, pending)
+	}
 	return finish(false, nil)
+}
+
+// agree tells the other ranks whether this one stops before step (its
+// context ended; pending holds a step's or hook's request; prep, its
+// input's failure) and learns whether any does: every rank then stops
+// before the same step. The cause is this rank's own reason, else
+// ErrPeerInterrupted, ErrStopRun or ErrStopBeforeStep for another
+// rank's.
+func (l *Loop) agree(ctx context.Context, step int64, pending, prep error) (stop bool, cause error, err error) {
+	// ctx is read once: what this rank told the others is what it acts on.
+	interrupted := ctx.Err()
+	vals := []float64{0, 0, 0}
+	for i, e := range []error{interrupted, pending, prep} {
+		if e != nil {
+			vals[i] = 1
+		}
+	}
+	if err := l.Agree(vals); err != nil {
+		return false, nil, fmt.Errorf("%s: agreeing on a stop before step %d: %w", l.Method, step, err)
+	}
+	switch {
+	case interrupted != nil:
+		return true, fmt.Errorf("%s: interrupted at step %d: %w", l.Method, step, interrupted), nil
+	case pending != nil:
+		return true, pending, nil
+	case prep != nil && (errors.Is(prep, io.EOF) || errors.Is(prep, ErrStopBeforeStep)):
+		return true, prep, nil
+	case prep != nil: // any other failure also stops every rank together
+		return true, fmt.Errorf("%w: %w", prep, ErrStopBeforeStep), nil
+	case vals[0] > 0:
+		return true, fmt.Errorf("%s: stopped at step %d: %w", l.Method, step, ErrPeerInterrupted), nil
+	case vals[1] > 0:
+		return true, fmt.Errorf("%s: stopped at step %d: another rank stopped the run: %w", l.Method, step, ErrStopRun), nil
+	case vals[2] > 0:
+		return true, fmt.Errorf("%s: stopped before step %d: another rank could not read its input: %w", l.Method, step, ErrStopBeforeStep), nil
+	}
+	return false, nil, nil
 }
 
 // stepSeed mixes seed and step (splitmix64) into the libtorch seed of a

@@ -283,20 +283,28 @@ func (r *runner) run(ctx context.Context) (*Result, error) {
 		}
 	}
 	r.win.sums, r.win.counts = map[string]float64{}, map[string]int{}
-	step := func(ctx context.Context, k int64) (any, error) {
+	// The step's batch, read by prepare before the ranks agree to take
+	// the step.
+	var (
+		s    pipeline.Sample[any]
+		wait time.Duration
+		st   pipeline.State
+	)
+	prepare := func(_ context.Context, k int64) (err error) {
 		if r.it == nil {
 			if err := r.startPipeline(pctx, batches); err != nil {
-				return nil, err
+				return err
 			}
 		}
 		r.cur = k
 		w0 := time.Now()
-		s, err := r.it.Next()
-		if err != nil {
-			return nil, r.dataError(err)
+		if s, err = r.it.Next(); err != nil {
+			return r.dataError(err)
 		}
-		wait := time.Since(w0)
-		st := r.it.State()
+		wait, st = time.Since(w0), r.it.State()
+		return nil
+	}
+	step := func(ctx context.Context, k int64) (any, error) {
 		lr := cfg.LRAt(k)
 		info := StepInfo{Step: k, Total: cfg.Schedule.Steps, Epoch: s.Epoch, LR: lr, World: r.world}
 		if d := r.o.Dist; d != nil {
@@ -319,7 +327,9 @@ func (r *runner) run(ctx context.Context) (*Result, error) {
 			return nil, err
 		}
 		stop := err // the step was taken; the run stops after it (a collapse monitor)
-		r.pstate, r.lastLR = &st, lr
+		// A copy: prepare overwrites st with the next step's position.
+		pst := st
+		r.pstate, r.lastLR = &pst, lr
 		r.account(sr, wait, perRank)
 		done := k + 1
 		if monitor != nil && done%cfg.Monitor.Every == 0 {
@@ -329,11 +339,15 @@ func (r *runner) run(ctx context.Context) (*Result, error) {
 			}
 			r.win.monitor = &acc
 		}
-		logNow := cfg.Log.Every > 0 && done%cfg.Log.Every == 0 || done == cfg.Schedule.Steps || r.win.monitor != nil || stop != nil
-		if !logNow {
+		// Lines due on every rank average the loss over the ranks (a
+		// collective); a stop asked for by this rank alone logs its own.
+		_, monitored := r.tr.(Monitored)
+		due := cfg.Log.Every > 0 && done%cfg.Log.Every == 0 || done == cfg.Schedule.Steps ||
+			monitored && cfg.Monitor.Every > 0 && done%cfg.Monitor.Every == 0
+		if !due && stop == nil {
 			return nil, nil
 		}
-		line := r.flushWindow(done, s.Epoch, lr)
+		line := r.flushWindow(done, s.Epoch, lr, due)
 		r.progress(line, done)
 		if r.rank != 0 {
 			return nil, stop
@@ -342,7 +356,7 @@ func (r *runner) run(ctx context.Context) (*Result, error) {
 	}
 	loop := &Loop{Method: cfg.Method, Dir: cfg.Out, Steps: cfg.Schedule.Steps, Seed: cfg.Seed, Batch: cfg.Data.Batch,
 		Fingerprint: cfg.Fingerprint(), CheckpointEvery: cfg.Checkpoint.Every, Keep: cfg.Checkpoint.Keep,
-		Resume: r.o.Resume, StopAfter: r.o.StopAfter, Hooks: r.o.Hooks, Step: step,
+		Resume: r.o.Resume, StopAfter: r.o.StopAfter, Hooks: r.o.Hooks, Prepare: prepare, Step: step,
 		ReadOnly: r.rank != 0,
 		Save: func() (map[string]STensor, int64, error) {
 			if r.rank != 0 {
@@ -397,8 +411,16 @@ func (r *runner) run(ctx context.Context) (*Result, error) {
 			return errors.Join(errs...)
 		},
 	}
-	if r.o.Dist != nil {
-		loop.Barrier = r.o.Dist.Barrier
+	if d := r.o.Dist; d != nil {
+		loop.Barrier = d.Barrier
+		// One sum of three scalars per step: every rank stops (Ctrl-C, a
+		// collapse check, a rank's unreadable data) before the same step.
+		loop.Agree = func(vals []float64) error {
+			if err := d.SumFloat64(vals); err != nil {
+				return d.Explain(err)
+			}
+			return nil
+		}
 	}
 	if d := r.o.Dist; d != nil {
 		// Every rank starts from rank 0's weights and buffers (the seeds
@@ -525,8 +547,10 @@ func (r *runner) account(sr StepResult, wait time.Duration, batch int) {
 	r.res.Steps++
 }
 
-// flushWindow turns the log window into a metrics line and resets it.
-func (r *runner) flushWindow(step int64, epoch int, lr float64) map[string]any {
+// flushWindow turns the log window into a metrics line and resets it;
+// with reduce (a collective), in a data-parallel run, the loss is
+// averaged over the ranks.
+func (r *runner) flushWindow(step int64, epoch int, lr float64, reduce bool) map[string]any {
 	w := &r.win
 	el := time.Since(w.start).Seconds()
 	line := map[string]any{"step": step, "epoch": epoch, "lr": lr}
@@ -534,7 +558,7 @@ func (r *runner) flushWindow(step int64, epoch int, lr float64) map[string]any {
 	if w.lossN > 0 {
 		loss = w.loss / float64(w.lossN)
 	}
-	if r.o.Dist != nil { // average the loss over ranks
+	if r.o.Dist != nil && reduce { // average the loss over ranks
 		v := []float64{0, 0}
 		if w.lossN > 0 {
 			v = []float64{loss, 1}

@@ -23,6 +23,12 @@ func TestMain(m *testing.M) {
 			fmt.Fprintln(os.Stderr, "bad", cliArgsEnv, err)
 			os.Exit(2)
 		}
+		// A rank that the --nproc-per-node launcher started (this
+		// binary, as os.Executable(), with `train ...`) inherited the
+		// launcher's variable: its own arguments are on its command line.
+		if len(os.Args) > 1 && os.Args[1] == "train" {
+			args = os.Args[1:]
+		}
 		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 		err := run(ctx, &cmdEnv{Stdout: os.Stdout, Stderr: os.Stderr}, args)
 		stop()

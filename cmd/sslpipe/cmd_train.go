@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"math"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -314,8 +315,17 @@ func launchLocal(ctx context.Context, o *trainOptions, args []string) error {
 			argv = append(argv, a)
 		}
 	}
-	if err := dist.LaunchLocal(ctx, dist.LaunchOptions{NProc: o.NProc, Argv: argv, Prefix: true}); err != nil {
+	// LaunchLocal forwards SIGINT and SIGTERM itself: ctx, which the same
+	// signal cancels, would end the ranks after a grace period instead of
+	// letting them finish their step and checkpoint.
+	if err := dist.LaunchLocal(context.WithoutCancel(ctx), dist.LaunchOptions{NProc: o.NProc, Argv: argv, Prefix: true}); err != nil {
 		var ee *dist.ExitError
+		var xe *exec.ExitError
+		if errors.As(err, &ee) && errors.As(ee.Err, &xe) && xe.ExitCode() == exitInterrupted {
+			// The ranks stopped together on an interrupt (and wrote
+			// their checkpoint): the launch exits as one run would.
+			return fmt.Errorf("train: interrupted (%w): %w", err, context.Canceled)
+		}
 		if errors.As(err, &ee) {
 			return fmt.Errorf("train: %w", err)
 		}

@@ -51,6 +51,7 @@ var scenarios = map[string]func(ctx context.Context) error{
 	"env":         childEnvScenario,
 	"exit":        childExit,
 	"sigwait":     childSigwait,
+	"sigslow":     childSigslow,
 	"collectives": childCollectives,
 	"grads":       childGrads,
 	"gather":      childGather,
@@ -192,6 +193,60 @@ func childSigwait(ctx context.Context) error {
 		return nil
 	case <-ctx.Done():
 		return errors.New("no signal")
+	}
+}
+
+// childSigslow takes 1 s to finish after SIGINT (a rank writing its last
+// checkpoint), then exits 0.
+func childSigslow(ctx context.Context) error {
+	c := make(chan os.Signal, 1)
+	signal.Notify(c, syscall.SIGINT)
+	fmt.Println("ready")
+	select {
+	case s := <-c:
+		fmt.Println("got", s)
+	case <-ctx.Done():
+		return errors.New("no signal")
+	}
+	time.Sleep(time.Second)
+	fmt.Println("saved")
+	return nil
+}
+
+// TestLaunchLocalSignalNoDeadline: after a forwarded SIGINT the ranks
+// get as long as they need (here 1 s, with a Grace of 100 ms) to finish;
+// a second SIGINT kills them at once.
+func TestLaunchLocalSignalNoDeadline(t *testing.T) {
+	for _, signals := range []int{1, 2} {
+		sigs := make(chan os.Signal, 2)
+		var mu sync.Mutex
+		ready, got := 0, 0
+		out := &syncBuffer{onLine: func(l string) {
+			mu.Lock()
+			defer mu.Unlock()
+			switch {
+			case strings.HasSuffix(l, "] ready\n"):
+				if ready++; ready == 2 {
+					sigs <- syscall.SIGINT
+				}
+			case strings.HasSuffix(l, "] got interrupt\n"):
+				if got++; got == 2 && signals == 2 {
+					sigs <- syscall.SIGINT
+				}
+			}
+		}}
+		ctx, cancel := context.WithTimeout(context.Background(), launchTimeout)
+		err := launch(ctx, LaunchOptions{NProc: 2, Argv: []string{os.Args[0], "-test.run=^$"}, Env: append(os.Environ(), childEnv+"=sigslow"),
+			Stdout: out, Stderr: out, Prefix: true, Grace: 100 * time.Millisecond}, sigs)
+		cancel()
+		saved := strings.Count(out.buf.String(), "] saved\n")
+		t.Logf("%d signals: %v, %d ranks saved", signals, err, saved)
+		switch {
+		case signals == 1 && (err != nil || saved != 2):
+			t.Errorf("one signal: %v, %d ranks saved, want nil and 2\n%s", err, saved, out.buf.String())
+		case signals == 2 && (err == nil || saved != 0):
+			t.Errorf("two signals: %v, %d ranks saved, want a killed rank and 0\n%s", err, saved, out.buf.String())
+		}
 	}
 }
 

@@ -34,9 +34,10 @@ type LaunchOptions struct {
 	// hosts it on a free port) instead of a FileStore in a private
 	// temporary folder.
 	TCPStore bool
-	// Grace is how long the ranks get to exit after a rank failed, a
-	// signal was forwarded or ctx ended, before they are killed (10 s when
-	// 0).
+	// Grace is how long the ranks get to exit after a rank failed or ctx
+	// ended, before they are killed (10 s when 0). A forwarded signal
+	// starts no such clock: the ranks finish their step and checkpoint;
+	// a second signal kills them.
 	Grace time.Duration
 }
 
@@ -62,7 +63,9 @@ var launchVars = []string{
 // LOCAL_WORLD_SIZE, MASTER_ADDR=127.0.0.1, MASTER_PORT) and
 // SSLPIPE_DIST_STORE_FILE naming a FileStore in a private temporary folder
 // (removed at the end), so nothing listens beyond the loopback interface.
-// It forwards SIGINT and SIGTERM to every rank while it runs. When a rank
+// It forwards SIGINT and SIGTERM to every rank while it runs (they run in
+// their own process group, so a terminal's Ctrl-C reaches them once,
+// through the launcher), and a second signal kills them. When a rank
 // fails, the others get SIGTERM and, after opt.Grace, SIGKILL; so do all
 // of them when ctx ends. Children die with the launcher (Linux's parent
 // death signal). It returns nil when every rank exited 0, else the first
@@ -182,12 +185,13 @@ func launch(ctx context.Context, opt LaunchOptions, sigs <-chan os.Signal) error
 	var (
 		first    error
 		kill     <-chan time.Time
-		stopping bool
+		signaled bool // a signal was forwarded
 	)
-	stop := func(s os.Signal) {
+	// stop signals every rank; grace starts the clock after which they
+	// are killed (a failure, ctx's end; not a forwarded signal).
+	stop := func(s os.Signal, grace bool) {
 		signalAll(s)
-		if !stopping {
-			stopping = true
+		if grace && kill == nil {
 			kill = time.After(opt.Grace)
 		}
 	}
@@ -199,20 +203,21 @@ func launch(ctx context.Context, opt LaunchOptions, sigs <-chan os.Signal) error
 			alive[e.rank] = false
 			if e.err != nil && first == nil {
 				first = &ExitError{Rank: e.rank, Err: e.err}
-				stop(syscall.SIGTERM)
+				stop(syscall.SIGTERM, true)
 			}
 		case s := <-sigs:
-			if stopping {
+			if signaled {
 				signalAll(syscall.SIGKILL) // a second signal: no more grace
 				continue
 			}
-			stop(s)
+			signaled = true
+			stop(s, false)
 		case <-done:
 			done = nil
 			if first == nil {
 				first = fmt.Errorf("dist: launch: %w", ctx.Err())
 			}
-			stop(syscall.SIGTERM)
+			stop(syscall.SIGTERM, true)
 		case <-kill:
 			kill = nil
 			signalAll(syscall.SIGKILL)

@@ -25,6 +25,8 @@ type Heads struct {
 	Out        int64 `yaml:"out" json:"out"`
 	PredHidden int64 `yaml:"pred_hidden" json:"pred_hidden"`
 	Layers     int   `yaml:"layers" json:"layers"`
+	// NoBN builds both heads without BatchNorm (Config.NoBN).
+	NoBN bool `yaml:"no_bn,omitempty" json:"no_bn,omitempty"`
 }
 
 // Settings is MoCo v3's own block: the contrastive temperature, the
@@ -40,7 +42,7 @@ func settings(c *train.Config) *Settings { return c.Settings.(*Settings) }
 
 func config(c *train.Config) Config {
 	h := model(c).Heads
-	return Config{ProjHidden: h.Hidden, ProjOut: h.Out, PredHidden: h.PredHidden, ProjLayers: h.Layers, Temperature: settings(c).Temperature}
+	return Config{ProjHidden: h.Hidden, ProjOut: h.Out, PredHidden: h.PredHidden, ProjLayers: h.Layers, Temperature: settings(c).Temperature, NoBN: h.NoBN}
 }
 
 // defaults is the paper's ViT-S/16 recipe (Chen, Xie & He 2021; the

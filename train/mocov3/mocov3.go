@@ -19,6 +19,11 @@ type Config struct {
 	// ProjLayers is 3 for ViTs and 2 for ResNets.
 	ProjLayers  int     `yaml:"proj_layers" json:"proj_layers"`
 	Temperature float64 `yaml:"temperature" json:"temperature"` // 0.2 (ViT), 1.0 (ResNet, paper)
+	// NoBN builds the projector and predictor without BatchNorm (Linear
+	// layers with biases and ReLU). BatchNorm statistics are per rank in a
+	// data-parallel run, so only without it do W processes x B/W compute
+	// one process x B's update (the equivalence tests use it).
+	NoBN bool `yaml:"no_bn,omitempty" json:"no_bn,omitempty"`
 }
 
 // DefaultConfig is the paper's ViT recipe (main_moco.py with
@@ -71,6 +76,9 @@ func projector(p *nn.Params, in int64, c Config) *sslkit.MLP {
 	for range c.ProjLayers - 1 {
 		dims = append(dims, c.ProjHidden)
 	}
+	if c.NoBN {
+		return sslkit.NewMLP(p, "projector", sslkit.MLPSpec{Dims: append(dims, c.ProjOut), Bias: true, LastBias: true})
+	}
 	return sslkit.NewMLP(p, "projector", sslkit.MLPSpec{Dims: append(dims, c.ProjOut), BN: true, LastBN: true})
 }
 
@@ -96,7 +104,8 @@ func New(newBackbone BackboneFunc, cfg Config, seed uint64, dev gotch.Device) (m
 	}
 	defer op.Catch(&err)
 	m.BaseProjector = projector(m.Base, m.BaseBackbone.Dim(), cfg)
-	m.Predictor = sslkit.NewMLP(m.Base, "predictor", sslkit.MLPSpec{Dims: []int64{cfg.ProjOut, cfg.PredHidden, cfg.ProjOut}, BN: true})
+	pred := sslkit.MLPSpec{Dims: []int64{cfg.ProjOut, cfg.PredHidden, cfg.ProjOut}, BN: !cfg.NoBN, Bias: cfg.NoBN, LastBias: cfg.NoBN}
+	m.Predictor = sslkit.NewMLP(m.Base, "predictor", pred)
 	m.MomentumProjector = projector(m.Momentum, m.MomentumBackbone.Dim(), cfg)
 	return m, m.SyncMomentum()
 }

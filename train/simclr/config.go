@@ -17,10 +17,11 @@ type ModelConfig struct {
 	Heads Heads   `yaml:"heads" json:"heads"`
 }
 
-// Heads sizes the projector.
+// Heads sizes the projector; NoBN leaves its BatchNorm out (Config.NoBN).
 type Heads struct {
 	Hidden int64 `yaml:"hidden" json:"hidden"`
 	Out    int64 `yaml:"out" json:"out"`
+	NoBN   bool  `yaml:"no_bn,omitempty" json:"no_bn,omitempty"`
 }
 
 // Settings is SimCLR's own block: the NT-Xent temperature and the
@@ -36,7 +37,7 @@ func settings(c *train.Config) *Settings { return c.Settings.(*Settings) }
 // config is the model's Config from the blocks.
 func config(c *train.Config) Config {
 	m := model(c)
-	return Config{ProjHidden: m.Heads.Hidden, ProjOut: m.Heads.Out, Temperature: settings(c).Temperature}
+	return Config{ProjHidden: m.Heads.Hidden, ProjOut: m.Heads.Out, Temperature: settings(c).Temperature, NoBN: m.Heads.NoBN}
 }
 
 // defaults is the paper's ImageNet recipe (Chen et al. 2020, section B.1)

@@ -14,6 +14,11 @@ type Config struct {
 	ProjHidden  int64   `yaml:"proj_hidden" json:"proj_hidden"` // projector hidden width (2048)
 	ProjOut     int64   `yaml:"proj_out" json:"proj_out"`       // embedding width (256; 128 in the paper)
 	Temperature float64 `yaml:"temperature" json:"temperature"` // NT-Xent temperature (0.2; 0.5 in the paper's CIFAR runs)
+	// NoBN leaves the projector's BatchNorm out (Linear-ReLU-Linear, the
+	// paper's g(h)). BatchNorm statistics are per rank in a data-parallel
+	// run, so only without it do W processes x B/W compute one process x
+	// B's update (the equivalence tests use it).
+	NoBN bool `yaml:"no_bn,omitempty" json:"no_bn,omitempty"`
 }
 
 // DefaultConfig is solo-learn's CIFAR recipe.
@@ -60,7 +65,7 @@ func New(p *nn.Params, bb nn.Backbone, cfg Config) (m *Model, err error) {
 	}
 	defer op.Catch(&err)
 	proj := sslkit.NewMLP(p, "projector", sslkit.MLPSpec{
-		Dims: []int64{bb.Dim(), cfg.ProjHidden, cfg.ProjOut}, Bias: true, LastBias: true, BN: true})
+		Dims: []int64{bb.Dim(), cfg.ProjHidden, cfg.ProjOut}, Bias: true, LastBias: true, BN: !cfg.NoBN})
 	return &Model{Params: p, Backbone: bb, Projector: proj, Cfg: cfg}, nil
 }
 
