@@ -18,5 +18,8 @@ nice -n 10 /usr/bin/time -v -o "$run.time.txt" "$SSLPIPE" train --config "$cfg" 
   --threads 1 --workers 1 --log-every 2 --monitor-every "${MONITOR_EVERY:-300}" "$@" > "$run.log" 2>&1 &
 pid=$!
 sleep 5
-benchmarks/imgmethods/cpustep.sh "$pid" "$run" 120 > "$run.cpustep.txt" 2>&1 &
-echo "$name: pid $pid, log $run.log"
+# The training process is time's child: a SIGINT must go to it (time
+# ignores it while it waits).
+child=$(pgrep -P "$pid" | head -n 1)
+benchmarks/imgmethods/cpustep.sh "$child" "$run" 120 > "$run.cpustep.txt" 2>&1 &
+echo "$name: pid $child (stop with kill -INT $child), log $run.log"
