@@ -48,3 +48,16 @@ func ExampleFitTFIDF() {
 	// [a computer crash crashed disk is love patient the]
 	// 3 9
 }
+
+func ExampleStandardize() {
+	// Column 0 varies on train (1, 3, 5); column 1 is constant (shifted only).
+	train := &eval.Matrix{Rows: 3, Cols: 2, Data: []float32{1, 7, 3, 7, 5, 7}}
+	test := &eval.Matrix{Rows: 1, Cols: 2, Data: []float32{3, 9}}
+	_, out, err := eval.Standardize(train, test)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println(out[0].Data)
+	// Output: [0 2]
+}

@@ -92,3 +92,38 @@ func toPanel(m *Matrix, rowMult int, normalize bool) *panel {
 }
 
 func nan() float64 { return math.NaN() }
+
+// Standardize returns copies of train and the others with every column
+// shifted and scaled by train's column mean and standard deviation (a
+// constant column is only shifted): the per-feature standardization
+// fitted on a probe's train split and applied unchanged to its test split.
+// A kNN probe on standardized features no longer measures similarity along
+// the few directions that dominate an anisotropic representation (e.g.
+// mean-pooled transformer outputs); a linear probe standardizes anyway.
+func Standardize(train *Matrix, others ...*Matrix) (*Matrix, []*Matrix, error) {
+	if err := train.check("standardize train"); err != nil {
+		return nil, nil, err
+	}
+	mean, std := standardize(train)
+	apply := func(m *Matrix) *Matrix {
+		out := NewMatrix(m.Rows, m.Cols)
+		for i := range m.Rows {
+			src, dst := m.Row(i), out.Row(i)
+			for j, v := range src {
+				dst[j] = float32((float64(v) - mean[j]) / std[j])
+			}
+		}
+		return out
+	}
+	outs := make([]*Matrix, len(others))
+	for k, m := range others {
+		if err := m.check("standardize"); err != nil {
+			return nil, nil, err
+		}
+		if m.Cols != train.Cols {
+			return nil, nil, fmt.Errorf("%w: standardize: train has %d features, matrix %d has %d", ErrInput, train.Cols, k, m.Cols)
+		}
+		outs[k] = apply(m)
+	}
+	return apply(train), outs, nil
+}

@@ -7,6 +7,11 @@
 # one decoding worker, so on 2 idle cores the wall time is about the CPU
 # time. Prints "method preset cpu_s_per_step steps_in_600s".
 #
+# sop: the first 40 steps all have pairs, so its figure is per real step;
+# the presets count the empty steps of the sequences without a pair too
+# (about 57% of the fortunes steps), and were sized from whole runs
+# (train/sop/config.go, benchmarks/text/EXPERIMENTS.md).
+#
 # Environment: SSLPIPE_TORCH (bin/sslpipe-torch), DATA (data: fmnist-train
 # and photos from benchmarks/pretext/photos.sh), TEXT (the fortunes text
 # shards of scripts/demo/pretext.sh, for sop; skipped when absent), OUT

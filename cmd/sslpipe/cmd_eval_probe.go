@@ -60,6 +60,7 @@ type evalOptions struct {
 	Seed         uint64
 	Workers      int
 	MaxIter      int
+	Standardize  bool
 
 	// Precomputed features (.npy pairs "TRAIN.npy,TEST.npy"), rows in the
 	// order of the full labelled sets: any modality's encoder or baseline.
@@ -140,6 +141,7 @@ func evalFlags(fs *flag.FlagSet, o *evalOptions, ks, ts, l2 *string) {
 	fs.Uint64Var(&o.Seed, "seed", 0, "seed of the linear probe's validation split")
 	intVar(fs, &o.Workers, "workers", 0, 0, 4096, "probe goroutines (0: GOMAXPROCS)")
 	intVar(fs, &o.MaxIter, "max-iter", 100, 1, 1000000, "linear probe: L-BFGS iterations per fit")
+	fs.BoolVar(&o.Standardize, "standardize", false, "standardize every feature set (trained, random init, baseline) per dimension with the mean and std of its probe-train rows before the probe (kNN then compares standardized features; the linear probe standardizes anyway); the summary row's probe reads \"knn (standardized)\"")
 	fs.StringVar(&o.TrainedNPY, "trained-features", "", "precomputed trained-encoder features TRAIN.npy,TEST.npy (float32 N x D, rows in the order of --train/--test), instead of --run")
 	fs.StringVar(&o.RandomNPY, "random-features", "", "precomputed random-init features TRAIN.npy,TEST.npy")
 	fs.StringVar(&o.BaselineNPY, "baseline-features", "", "precomputed baseline features TRAIN.npy,TEST.npy (e.g. mean MFCC, bag of words), instead of raw pixels")
@@ -385,13 +387,16 @@ type probeResult struct {
 }
 
 type evalReport struct {
-	Probe   string        `json:"probe"`
-	Run     string        `json:"run,omitempty"`
-	Network string        `json:"network,omitempty"`
-	Train   setInfo       `json:"train"`
-	Test    setInfo       `json:"test"`
-	Classes []string      `json:"classes"`
-	Results []probeResult `json:"results"`
+	Probe string `json:"probe"`
+	// Standardized: every feature set was standardized with its
+	// probe-train statistics (--standardize).
+	Standardized bool          `json:"standardized,omitempty"`
+	Run          string        `json:"run,omitempty"`
+	Network      string        `json:"network,omitempty"`
+	Train        setInfo       `json:"train"`
+	Test         setInfo       `json:"test"`
+	Classes      []string      `json:"classes"`
+	Results      []probeResult `json:"results"`
 }
 
 type setInfo struct {
@@ -489,7 +494,16 @@ func runEval(ctx context.Context, env *cmdEnv, o *evalOptions) error {
 	if o.Modality == "" {
 		o.Modality = train.Modality
 	}
-	rep := &evalReport{Probe: o.Probe, Run: o.Run, Train: setInfo{o.Train, train.Len()}, Test: setInfo{o.Test, test.Len()}, Classes: train.Classes}
+	if o.Standardize {
+		for i := range sets {
+			tr, te, err := eval.Standardize(sets[i].Train, sets[i].Test)
+			if err != nil {
+				return fmt.Errorf("eval: %s: %w", sets[i].Label, err)
+			}
+			sets[i].Train, sets[i].Test = tr, te[0]
+		}
+	}
+	rep := &evalReport{Probe: o.Probe, Standardized: o.Standardize, Run: o.Run, Train: setInfo{o.Train, train.Len()}, Test: setInfo{o.Test, test.Len()}, Classes: train.Classes}
 	if o.Run != "" {
 		rep.Network = o.Network
 	}
@@ -685,6 +699,9 @@ func jsonSafe(r *evalReport) *evalReport {
 
 func printReport(w io.Writer, r *evalReport, perClass bool) {
 	fmt.Fprintf(w, "probe-train: %s (%d)   probe-test: %s (%d)", r.Train.Spec, r.Train.N, r.Test.Spec, r.Test.N)
+	if r.Standardized {
+		fmt.Fprint(w, "   features standardized on probe-train")
+	}
 	if r.Run != "" && r.Network != "" {
 		fmt.Fprintf(w, "   run: %s (%s)", r.Run, r.Network)
 	} else if r.Run != "" {
@@ -722,7 +739,11 @@ func printReport(w io.Writer, r *evalReport, perClass bool) {
 
 // updateSummary adds this probe's row (first kNN setting) to --summary.
 func updateSummary(env *cmdEnv, o *evalOptions, info runInfo, r *evalReport) error {
-	row := summary.Result{Modality: o.Modality, Method: o.Method, Probe: o.Probe, BaselineKind: o.baselineKind(), TrainSeconds: o.TrainSeconds, Device: o.TrainDevice}
+	probe := o.Probe
+	if o.Standardize {
+		probe += " (standardized)"
+	}
+	row := summary.Result{Modality: o.Modality, Method: o.Method, Probe: probe, BaselineKind: o.baselineKind(), TrainSeconds: o.TrainSeconds, Device: o.TrainDevice}
 	if row.Method == "" {
 		row.Method = info.Method
 	}

@@ -345,3 +345,82 @@ func pickInts(a, idx []int) []int {
 	}
 	return out
 }
+
+// TestEvalStandardize: --standardize standardizes every feature set with
+// its probe-train statistics before the kNN probe (the top-1 equals a
+// direct kNN on eval.Standardize's output, for the trained and the
+// random-init rows alike), and the summary row names the probe.
+func TestEvalStandardize(t *testing.T) {
+	dir := t.TempDir()
+	r := rand.New(rand.NewPCG(3, 4))
+	write := func(name string, n int) (labels []int) {
+		var b strings.Builder
+		b.WriteString("path,label\n")
+		for i := range n {
+			labels = append(labels, i%2)
+			fmt.Fprintf(&b, "wav/%d.wav,c%d\n", i, i%2)
+		}
+		os.WriteFile(filepath.Join(dir, name), []byte(b.String()), 0o644)
+		return labels
+	}
+	trY, teY := write("train.csv", 200), write("test.csv", 100)
+	// An anisotropic representation: the class shows in a small-scale
+	// column, a large-scale column is noise and a constant one an offset.
+	feats := func(labels []int, scale float64) *eval.Matrix {
+		m := eval.NewMatrix(len(labels), 3)
+		for i, l := range labels {
+			m.Row(i)[0] = float32(0.3*float64(2*l-1) + 0.05*r.NormFloat64())
+			m.Row(i)[1] = float32(scale * r.NormFloat64())
+			m.Row(i)[2] = 50
+		}
+		return m
+	}
+	save := func(name string, m *eval.Matrix) string {
+		p := filepath.Join(dir, name)
+		if err := npy.WriteFile(p, npy.Float32Matrix(m.Data, m.Rows, m.Cols)); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	trT, teT := feats(trY, 30), feats(teY, 30)
+	trR, teR := feats(trY, 3), feats(teY, 3)
+	trained := save("tr_t.npy", trT) + "," + save("te_t.npy", teT)
+	random := save("tr_r.npy", trR) + "," + save("te_r.npy", teR)
+	sum := filepath.Join(dir, "summary.json")
+	run := func(extra ...string) evalReport {
+		args := append([]string{"eval", "--train", filepath.Join(dir, "train.csv"), "--test", filepath.Join(dir, "test.csv"),
+			"--trained-features", trained, "--random-features", random, "--no-baseline", "--k", "20", "--json", "--quiet"}, extra...)
+		out, _, err := runArgs(t, args...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var rep evalReport
+		if err := json.Unmarshal([]byte(out), &rep); err != nil {
+			t.Fatal(err)
+		}
+		return rep
+	}
+	direct := func(tr, te *eval.Matrix) float64 {
+		str, ste, err := eval.Standardize(tr, te)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, _ := eval.KNN(str, trY, ste[0], eval.KNNOptions{Settings: []eval.KNNSetting{{K: 20, T: 0.1}}})
+		return eval.Accuracy(p[0], teY)
+	}
+	plain := run()
+	std := run("--standardize", "--summary", sum, "--modality", "audio", "--method", "m")
+	if !std.Standardized || plain.Standardized {
+		t.Fatalf("standardized flags %v %v", std.Standardized, plain.Standardized)
+	}
+	if got, want := std.Results[0].Top1, direct(trT, teT); got != want || got < 0.9 || plain.Results[0].Top1 > 0.75 {
+		t.Errorf("trained: standardized top-1 %v, direct %v, plain %v", got, want, plain.Results[0].Top1)
+	}
+	if got, want := std.Results[1].Top1, direct(trR, teR); got != want {
+		t.Errorf("random init: standardized top-1 %v, direct %v", got, want)
+	}
+	f, err := summary.Read(sum)
+	if err != nil || len(f.Results) != 1 || f.Results[0].Probe != "knn (standardized)" || f.Results[0].RandomInit != std.Results[1].Top1 {
+		t.Fatalf("summary: %v %+v", err, f)
+	}
+}

@@ -14,7 +14,8 @@
 # accuracy (the first checkpoint at or above it: a conservative figure).
 #
 # Probes: text, the fortune categories (linear, encoder output: --layer
-# = the encoder's depth); images, Fashion-MNIST kNN k=20 T=0.07 on a
+# = the encoder's depth; each fortune whole, pooled over windows of
+# seq_len tokens by both methods); images, Fashion-MNIST kNN k=20 T=0.07 on a
 # 10,000 / 2,000 subset (and k=200 T=0.1 on the full sets at the end);
 # audio, spoken digits with held-out voices (linear, encoder output).
 #
@@ -26,7 +27,9 @@
 #
 # Environment: SSLPIPE (default bin/sslpipe), RUNS (runs/demo), DATA
 # (data), SPEECH (data/speech), FORTUNES (/usr/share/games/fortunes),
-# MODALITIES ("text image audio"), POINTS (8).
+# MODALITIES ("text image audio"), POINTS (8), TEXT_PRESET (data2vec2's
+# text preset, default text-cpu; text-cpu-ln: layer-normalized targets for
+# 4,000 steps, see benchmarks/text/EXPERIMENTS.md).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 SSLPIPE=${SSLPIPE:-bin/sslpipe}
@@ -36,6 +39,7 @@ SPEECH=${SPEECH:-data/speech}
 FORTUNES=${FORTUNES:-/usr/share/games/fortunes}
 MODALITIES=${MODALITIES:-text image audio}
 POINTS=${POINTS:-8}
+TEXT_PRESET=${TEXT_PRESET:-text-cpu}
 B=benchmarks/data2vec2
 OUT="$RUNS/data2vec2-vs-v1"
 S="$RUNS/summary.json"
@@ -94,14 +98,16 @@ data_of() {
   esac
 }
 
-# train NAME METHOD MODALITY: one run of METHOD's MODALITY-cpu preset with
-# its CPU trace, checkpointing POINTS times.
+# train NAME METHOD MODALITY: one run of METHOD's MODALITY-cpu preset
+# (data2vec2 on text: TEXT_PRESET) with its CPU trace, checkpointing POINTS
+# times.
 train() {
-  local name=$1 method=$2 m=$3 steps
-  steps=$("$SSLPIPE" train --method "$method" --preset "$m-cpu" --data "$(data_of "$m")" --out "$OUT/$name" --print-config |
+  local name=$1 method=$2 m=$3 steps preset=$3-cpu
+  [ "$method/$m" = data2vec2/text ] && preset=$TEXT_PRESET
+  steps=$("$SSLPIPE" train --method "$method" --preset "$preset" --data "$(data_of "$m")" --out "$OUT/$name" --print-config |
     awk '/^schedule:/ {s = 1; next} s && /^  steps:/ {print $2; exit}')
   rm -rf -- "${OUT:?}/$name"
-  "$B/cputrace.sh" "$OUT/$name.cpu" -- "$SSLPIPE" train --method "$method" --preset "$m-cpu" --data "$(data_of "$m")" \
+  "$B/cputrace.sh" "$OUT/$name.cpu" -- "$SSLPIPE" train --method "$method" --preset "$preset" --data "$(data_of "$m")" \
     --out "$OUT/$name" --threads 1 --workers 1 --checkpoint-every $(( (steps + POINTS - 1) / POINTS )) --keep 1000 --quiet \
     > "$OUT/$name.log" 2>&1
 }

@@ -20,7 +20,9 @@
 # (benchmarks/pretext/photos.sh) and is probed on Fashion-MNIST's lightness.
 # SOP trains on the fortunes (one fortune per 128-token sequence,
 # `--pack one`), pretraining on all 43 categories without labels as the
-# data2vec text demo does.
+# data2vec text demo does; sop-mlm adds ALBERT's MLM loss. Their step
+# counts include the empty steps of the sequences without a pair (see
+# train/sop); benchmarks/text/EXPERIMENTS.md has the CPU times and probes.
 #
 # Environment: SSLPIPE (default bin/sslpipe), RUNS (runs/pretext), DATA
 # (data), METHODS (default "rotation jigsaw inpainting colorization sop
@@ -123,9 +125,15 @@ cpu() { awk '{print $2 + $3}' "$RUNS/$1.time"; }
 for m in $METHODS; do
   case $m in
   sop | sop-mlm)
-    for probe in knn linear; do
+    # kNN twice: on the features as they are, and standardized per
+    # dimension on probe-train (every row alike: trained, random init and
+    # tf-idf); the mean-pooled encoder outputs are anisotropic, which the
+    # cosine kNN suffers from and the linear probe (standardizing anyway)
+    # does not.
+    for probe in knn "knn --standardize" linear; do
+      # shellcheck disable=SC2086
       "$SSLPIPE" eval --run "$RUNS/$m" --train "$DATA/fortunes-probe/train" --test "$DATA/fortunes-probe/test" \
-        --tokenizer "$TOKENIZER" --probe "$probe" --summary "$S" --method "$m" --train-seconds "$(cpu "$m")" --quiet
+        --tokenizer "$TOKENIZER" --probe $probe --summary "$S" --method "$m" --train-seconds "$(cpu "$m")" --quiet
     done ;;
   *)
     "$SSLPIPE" eval --run "$RUNS/$m" --train "$DATA/fmnist-train" --test "$DATA/fmnist-test" \

@@ -226,14 +226,19 @@ func (e *encoder) Close() error {
 }
 
 // Embed runs examples in batches of equal length (images: all; audio: the
-// first MaxSamples samples; text: the first SeqLen tokens), so no padding
-// reaches the encoder.
+// first MaxSamples samples), so no padding reaches the encoder. Text is
+// encoded whole, as train/data2vec's encoder does: each example's tokens in
+// consecutive windows of SeqLen tokens, each window encoded on its own, and
+// the windows' means weighted by their token counts.
 func (e *encoder) Embed(ex []data.Example) (out [][]float32, err error) {
 	if e.m == nil {
 		return nil, fmt.Errorf("data2vec2: encoder is closed")
 	}
 	defer op.LockThread()()
 	m := e.m
+	if m.Modality == data.Text {
+		return e.texts(ex)
+	}
 	bs := e.batch
 	if bs <= 0 {
 		bs = 64
@@ -247,11 +252,6 @@ func (e *encoder) Embed(ex []data.Example) (out [][]float32, err error) {
 			lengths[i] = min(len(x.Wave), m.Cfg.Audio.MaxSamples)
 			if lengths[i] < m.Cfg.Audio.CNN.ReceptiveField() {
 				return nil, fmt.Errorf("data2vec2: example %d (%s): %d samples, fewer than the CNN's receptive field", i, x.Key, len(x.Wave))
-			}
-		case data.Text:
-			lengths[i] = min(len(x.Tokens), m.Cfg.Text.SeqLen)
-			if lengths[i] == 0 {
-				return nil, fmt.Errorf("data2vec2: example %d (%s) has no tokens", i, x.Key)
 			}
 		}
 	}
@@ -282,6 +282,69 @@ func (e *encoder) Embed(ex []data.Example) (out [][]float32, err error) {
 	return out, nil
 }
 
+// texts is Embed for text: windows of SeqLen tokens batched by equal
+// length, pooled per example over all its tokens.
+func (e *encoder) texts(ex []data.Example) ([][]float32, error) {
+	type window struct{ text, start, n int }
+	S := e.m.Cfg.Text.SeqLen
+	var wins []window
+	for i, x := range ex {
+		if len(x.Tokens) == 0 {
+			return nil, fmt.Errorf("data2vec2: example %d (%s) has no tokens", i, x.Key)
+		}
+		for _, t := range x.Tokens {
+			if t < 0 || int(t) >= e.m.Cfg.Text.Vocab {
+				return nil, fmt.Errorf("data2vec2: %s: token %d outside the vocabulary of %d", x.Key, t, e.m.Cfg.Text.Vocab)
+			}
+		}
+		for s := 0; s < len(x.Tokens); s += S {
+			wins = append(wins, window{i, s, min(S, len(x.Tokens)-s)})
+		}
+	}
+	slices.SortStableFunc(wins, func(a, b window) int { return a.n - b.n })
+	bs := e.batch
+	if bs <= 0 {
+		bs = 64
+	}
+	d := e.Dim()
+	sum := make([][]float64, len(ex))
+	count := make([]int, len(ex))
+	for lo := 0; lo < len(wins); {
+		hi := lo + 1
+		for hi < len(wins) && hi-lo < bs && wins[hi].n == wins[lo].n {
+			hi++
+		}
+		b := &Batch{B: hi - lo, Clones: 1, T: wins[lo].n}
+		for _, w := range wins[lo:hi] {
+			for _, t := range ex[w.text].Tokens[w.start : w.start+w.n] {
+				b.IDs = append(b.IDs, int64(t))
+			}
+		}
+		vs, err := e.pooled(b)
+		if err != nil {
+			return nil, err
+		}
+		for k, w := range wins[lo:hi] {
+			if sum[w.text] == nil {
+				sum[w.text] = make([]float64, d)
+			}
+			for j, v := range vs[k] {
+				sum[w.text][j] += float64(v) * float64(w.n)
+			}
+			count[w.text] += w.n
+		}
+		lo = hi
+	}
+	out := make([][]float32, len(ex))
+	for i := range ex {
+		out[i] = make([]float32, d)
+		for j, v := range sum[i] {
+			out[i][j] = float32(v / float64(count[i]))
+		}
+	}
+	return out, nil
+}
+
 func (e *encoder) batchOf(ex []data.Example, idx []int, n int) (*Batch, error) {
 	m := e.m
 	b := &Batch{B: len(idx), Clones: 1}
@@ -303,13 +366,6 @@ func (e *encoder) batchOf(ex []data.Example, idx []int, n int) (*Batch, error) {
 			b.Wave = append(b.Wave, x.Wave[off:off+n]...)
 			if m.Cfg.Audio.Normalize {
 				normalizeWave(b.Wave[start:])
-			}
-		case data.Text:
-			for _, t := range x.Tokens[:n] {
-				if t < 0 || int(t) >= m.Cfg.Text.Vocab {
-					return nil, fmt.Errorf("data2vec2: %s: token %d outside the vocabulary of %d", x.Key, t, m.Cfg.Text.Vocab)
-				}
-				b.IDs = append(b.IDs, int64(t))
 			}
 		}
 	}

@@ -173,3 +173,38 @@ func TestBatchesIndependentOfWorkers(t *testing.T) {
 		ds.Close()
 	}
 }
+
+// Text is embedded whole: an example longer than seq_len is the
+// token-weighted mean of its consecutive windows' embeddings, each window
+// encoded on its own (as train/data2vec's encoder pools texts).
+func TestTextEmbedWindows(t *testing.T) {
+	c := presetFor(t, data.Text, "smoke")
+	model(&c).Text.Vocab = 50
+	S := model(&c).Text.SeqLen
+	e, err := openEncoder(&train.RunInfo{Dir: t.TempDir(), Config: c}, train.EncoderOptions{Random: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	long := make([]int32, 2*S+S/2)
+	for i := range long {
+		long[i] = int32(5 + (i*7)%45)
+	}
+	ex := []data.Example{{Key: "long", Tokens: long}}
+	for s := 0; s < len(long); s += S {
+		ex = append(ex, data.Example{Key: "window", Tokens: long[s:min(s+S, len(long))]})
+	}
+	v, err := e.Embed(ex)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for j := range v[0] {
+		want := (float64(S)*float64(v[1][j]) + float64(S)*float64(v[2][j]) + float64(S/2)*float64(v[3][j])) / float64(len(long))
+		if math.Abs(float64(v[0][j])-want) > 1e-5 {
+			t.Fatalf("dimension %d: %v, want the windows' weighted mean %v", j, v[0][j], want)
+		}
+	}
+	if _, err := e.Embed([]data.Example{{Key: "bad", Tokens: []int32{3, 50}}}); err == nil {
+		t.Error("a token outside the vocabulary was accepted")
+	}
+}

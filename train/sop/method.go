@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"maps"
+	"math"
 	"slices"
 	"strings"
 
@@ -94,6 +95,10 @@ func (t *trainer) Batches(ex *pipeline.Stream[data.Example], batch, workers int)
 
 func (t *trainer) Step(_ context.Context, batch any, s train.StepInfo) (train.StepResult, error) {
 	b := batch.(*Batch)
+	if b.B == 0 {
+		// An empty step: no update, no loss; empty_frac counts them.
+		return train.StepResult{Loss: math.NaN(), Metrics: map[string]float64{"empty_frac": 1}}, nil
+	}
 	bt, err := toDevice(b, t.dev)
 	if err != nil {
 		return train.StepResult{}, err
@@ -105,11 +110,11 @@ func (t *trainer) Step(_ context.Context, batch any, s train.StepInfo) (train.St
 		return train.StepResult{}, err
 	}
 	met := map[string]float64{"sop_loss": r.sop, "sop_acc": r.acc, "grad_norm": r.gradNorm,
-		"tokens": float64(b.T), "kept_frac": float64(b.Kept) / float64(b.Total), "swapped_frac": float64(b.Swapped) / float64(b.B)}
+		"tokens": float64(b.T), "kept_frac": float64(b.Kept) / float64(b.Total), "swapped_frac": float64(b.Swapped) / float64(b.B), "empty_frac": 0}
 	if st.MLM > 0 {
 		met["mlm_loss"] = r.mlm
 	}
-	return train.StepResult{Loss: r.loss, Skipped: r.skipped, Metrics: met, Units: float64(b.B * b.T), UnitName: "tokens"}, nil
+	return train.StepResult{Loss: r.loss, Skipped: r.skipped, Metrics: met, Samples: b.B, Units: float64(b.B * b.T), UnitName: "tokens"}, nil
 }
 
 // State: the network ("net.") and the optimizer state

@@ -180,7 +180,9 @@ func truncate(a, b []int32, n int, r *rand.Rand) ([]int32, []int32) {
 
 // Batch is one training batch of B inputs of T tokens: ids and segment
 // ids (B x T, row-major), the order labels (B) and, with MLM, the masked
-// positions (flat indices into B*T) and their original ids.
+// positions (flat indices into B*T) and their original ids. B is at most
+// data.batch: the real pairs of the pipeline's batch; B == 0 is an empty
+// step (an epoch whose sequences gave fewer pairs than its batch count).
 type Batch struct {
 	IDs, Types    []int64
 	Labels        []int64
@@ -210,14 +212,22 @@ func batches(ex *pipeline.Stream[data.Example], m *Model, s *Settings, masker *t
 	per = pipeline.Filter(per, func(x pipeline.Sample[pairSample]) bool { return x.Value.ok })
 	bs := pipeline.Batches(per, pipeline.BatchOptions{Size: batch, DropLast: true})
 	return pipeline.Map(bs, func(_ context.Context, smp pipeline.Sample[pipeline.Batch[pairSample]]) (any, error) {
+		// Only Samples[:Valid] are real: pipeline.Batches keeps the
+		// epoch's batch count (the sequences' count / batch) and, once the
+		// pairs of an epoch run out, pads with copies of its last real
+		// batch, which the step must not train on.
+		real := smp.Value.Samples[:smp.Value.Valid]
+		if len(real) == 0 {
+			return &Batch{}, nil
+		}
 		n := math.MaxInt
 		total := 0
-		for _, x := range smp.Value.Samples {
+		for _, x := range real {
 			l := len(x.Value.p.A) + len(x.Value.p.B)
 			n, total = min(n, l), total+l
 		}
-		b := &Batch{B: len(smp.Value.Samples), T: n + 3, Total: total}
-		for i, x := range smp.Value.Samples {
+		b := &Batch{B: len(real), T: n + 3, Total: total}
+		for i, x := range real {
 			a, bb := truncate(x.Value.p.A, x.Value.p.B, n, x.Rand(viewTruncate))
 			ids, types, _, err := text.PairInput(text.SegmentPair{A: a, B: bb}, text.SpecialTokens{Begin: m.CLS, End: m.SEP, Pad: m.Pad}, n+3)
 			if err != nil {

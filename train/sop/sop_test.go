@@ -293,3 +293,50 @@ func TestWholeSentences(t *testing.T) {
 		t.Error("without whole_sentences a one-sentence document gives a pair")
 	}
 }
+
+// TestNoPaddingPairs: when most sequences give no pair, pipeline.Batches
+// pads the epoch's missing batches with copies of its last real batch;
+// the data path must hand only real pairs to the step (each pair of an
+// epoch once) and mark the padding steps empty (B == 0).
+func TestNoPaddingPairs(t *testing.T) {
+	m := testModel()
+	s := &Settings{Terminators: []int32{stop, bang}, MinTokens: 4}
+	full, err := packed(64).Collect(context.Background(), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Sequences 0, 3, 6, ... (22 of 64) keep their documents; the others
+	// are a lone token, which gives no pair.
+	ds := data.New("sparse", data.Text, 64, 2, func(_ context.Context, i int) (data.Example, error) {
+		x := full[i]
+		if i%3 != 0 {
+			x.Tokens = []int32{cls, 11, sep}
+		}
+		return x, nil
+	})
+	var real, empty int
+	seen := map[string]bool{}
+	for b, err := range pipeline.All(context.Background(), batches(ds.Stream(pipeline.Order{Seed: 2, Epochs: 1, Shuffle: true}), m, s, nil, 4, 1), pipeline.RunOptions{}) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		bt := b.Value.(*Batch)
+		if bt.B == 0 {
+			empty++
+			continue
+		}
+		for i := range bt.B {
+			row := fmt.Sprint(bt.IDs[i*bt.T : (i+1)*bt.T])
+			if seen[row] {
+				t.Fatalf("pair %s trained on twice in one epoch (a padding copy)", row)
+			}
+			seen[row] = true
+			real++
+		}
+	}
+	// The epoch keeps its 64 / 4 = 16 steps: ceil(real / 4) with pairs,
+	// the rest empty.
+	if real < 15 || real > 22 || empty != 16-(real+3)/4 {
+		t.Fatalf("%d real pairs (want 15-22 of the 22 sequences) and %d empty steps (want %d)", real, empty, 16-(real+3)/4)
+	}
+}
