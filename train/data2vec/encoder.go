@@ -2,12 +2,12 @@ package data2vec
 
 import (
 	"fmt"
-	"slices"
 
 	"github.com/sslpipe/sslpipe/augment"
 	"github.com/sslpipe/sslpipe/train"
 	"github.com/sslpipe/sslpipe/train/data"
 	"github.com/sslpipe/sslpipe/train/op"
+	tr "github.com/sslpipe/sslpipe/train/transformer"
 )
 
 // The representation `sslpipe eval` and `sslpipe embed` use: the mean over
@@ -152,62 +152,17 @@ func (e *encoder) pooled(b *Batch) (out [][]float32, err error) {
 // pools over all its tokens. Windows are batched by equal length (no
 // padding: the encoder has no attention mask).
 func (e *encoder) texts(ex []data.Example) ([][]float32, error) {
-	type window struct {
-		text int
-		ids  []int64
-	}
-	var wins []window
-	S := e.m.Cfg.SeqLen
+	texts := make([][]int32, len(ex))
 	for i, x := range ex {
 		ids, err := checkTokens(x, e.m.Cfg.Vocab)
 		if err != nil {
 			return nil, err
 		}
-		for s := 0; s < len(ids); s += S {
-			w := make([]int64, 0, S)
-			for _, id := range ids[s:min(s+S, len(ids))] {
-				w = append(w, int64(id))
-			}
-			wins = append(wins, window{i, w})
-		}
+		texts[i] = ids
 	}
-	slices.SortStableFunc(wins, func(a, b window) int { return len(a.ids) - len(b.ids) })
-	d := e.Dim()
-	sum := make([][]float64, len(ex))
-	count := make([]int, len(ex))
-	for s := 0; s < len(wins); {
-		t := s + 1
-		for t < len(wins) && t-s < e.batch && len(wins[t].ids) == len(wins[s].ids) {
-			t++
-		}
-		b := &Batch{B: t - s, T: len(wins[s].ids)}
-		for _, w := range wins[s:t] {
-			b.IDs = append(b.IDs, w.ids...)
-		}
-		f, err := e.pooled(b)
-		if err != nil {
-			return nil, err
-		}
-		for k, w := range wins[s:t] {
-			if sum[w.text] == nil {
-				sum[w.text] = make([]float64, d)
-			}
-			n := len(w.ids)
-			for j, v := range f[k] {
-				sum[w.text][j] += float64(v) * float64(n)
-			}
-			count[w.text] += n
-		}
-		s = t
-	}
-	out := make([][]float32, len(ex))
-	for i := range ex {
-		out[i] = make([]float32, d)
-		for j, v := range sum[i] {
-			out[i][j] = float32(v / float64(count[i]))
-		}
-	}
-	return out, nil
+	return tr.PoolWindows(texts, e.m.Cfg.SeqLen, e.batch, e.Dim(), func(ids []int64, b, t int) ([][]float32, error) {
+		return e.pooled(&Batch{B: b, T: t, IDs: ids})
+	})
 }
 
 // images embeds images converted to the model's input (never modifying

@@ -12,6 +12,7 @@ import (
 	"github.com/sslpipe/sslpipe/train/data"
 	"github.com/sslpipe/sslpipe/train/nn"
 	"github.com/sslpipe/sslpipe/train/op"
+	tr "github.com/sslpipe/sslpipe/train/transformer"
 )
 
 func init() {
@@ -285,9 +286,7 @@ func (e *encoder) Embed(ex []data.Example) (out [][]float32, err error) {
 // texts is Embed for text: windows of SeqLen tokens batched by equal
 // length, pooled per example over all its tokens.
 func (e *encoder) texts(ex []data.Example) ([][]float32, error) {
-	type window struct{ text, start, n int }
-	S := e.m.Cfg.Text.SeqLen
-	var wins []window
+	texts := make([][]int32, len(ex))
 	for i, x := range ex {
 		if len(x.Tokens) == 0 {
 			return nil, fmt.Errorf("data2vec2: example %d (%s) has no tokens", i, x.Key)
@@ -297,52 +296,15 @@ func (e *encoder) texts(ex []data.Example) ([][]float32, error) {
 				return nil, fmt.Errorf("data2vec2: %s: token %d outside the vocabulary of %d", x.Key, t, e.m.Cfg.Text.Vocab)
 			}
 		}
-		for s := 0; s < len(x.Tokens); s += S {
-			wins = append(wins, window{i, s, min(S, len(x.Tokens)-s)})
-		}
+		texts[i] = x.Tokens
 	}
-	slices.SortStableFunc(wins, func(a, b window) int { return a.n - b.n })
 	bs := e.batch
 	if bs <= 0 {
 		bs = 64
 	}
-	d := e.Dim()
-	sum := make([][]float64, len(ex))
-	count := make([]int, len(ex))
-	for lo := 0; lo < len(wins); {
-		hi := lo + 1
-		for hi < len(wins) && hi-lo < bs && wins[hi].n == wins[lo].n {
-			hi++
-		}
-		b := &Batch{B: hi - lo, Clones: 1, T: wins[lo].n}
-		for _, w := range wins[lo:hi] {
-			for _, t := range ex[w.text].Tokens[w.start : w.start+w.n] {
-				b.IDs = append(b.IDs, int64(t))
-			}
-		}
-		vs, err := e.pooled(b)
-		if err != nil {
-			return nil, err
-		}
-		for k, w := range wins[lo:hi] {
-			if sum[w.text] == nil {
-				sum[w.text] = make([]float64, d)
-			}
-			for j, v := range vs[k] {
-				sum[w.text][j] += float64(v) * float64(w.n)
-			}
-			count[w.text] += w.n
-		}
-		lo = hi
-	}
-	out := make([][]float32, len(ex))
-	for i := range ex {
-		out[i] = make([]float32, d)
-		for j, v := range sum[i] {
-			out[i][j] = float32(v / float64(count[i]))
-		}
-	}
-	return out, nil
+	return tr.PoolWindows(texts, e.m.Cfg.Text.SeqLen, bs, e.Dim(), func(ids []int64, b, t int) ([][]float32, error) {
+		return e.pooled(&Batch{B: b, Clones: 1, T: t, IDs: ids})
+	})
 }
 
 func (e *encoder) batchOf(ex []data.Example, idx []int, n int) (*Batch, error) {
