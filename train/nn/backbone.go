@@ -23,6 +23,11 @@ type Arch struct {
 	// flattens them (features = last width x P x P), keeping the coarse
 	// layout that matters for small centred images such as Fashion-MNIST.
 	Pool int64 `yaml:"pool,omitempty" json:"pool,omitempty"`
+	// Depths is the convnet's number of conv-BN-ReLU layers per stage
+	// (empty: one per stage). Its tensors keep the names of the matching
+	// PyTorch nn.Sequential (conv, BatchNorm2d, ReLU per layer, MaxPool2d
+	// between stages), so one layer per stage names them features.{4i}.
+	Depths []int `yaml:"depths,flow,omitempty" json:"depths,omitempty"`
 	// ImageSize and Patch size a ViT (0: from the input).
 	ImageSize int `yaml:"image_size,omitempty" json:"image_size,omitempty"`
 	Patch     int `yaml:"patch,omitempty" json:"patch,omitempty"`
@@ -74,7 +79,15 @@ func NewBackbone(p *Params, prefix string, a Arch) (Backbone, error) {
 		if a.Pool < 0 || a.Pool > 8 {
 			return nil, fmt.Errorf("nn: arch convnet: pool %d outside [0, 8]", a.Pool)
 		}
-		return NewConvNet(p, prefix, int64(a.InChannels), a.Widths, a.Pool), nil
+		if len(a.Depths) != 0 && len(a.Depths) != len(a.Widths) {
+			return nil, fmt.Errorf("nn: arch convnet: %d depths for %d widths", len(a.Depths), len(a.Widths))
+		}
+		for _, d := range a.Depths {
+			if d < 1 || d > 8 {
+				return nil, fmt.Errorf("nn: arch convnet: depth %d outside [1, 8]", d)
+			}
+		}
+		return NewConvNetDepths(p, prefix, int64(a.InChannels), a.Widths, a.Depths, a.Pool), nil
 	}
 	if f := backbones[a.Name]; f != nil {
 		return f(p, prefix, a)
@@ -90,23 +103,44 @@ func registeredNames() string {
 	return s
 }
 
-// ConvNet: features.{4i}: conv3x3 (no bias), {4i+1}: BatchNorm2d,
-// {4i+2}: ReLU, {4i+3}: MaxPool2d(2) between stages.
+// ConvNet is an nn.Sequential of stages of conv3x3 (no bias),
+// BatchNorm2d and ReLU layers with MaxPool2d(2) between stages; with one
+// layer per stage its tensors are features.{4i} (conv) and
+// features.{4i+1} (BatchNorm).
 type ConvNet struct {
 	convs []*Conv2d
 	bns   []*BatchNorm
-	out   int64
-	pool  int64
+	// last[k] marks the last layer of a stage (a max-pool follows
+	// unless it is the network's last layer).
+	last []bool
+	out  int64
+	pool int64
 }
 
-// NewConvNet builds the small CPU network (pool as Arch.Pool).
+// NewConvNet builds the small CPU network with one layer per stage (pool
+// as Arch.Pool).
 func NewConvNet(p *Params, prefix string, in int64, widths []int64, pool int64) *ConvNet {
+	return NewConvNetDepths(p, prefix, in, widths, nil, pool)
+}
+
+// NewConvNetDepths builds the network with depths[i] layers in stage i
+// (nil: one each).
+func NewConvNetDepths(p *Params, prefix string, in int64, widths []int64, depths []int, pool int64) *ConvNet {
 	n := &ConvNet{out: widths[len(widths)-1], pool: max(pool, 1)}
-	c := in
+	c, idx := in, 0
 	for i, w := range widths {
-		n.convs = append(n.convs, NewConv2d(p, fmt.Sprintf("%sfeatures.%d", prefix, 4*i), c, w, 3, 1, 1, false, false))
-		n.bns = append(n.bns, NewBatchNorm(p, fmt.Sprintf("%sfeatures.%d", prefix, 4*i+1), w))
-		c = w
+		d := 1
+		if depths != nil {
+			d = depths[i]
+		}
+		for j := range d {
+			n.convs = append(n.convs, NewConv2d(p, fmt.Sprintf("%sfeatures.%d", prefix, idx), c, w, 3, 1, 1, false, false))
+			n.bns = append(n.bns, NewBatchNorm(p, fmt.Sprintf("%sfeatures.%d", prefix, idx+1), w))
+			n.last = append(n.last, j == d-1)
+			idx += 3 // conv, BatchNorm, ReLU
+			c = w
+		}
+		idx++ // MaxPool2d
 	}
 	n.out *= n.pool * n.pool
 	return n
@@ -119,7 +153,7 @@ func (n *ConvNet) Dim() int64 { return n.out }
 func (n *ConvNet) Forward(tp *op.Tape, x op.Tensor, train bool) op.Tensor {
 	for i := range n.convs {
 		x = tp.Relu(n.bns[i].Forward(tp, n.convs[i].Forward(tp, x), train))
-		if i < len(n.convs)-1 {
+		if n.last[i] && i < len(n.convs)-1 {
 			x = tp.MaxPool2d(x, 2, 2, 0)
 		}
 	}
