@@ -362,26 +362,16 @@ func toDevice(b *Batch, dev gotch.Device) (t tensors, err error) {
 
 // step trains on one batch.
 func step(n *net, opt *nn.Optimizer, bf16, skipNonFinite bool, b tensors, lr, clip float64, reduce func([]op.Tensor) error) (r stepResult, err error) {
-	defer op.LockThread()()
-	defer op.Catch(&err)
-	var tp op.Tape
-	tp.BF16 = bf16
-	defer tp.Drop()
-	logits := n.forward(&tp, b.x, true)
-	loss, ce := rebalancedLoss(&tp, logits, b.z, b.v)
-	correct := tp.CountEqual(tp.Argmax(logits, 1), b.bins)
-	params := n.p.Trainable()
-	grads, norm, vals, _ := nn.Backward(&tp, params, loss, loss, ce, correct)
-	restore := op.NoGrad()
-	defer restore()
-	norm = sslkit.ReduceGrads(&tp, grads, reduce, norm)
-	r.loss, r.ce, r.gradNorm = vals[0], vals[1], norm
-	r.acc = vals[2] / float64(op.Numel(op.Shape(b.bins)))
-	if skipNonFinite && !(op.Finite(norm) && op.Finite(r.loss)) {
-		r.skipped = true
-		return r, nil
+	o := sslkit.StepOptions{BF16: bf16, SkipNonFinite: skipNonFinite, LR: lr, Clip: clip, Reduce: reduce}
+	var pixels float64
+	s, err := sslkit.TrainStep(n.p, opt, o, func(tp *op.Tape) []op.Tensor {
+		logits := n.forward(tp, b.x, true)
+		loss, ce := rebalancedLoss(tp, logits, b.z, b.v)
+		pixels = float64(op.Numel(op.Shape(b.bins)))
+		return []op.Tensor{loss, ce, tp.CountEqual(tp.Argmax(logits, 1), b.bins)}
+	})
+	if err != nil {
+		return r, err
 	}
-	nn.ClipGrads(grads, norm, clip)
-	opt.Step(&tp, params, grads, lr)
-	return r, nil
+	return stepResult{loss: s.Vals[0], ce: s.Vals[1], acc: s.Vals[2] / pixels, gradNorm: s.GradNorm, skipped: s.Skipped}, nil
 }

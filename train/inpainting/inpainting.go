@@ -204,24 +204,13 @@ type stepResult struct {
 
 // step trains on one batch.
 func step(n *net, opt *nn.Optimizer, bf16, skipNonFinite bool, b tensors, lr, clip float64, reduce func([]op.Tensor) error) (r stepResult, err error) {
-	defer op.LockThread()()
-	defer op.Catch(&err)
-	var tp op.Tape
-	tp.BF16 = bf16
-	defer tp.Drop()
-	pred := n.forward(&tp, b.x, true)
-	loss := maskedLoss(&tp, pred, b.target, b.w, b.m)
-	params := n.p.Trainable()
-	grads, norm, vals, _ := nn.Backward(&tp, params, loss, loss, tp.Mean(b.m))
-	restore := op.NoGrad()
-	defer restore()
-	norm = sslkit.ReduceGrads(&tp, grads, reduce, norm)
-	r.loss, r.maskFrac, r.gradNorm = vals[0], vals[1], norm
-	if skipNonFinite && !(op.Finite(norm) && op.Finite(r.loss)) {
-		r.skipped = true
-		return r, nil
+	o := sslkit.StepOptions{BF16: bf16, SkipNonFinite: skipNonFinite, LR: lr, Clip: clip, Reduce: reduce}
+	s, err := sslkit.TrainStep(n.p, opt, o, func(tp *op.Tape) []op.Tensor {
+		pred := n.forward(tp, b.x, true)
+		return []op.Tensor{maskedLoss(tp, pred, b.target, b.w, b.m), tp.Mean(b.m)}
+	})
+	if err != nil {
+		return r, err
 	}
-	nn.ClipGrads(grads, norm, clip)
-	opt.Step(&tp, params, grads, lr)
-	return r, nil
+	return stepResult{loss: s.Vals[0], maskFrac: s.Vals[1], gradNorm: s.GradNorm, skipped: s.Skipped}, nil
 }
