@@ -302,3 +302,17 @@ func ValidateViews(method string, c *train.Config, arch nn.Arch, r augment.Recip
 	}
 	return r.Validate()
 }
+
+// Check reports an input that a backbone of arch cannot take: a size
+// outside [8, 4096], other than 1 or 3 channels, or channels other than
+// the arch's in_channels; method prefixes the errors. The normalization
+// is Normalize.Validate's to check.
+func (in Input) Check(method string, arch nn.Arch) error {
+	if in.Size < 8 || in.Size > 4096 || (in.Channels != 1 && in.Channels != 3) {
+		return fmt.Errorf("%s: input size %d must be in [8, 4096] and channels %d 1 or 3", method, in.Size, in.Channels)
+	}
+	if arch.InChannels != in.Channels {
+		return fmt.Errorf("%s: input has %d channels but model.arch.in_channels is %d", method, in.Channels, arch.InChannels)
+	}
+	return nil
+}
