@@ -295,21 +295,16 @@ type net struct {
 
 // newNet builds the network for grid x grid targets over q bins; the seed
 // fixes the initial weights.
-func newNet(m *Model, grid, q int, seed uint64, dev gotch.Device) (n *net, err error) {
-	defer op.LockThread()()
-	defer op.Catch(&err)
-	p := sslkit.NewParams(seed, dev)
-	n = &net{p: p, grid: int64(grid), width: m.Head}
-	if n.bb, err = nn.NewBackbone(p, sslkit.BackbonePrefix, m.Arch); err != nil {
-		p.Free()
-		return nil, err
-	}
-	n.fc = nn.NewLinear(p, "head.fc", n.bb.Dim(), m.Head*n.grid*n.grid)
-	n.bn0 = nn.NewBatchNorm(p, "head.bn0", m.Head)
-	n.conv = nn.NewConv2d(p, "head.conv", m.Head, m.Head, 3, 1, 1, false, false)
-	n.bn1 = nn.NewBatchNorm(p, "head.bn1", m.Head)
-	n.out = nn.NewConv2d(p, "head.out", m.Head, int64(q), 1, 1, 0, true, false)
-	return n, nil
+func newNet(m *Model, grid, q int, seed uint64, dev gotch.Device) (*net, error) {
+	return sslkit.NewNet(seed, dev, m.Arch, func(p *nn.Params, bb nn.Backbone) (*net, error) {
+		n := &net{p: p, bb: bb, grid: int64(grid), width: m.Head}
+		n.fc = nn.NewLinear(p, "head.fc", bb.Dim(), m.Head*n.grid*n.grid)
+		n.bn0 = nn.NewBatchNorm(p, "head.bn0", m.Head)
+		n.conv = nn.NewConv2d(p, "head.conv", m.Head, m.Head, 3, 1, 1, false, false)
+		n.bn1 = nn.NewBatchNorm(p, "head.bn1", m.Head)
+		n.out = nn.NewConv2d(p, "head.out", m.Head, int64(q), 1, 1, 0, true, false)
+		return n, nil
+	})
 }
 
 // forward maps lightness inputs (N x 1 x S x S) to bin logits (N x Q x G

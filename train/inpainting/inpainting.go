@@ -130,26 +130,20 @@ type net struct {
 
 // newNet builds the network for images of channels channels; the seed
 // fixes the initial weights.
-func newNet(m *Model, channels int, seed uint64, dev gotch.Device) (n *net, err error) {
-	defer op.LockThread()()
-	defer op.Catch(&err)
-	p := sslkit.NewParams(seed, dev)
-	n = &net{p: p, grid: int64(m.Decoder.Grid), ch0: m.Decoder.Channels[0]}
-	if n.bb, err = nn.NewBackbone(p, sslkit.BackbonePrefix, m.Arch); err != nil {
-		p.Free()
-		return nil, err
-	}
-	d := m.Decoder
-	n.fc = nn.NewLinear(p, "decoder.fc", n.bb.Dim(), n.ch0*n.grid*n.grid)
-	n.bn0 = nn.NewBatchNorm(p, "decoder.bn0", n.ch0)
-	c := n.ch0
-	for i, w := range d.Channels[1:] {
-		n.up = append(n.up, nn.NewConv2d(p, fmt.Sprintf("decoder.up%d.conv", i+1), c, w, 3, 1, 1, false, false))
-		n.bns = append(n.bns, nn.NewBatchNorm(p, fmt.Sprintf("decoder.up%d.bn", i+1), w))
-		c = w
-	}
-	n.out = nn.NewConv2d(p, "decoder.out", c, int64(channels), 3, 1, 1, true, false)
-	return n, nil
+func newNet(m *Model, channels int, seed uint64, dev gotch.Device) (*net, error) {
+	return sslkit.NewNet(seed, dev, m.Arch, func(p *nn.Params, bb nn.Backbone) (*net, error) {
+		n := &net{p: p, bb: bb, grid: int64(m.Decoder.Grid), ch0: m.Decoder.Channels[0]}
+		n.fc = nn.NewLinear(p, "decoder.fc", bb.Dim(), n.ch0*n.grid*n.grid)
+		n.bn0 = nn.NewBatchNorm(p, "decoder.bn0", n.ch0)
+		c := n.ch0
+		for i, w := range m.Decoder.Channels[1:] {
+			n.up = append(n.up, nn.NewConv2d(p, fmt.Sprintf("decoder.up%d.conv", i+1), c, w, 3, 1, 1, false, false))
+			n.bns = append(n.bns, nn.NewBatchNorm(p, fmt.Sprintf("decoder.up%d.bn", i+1), w))
+			c = w
+		}
+		n.out = nn.NewConv2d(p, "decoder.out", c, int64(channels), 3, 1, 1, true, false)
+		return n, nil
+	})
 }
 
 // forward reconstructs images (N x C x S x S, float32) from masked inputs

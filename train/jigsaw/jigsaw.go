@@ -179,19 +179,14 @@ type net struct {
 
 // newNet builds the network for puzzles of tiles tiles and classes
 // permutations; the seed fixes the initial weights.
-func newNet(m *Model, tiles, classes int, seed uint64, dev gotch.Device) (n *net, err error) {
-	defer op.LockThread()()
-	defer op.Catch(&err)
-	p := sslkit.NewParams(seed, dev)
-	n = &net{p: p, tiles: int64(tiles)}
-	if n.bb, err = nn.NewBackbone(p, sslkit.BackbonePrefix, m.Arch); err != nil {
-		p.Free()
-		return nil, err
-	}
-	n.tile = nn.NewLinear(p, "tile", n.bb.Dim(), m.Tile)
-	n.joint = nn.NewLinear(p, "joint", int64(tiles)*m.Tile, m.Joint)
-	n.class = nn.NewLinear(p, "classifier", m.Joint, int64(classes))
-	return n, nil
+func newNet(m *Model, tiles, classes int, seed uint64, dev gotch.Device) (*net, error) {
+	return sslkit.NewNet(seed, dev, m.Arch, func(p *nn.Params, bb nn.Backbone) (*net, error) {
+		n := &net{p: p, bb: bb, tiles: int64(tiles)}
+		n.tile = nn.NewLinear(p, "tile", bb.Dim(), m.Tile)
+		n.joint = nn.NewLinear(p, "joint", int64(tiles)*m.Tile, m.Joint)
+		n.class = nn.NewLinear(p, "classifier", m.Joint, int64(classes))
+		return n, nil
+	})
 }
 
 // forward maps tiles (B*tiles x C x T x T) to permutation logits (B x N,

@@ -111,17 +111,10 @@ type net struct {
 
 // newNet builds the network; the seed fixes the initial weights (the
 // random-init baseline rebuilds them).
-func newNet(m *Model, seed uint64, dev gotch.Device) (n *net, err error) {
-	defer op.LockThread()()
-	defer op.Catch(&err)
-	p := sslkit.NewParams(seed, dev)
-	n = &net{p: p}
-	if n.bb, err = nn.NewBackbone(p, sslkit.BackbonePrefix, m.Arch); err != nil {
-		p.Free()
-		return nil, err
-	}
-	n.head = nn.NewLinear(p, "head", n.bb.Dim(), augment.RotationClasses)
-	return n, nil
+func newNet(m *Model, seed uint64, dev gotch.Device) (*net, error) {
+	return sslkit.NewNet(seed, dev, m.Arch, func(p *nn.Params, bb nn.Backbone) (*net, error) {
+		return &net{p: p, bb: bb, head: nn.NewLinear(p, "head", bb.Dim(), augment.RotationClasses)}, nil
+	})
 }
 
 // forward returns the logits (float32, N x 4) and the backbone features.

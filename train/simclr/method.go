@@ -10,7 +10,6 @@ import (
 	"github.com/sslpipe/sslpipe/train/data"
 	"github.com/sslpipe/sslpipe/train/internal/sslkit"
 	"github.com/sslpipe/sslpipe/train/nn"
-	"github.com/sslpipe/sslpipe/train/op"
 )
 
 func init() {
@@ -40,22 +39,10 @@ type trainer struct {
 }
 
 // build makes the network of c on dev with the run's initial weights.
-func build(c *train.Config, dev gotch.Device) (m *Model, err error) {
-	defer op.LockThread()()
-	p := sslkit.NewParams(c.Seed, dev)
-	defer func() {
-		if err != nil {
-			p.Free()
-		}
-	}()
-	bb, err := func() (bb nn.Backbone, err error) {
-		defer op.Catch(&err)
-		return nn.NewBackbone(p, sslkit.BackbonePrefix, model(c).Arch)
-	}()
-	if err != nil {
-		return nil, err
-	}
-	return New(p, bb, config(c))
+func build(c *train.Config, dev gotch.Device) (*Model, error) {
+	return sslkit.NewNet(c.Seed, dev, model(c).Arch, func(p *nn.Params, bb nn.Backbone) (*Model, error) {
+		return New(p, bb, config(c))
+	})
 }
 
 func newTrainer(env *train.Env) (train.Trainer, error) {

@@ -33,6 +33,28 @@ func NewParams(seed uint64, dev gotch.Device) *nn.Params {
 // parameter set.
 const BackbonePrefix = "backbone."
 
+// NewNet builds a one-parameter-set network on dev with a run's initial
+// weights, as every image method does: NewParams(seed), the backbone of
+// arch under BackbonePrefix first (so the random-init baseline is the
+// backbone a run starts from), then the rest with heads, on a locked OS
+// thread. heads may raise libtorch errors (op.Catch); on any error the
+// parameter set is freed.
+func NewNet[N any](seed uint64, dev gotch.Device, arch nn.Arch, heads func(p *nn.Params, bb nn.Backbone) (N, error)) (n N, err error) {
+	defer op.LockThread()()
+	p := NewParams(seed, dev)
+	defer func() {
+		if err != nil {
+			p.Free()
+		}
+	}()
+	defer op.Catch(&err)
+	bb, err := nn.NewBackbone(p, BackbonePrefix, arch)
+	if err != nil {
+		return n, err
+	}
+	return heads(p, bb)
+}
+
 // IsBackbone selects a network's backbone tensors.
 func IsBackbone(q *nn.Param) bool { return strings.HasPrefix(q.Name, BackbonePrefix) }
 
