@@ -132,7 +132,7 @@ var presets = []train.Preset{
 			s := settings(c)
 			s.TeacherTemp, s.WarmupTeacherTemp, s.FreezeLastLayerEpochs = 0.04, 0.04, 0.3
 			c.Optim.LR = 1e-3
-			sslkit.FashionMNISTReproduce(c, &s.Augment, 100)
+			sslkit.FashionMNISTReproduce(c, &model(c).Arch, &s.Augment, 100)
 		}},
 	{Name: "smoke", Summary: "the smallest network and input: 20 steps in seconds on 2 CPU cores, to check a set-up",
 		Source: "fmnist-quick, shrunk", Apply: func(c *train.Config) {

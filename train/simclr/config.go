@@ -104,7 +104,7 @@ var presets = []train.Preset{
 	{Name: "fmnist-reproduce", Summary: "the Fashion-MNIST comparison's run: crops 0.4-1, 3,300 steps (`make reproduce` cuts it to its CPU budget)",
 		Source: "fmnist-quick with BYOL fmnist-reproduce's crops (benchmarks/imgmethods/EXPERIMENTS.md, pilot simclr-p1)", Apply: func(c *train.Config) {
 			fmnist(c)
-			sslkit.FashionMNISTReproduce(c, &settings(c).Augment, 100)
+			sslkit.FashionMNISTReproduce(c, &model(c).Arch, &settings(c).Augment, 100)
 		}},
 	{Name: "smoke", Summary: "the smallest network and input: 20 steps in seconds on 2 CPU cores, to check a set-up",
 		Source: "fmnist-quick, shrunk", Apply: func(c *train.Config) {

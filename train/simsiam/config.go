@@ -94,7 +94,7 @@ var presets = []train.Preset{
 	{Name: "fmnist-reproduce", Summary: "the Fashion-MNIST comparison's run: crops 0.4-1, 3,300 steps (`make reproduce` cuts it to its CPU budget)",
 		Source: "fmnist-quick with BYOL fmnist-reproduce's crops, no warm-up as in the paper (benchmarks/imgmethods/EXPERIMENTS.md, pilot simsiam-p1)", Apply: func(c *train.Config) {
 			fmnist(c)
-			sslkit.FashionMNISTReproduce(c, &settings(c).Augment, 0)
+			sslkit.FashionMNISTReproduce(c, &model(c).Arch, &settings(c).Augment, 0)
 		}},
 	{Name: "smoke", Summary: "the smallest network and input: 20 steps in seconds on 2 CPU cores, to check a set-up",
 		Source: "fmnist-quick, shrunk", Apply: func(c *train.Config) {

@@ -3,6 +3,7 @@ package sslkit
 import (
 	"github.com/sslpipe/sslpipe/augment"
 	"github.com/sslpipe/sslpipe/train"
+	"github.com/sslpipe/sslpipe/train/nn"
 )
 
 // FashionMNISTNorm is Fashion-MNIST's pixel mean and std (BYOL's).
@@ -84,13 +85,15 @@ func CIFARAsymmetric() augment.Recipe {
 
 // FashionMNISTReproduce turns a method's fmnist-quick config into its
 // fmnist-reproduce one, the recipe of the Fashion-MNIST comparison of the
-// image methods (benchmarks/imgmethods/EXPERIMENTS.md): crops of scale
-// 0.4-1 in every whole-image view (BYOL's fmnist-reproduce setting; DINO's
-// local crops keep their scales), a 3,300-step
+// image methods (benchmarks/imgmethods/EXPERIMENTS.md): the ConvNet's 4x4
+// pooled grid (2,048-d features; pilot simclr-p3), crops of scale 0.4-1 in
+// every whole-image view (BYOL's fmnist-reproduce setting; DINO's local
+// crops keep their scales), a 3,300-step
 // cosine schedule with the given warm-up, checkpoints and the online kNN
 // monitor every 500 steps. `sslpipe train --steps N` rescales the schedule
 // to a CPU budget.
-func FashionMNISTReproduce(c *train.Config, r *augment.Recipe, warmup int64) {
+func FashionMNISTReproduce(c *train.Config, arch *nn.Arch, r *augment.Recipe, warmup int64) {
+	arch.Pool = 4
 	for i := range r.Views {
 		if r.Views[i].Scale[1] == 1 {
 			r.Views[i].Scale[0] = 0.4
