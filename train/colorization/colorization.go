@@ -295,21 +295,16 @@ type net struct {
 
 // newNet builds the network for grid x grid targets over q bins; the seed
 // fixes the initial weights.
-func newNet(m *Model, grid, q int, seed uint64, dev gotch.Device) (n *net, err error) {
-	defer op.LockThread()()
-	defer op.Catch(&err)
-	p := sslkit.NewParams(seed, dev)
-	n = &net{p: p, grid: int64(grid), width: m.Head}
-	if n.bb, err = nn.NewBackbone(p, sslkit.BackbonePrefix, m.Arch); err != nil {
-		p.Free()
-		return nil, err
-	}
-	n.fc = nn.NewLinear(p, "head.fc", n.bb.Dim(), m.Head*n.grid*n.grid)
-	n.bn0 = nn.NewBatchNorm(p, "head.bn0", m.Head)
-	n.conv = nn.NewConv2d(p, "head.conv", m.Head, m.Head, 3, 1, 1, false, false)
-	n.bn1 = nn.NewBatchNorm(p, "head.bn1", m.Head)
-	n.out = nn.NewConv2d(p, "head.out", m.Head, int64(q), 1, 1, 0, true, false)
-	return n, nil
+func newNet(m *Model, grid, q int, seed uint64, dev gotch.Device) (*net, error) {
+	return sslkit.NewNet(seed, dev, m.Arch, func(p *nn.Params, bb nn.Backbone) (*net, error) {
+		n := &net{p: p, bb: bb, grid: int64(grid), width: m.Head}
+		n.fc = nn.NewLinear(p, "head.fc", bb.Dim(), m.Head*n.grid*n.grid)
+		n.bn0 = nn.NewBatchNorm(p, "head.bn0", m.Head)
+		n.conv = nn.NewConv2d(p, "head.conv", m.Head, m.Head, 3, 1, 1, false, false)
+		n.bn1 = nn.NewBatchNorm(p, "head.bn1", m.Head)
+		n.out = nn.NewConv2d(p, "head.out", m.Head, int64(q), 1, 1, 0, true, false)
+		return n, nil
+	})
 }
 
 // forward maps lightness inputs (N x 1 x S x S) to bin logits (N x Q x G
@@ -362,26 +357,16 @@ func toDevice(b *Batch, dev gotch.Device) (t tensors, err error) {
 
 // step trains on one batch.
 func step(n *net, opt *nn.Optimizer, bf16, skipNonFinite bool, b tensors, lr, clip float64, reduce func([]op.Tensor) error) (r stepResult, err error) {
-	defer op.LockThread()()
-	defer op.Catch(&err)
-	var tp op.Tape
-	tp.BF16 = bf16
-	defer tp.Drop()
-	logits := n.forward(&tp, b.x, true)
-	loss, ce := rebalancedLoss(&tp, logits, b.z, b.v)
-	correct := tp.CountEqual(tp.Argmax(logits, 1), b.bins)
-	params := n.p.Trainable()
-	grads, norm, vals, _ := nn.Backward(&tp, params, loss, loss, ce, correct)
-	restore := op.NoGrad()
-	defer restore()
-	norm = sslkit.ReduceGrads(&tp, grads, reduce, norm)
-	r.loss, r.ce, r.gradNorm = vals[0], vals[1], norm
-	r.acc = vals[2] / float64(op.Numel(op.Shape(b.bins)))
-	if skipNonFinite && !(op.Finite(norm) && op.Finite(r.loss)) {
-		r.skipped = true
-		return r, nil
+	o := sslkit.StepOptions{BF16: bf16, SkipNonFinite: skipNonFinite, LR: lr, Clip: clip, Reduce: reduce}
+	var pixels float64
+	s, err := sslkit.TrainStep(n.p, opt, o, func(tp *op.Tape) []op.Tensor {
+		logits := n.forward(tp, b.x, true)
+		loss, ce := rebalancedLoss(tp, logits, b.z, b.v)
+		pixels = float64(op.Numel(op.Shape(b.bins)))
+		return []op.Tensor{loss, ce, tp.CountEqual(tp.Argmax(logits, 1), b.bins)}
+	})
+	if err != nil {
+		return r, err
 	}
-	nn.ClipGrads(grads, norm, clip)
-	opt.Step(&tp, params, grads, lr)
-	return r, nil
+	return stepResult{loss: s.Vals[0], ce: s.Vals[1], acc: s.Vals[2] / pixels, gradNorm: s.GradNorm, skipped: s.Skipped}, nil
 }

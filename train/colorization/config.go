@@ -5,6 +5,7 @@ import (
 
 	"github.com/sslpipe/sslpipe/train"
 	"github.com/sslpipe/sslpipe/train/data"
+	"github.com/sslpipe/sslpipe/train/internal/sslkit"
 	"github.com/sslpipe/sslpipe/train/nn"
 )
 
@@ -94,15 +95,9 @@ func photos28(c *train.Config) {
 	s.Size, s.Downsample = 28, 4
 	s.Scale, s.Ratio = [2]float64{0.1, 0.6}, [2]float64{3.0 / 4, 4.0 / 3}
 	s.Rebalance.Images = 1000
-	c.Data.Spec = ""
-	c.Data.Batch = 64
-	c.Device = "cpu"
-	c.Threads = 1
+	sslkit.PretextCPU(c, 64, 3030)
+	c.Data.Spec = "" // colour photos, given with --data
 	c.Optim = train.OptimConfig{Name: "adamw", LR: 1e-3, Beta1: 0.9, Beta2: 0.99, Eps: 1e-8, WeightDecay: 1e-3, Momentum: 0.9, Eta: 1e-3}
-	c.Schedule = train.ScheduleConfig{Steps: 3030, WarmupSteps: 50, Kind: "cosine"}
-	c.Log.Every = 50
-	c.Checkpoint = train.CheckpointConfig{Every: 500, Keep: 2}
-	c.Monitor = train.MonitorConfig{Every: 0, Train: "fashion-mnist:train", Test: "fashion-mnist:test", NTrain: 10000, NTest: 2000, K: 200, T: 0.1}
 }
 
 var presets = []train.Preset{
@@ -116,10 +111,7 @@ var presets = []train.Preset{
 			model(c).Arch.Widths = []int64{8, 16}
 			model(c).Head = 8
 			settings(c).Rebalance.Images = 64
-			c.Data.Batch = 16
-			c.Schedule = train.ScheduleConfig{Steps: 20, WarmupSteps: 2, Kind: "cosine"}
-			c.Log.Every = 5
-			c.Checkpoint.Every = 10
+			sslkit.Smoke(c, 16)
 		}},
 }
 

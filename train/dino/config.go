@@ -105,7 +105,7 @@ func fmnist(c *train.Config) {
 	c.Schedule = train.ScheduleConfig{Steps: 200, WarmupSteps: 20, Kind: "cosine"}
 	c.Log.Every = 10
 	c.Checkpoint = train.CheckpointConfig{Every: 100, Keep: 2}
-	c.Monitor = train.MonitorConfig{Every: 0, Train: "fashion-mnist:train", Test: "fashion-mnist:test", NTrain: 10000, NTest: 2000, K: 200, T: 0.1}
+	c.Monitor = sslkit.FashionMNISTMonitor()
 }
 
 var presets = []train.Preset{
@@ -140,10 +140,7 @@ var presets = []train.Preset{
 			model(c).Arch.Widths = []int64{8, 16}
 			model(c).Head = HeadConfig{OutDim: 64, Hidden: 32, Bottleneck: 16, Layers: 3, NormLastLayer: true}
 			settings(c).Augment = sslkit.FashionMNISTMultiCrop("dino-smoke", 0.4, 2, 12, [2]float64{0.1, 0.4})
-			c.Data.Batch = 32
-			c.Schedule = train.ScheduleConfig{Steps: 20, WarmupSteps: 2, Kind: "cosine"}
-			c.Log.Every = 5
-			c.Checkpoint.Every = 10
+			sslkit.Smoke(c, 32)
 		}},
 }
 

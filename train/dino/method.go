@@ -3,7 +3,6 @@ package dino
 import (
 	"context"
 	"fmt"
-	"maps"
 	"slices"
 
 	"github.com/sugarme/gotch"
@@ -32,11 +31,13 @@ func init() {
 }
 
 // trainer is DINO's train.Trainer: student, teacher, center and the
-// student's optimizer.
+// student's optimizer (sslkit.NetState saves and loads the networks
+// under "student." and "teacher." and the optimizer; the trainer adds the
+// center).
 type trainer struct {
+	sslkit.NetState
 	cfg *train.Config
 	m   *Model
-	opt *nn.Optimizer
 	dev gotch.Device
 	// perEpoch is the number of steps in an epoch of this rank's data
 	// (the unit of the epoch-counted schedules).
@@ -76,7 +77,8 @@ func newTrainer(env *train.Env) (train.Trainer, error) {
 	}
 	m.BF16 = c.BF16 && env.Device.IsCuda()
 	world := max(env.World, 1)
-	return &trainer{cfg: c, m: m, opt: opt, dev: env.Device,
+	st := sslkit.NetState{Params: m.Student, Opt: opt, Prefix: "student.", Teacher: m.Teacher, TeacherPrefix: "teacher."}
+	return &trainer{NetState: st, cfg: c, m: m, dev: env.Device,
 		perEpoch: stepsPerEpoch(env.Data.Len(), c.Data.Limit, c.Data.Batch, world)}, nil
 }
 
@@ -106,7 +108,7 @@ func (t *trainer) Step(_ context.Context, batch any, s train.StepInfo) (train.St
 	defer sslkit.FreeAll(vs)
 	t.m.Reduce, t.m.MeanAcrossRanks = s.Reduce, sslkit.MeanAcrossRanks(s.AllReduceMean)
 	sc := t.schedule(s)
-	st, err := t.m.Step(t.opt, vs, sc)
+	st, err := t.m.Step(t.Opt, vs, sc)
 	if err != nil {
 		return train.StepResult{}, err
 	}
@@ -119,14 +121,10 @@ func (t *trainer) Step(_ context.Context, batch any, s train.StepInfo) (train.St
 		"teacher_temp": sc.TeacherTemp, "weight_decay": sc.WeightDecay, "last_layer_frozen": frozen}}, nil
 }
 
-// State: the student ("student."), the teacher ("teacher."), the center
-// ("center") and the optimizer state ("optim.").
+// State: the student ("student."), the teacher ("teacher."), the
+// optimizer state ("optim.") and the center ("center").
 func (t *trainer) State() (ts map[string]train.STensor, n int64, err error) {
-	ts = map[string]train.STensor{}
-	if err := t.m.Student.Snapshot(ts, "student."); err != nil {
-		return nil, 0, err
-	}
-	if err := t.m.Teacher.Snapshot(ts, "teacher."); err != nil {
+	if ts, n, err = t.NetState.State(); err != nil {
 		return nil, 0, err
 	}
 	err = func() (err error) {
@@ -137,27 +135,21 @@ func (t *trainer) State() (ts map[string]train.STensor, n int64, err error) {
 	if err != nil {
 		return nil, 0, err
 	}
-	os, err := t.opt.State(t.m.Student, "optim.")
-	if err != nil {
-		return nil, 0, err
-	}
-	maps.Copy(ts, os)
-	return ts, t.opt.Steps(), nil
+	return ts, n, nil
 }
 
-func (t *trainer) Load(path string, ts map[string]train.STensor, st *train.State) (err error) {
+// Load restores the networks and the optimizer (sslkit.NetState), then
+// the center.
+func (t *trainer) Load(path string, ts map[string]train.STensor, st *train.State) error {
 	defer op.LockThread()()
-	if err := t.m.Student.Load(path, ts, "student."); err != nil {
-		return err
-	}
-	if err := t.m.Teacher.Load(path, ts, "teacher."); err != nil {
+	if err := t.NetState.Load(path, ts, st); err != nil {
 		return err
 	}
 	c, ok := ts["center"]
 	if want := op.Shape(t.m.Center); !ok || !slices.Equal(c.Shape, want) || c.F32 == nil {
 		return fmt.Errorf("dino: %s: %w: no float32 center of shape %v", path, train.ErrBadCheckpoint, want)
 	}
-	err = func() (err error) {
+	return func() (err error) {
 		defer op.Catch(&err)
 		x, err := op.FromFloat32(c.F32, t.dev, c.Shape...)
 		if err != nil {
@@ -167,23 +159,20 @@ func (t *trainer) Load(path string, ts map[string]train.STensor, st *train.State
 		op.Free(x)
 		return nil
 	}()
-	if err != nil {
-		return err
-	}
-	return t.opt.SetState(path, t.m.Student, ts, "optim.", st.OptSteps)
 }
 
+// Close frees the networks, the optimizer state and the center.
 func (t *trainer) Close() error {
 	defer op.LockThread()()
 	t.m.Free()
-	t.opt.Free()
+	t.Opt.Free()
 	return nil
 }
 
 // ReplicatedTensors are the student's and teacher's tensors and the
 // center (rank 0's are broadcast at the start of a data-parallel run).
 func (t *trainer) ReplicatedTensors() []op.Tensor {
-	return append(append(nn.Tensors(t.m.Student.List()), nn.Tensors(t.m.Teacher.List())...), t.m.Center)
+	return append(t.NetState.ReplicatedTensors(), t.m.Center)
 }
 
 // Embedder is the current teacher backbone (the online monitor's view).

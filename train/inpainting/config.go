@@ -52,7 +52,7 @@ type Settings struct {
 }
 
 // FashionMNISTNorm is Fashion-MNIST's pixel mean and std.
-var FashionMNISTNorm = augment.Normalize{Mean: []float64{0.2860}, Std: []float64{0.3530}}
+var FashionMNISTNorm = sslkit.FashionMNISTNorm
 
 func model(c *train.Config) *Model       { return c.Model.(*Model) }
 func settings(c *train.Config) *Settings { return c.Settings.(*Settings) }
@@ -94,15 +94,8 @@ func fmnist(c *train.Config) {
 	s.Input = Input{Size: 28, Channels: 1, Normalize: FashionMNISTNorm}
 	s.Mask = augment.Inpaint{Kind: augment.InpaintRandom, Coverage: 0.25, Fill: []uint8{73}}
 	s.FlipP = 0.5
-	c.Data.Spec = "fashion-mnist:train"
-	c.Data.Batch = 128
-	c.Device = "cpu"
-	c.Threads = 1
+	sslkit.PretextCPU(c, 128, 750)
 	c.Optim = train.OptimConfig{Name: "adamw", LR: 1e-3, Beta1: 0.5, Beta2: 0.999, Eps: 1e-8, Momentum: 0.9, Eta: 1e-3}
-	c.Schedule = train.ScheduleConfig{Steps: 750, WarmupSteps: 50, Kind: "cosine"}
-	c.Log.Every = 50
-	c.Checkpoint = train.CheckpointConfig{Every: 500, Keep: 2}
-	c.Monitor = train.MonitorConfig{Every: 0, Train: "fashion-mnist:train", Test: "fashion-mnist:test", NTrain: 10000, NTest: 2000, K: 200, T: 0.1}
 }
 
 var presets = []train.Preset{
@@ -119,10 +112,7 @@ var presets = []train.Preset{
 			fmnist(c)
 			model(c).Arch.Widths = []int64{8, 16}
 			model(c).Decoder = Decoder{Grid: 7, Channels: []int64{8, 8, 8}}
-			c.Data.Batch = 16
-			c.Schedule = train.ScheduleConfig{Steps: 20, WarmupSteps: 2, Kind: "cosine"}
-			c.Log.Every = 5
-			c.Checkpoint.Every = 10
+			sslkit.Smoke(c, 16)
 		}},
 }
 
@@ -130,11 +120,8 @@ var presets = []train.Preset{
 func validate(c *train.Config) error {
 	m, s := model(c), settings(c)
 	in := s.Input
-	if in.Size < 8 || in.Size > 4096 || (in.Channels != 1 && in.Channels != 3) {
-		return fmt.Errorf("inpainting: input size %d must be in [8, 4096] and channels %d 1 or 3", in.Size, in.Channels)
-	}
-	if m.Arch.InChannels != in.Channels {
-		return fmt.Errorf("inpainting: input has %d channels but model.arch.in_channels is %d", in.Channels, m.Arch.InChannels)
+	if err := in.Check("inpainting", m.Arch); err != nil {
+		return err
 	}
 	d := m.Decoder
 	if d.Grid < 1 || len(d.Channels) == 0 || len(d.Channels) > 12 {

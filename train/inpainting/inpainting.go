@@ -130,26 +130,20 @@ type net struct {
 
 // newNet builds the network for images of channels channels; the seed
 // fixes the initial weights.
-func newNet(m *Model, channels int, seed uint64, dev gotch.Device) (n *net, err error) {
-	defer op.LockThread()()
-	defer op.Catch(&err)
-	p := sslkit.NewParams(seed, dev)
-	n = &net{p: p, grid: int64(m.Decoder.Grid), ch0: m.Decoder.Channels[0]}
-	if n.bb, err = nn.NewBackbone(p, sslkit.BackbonePrefix, m.Arch); err != nil {
-		p.Free()
-		return nil, err
-	}
-	d := m.Decoder
-	n.fc = nn.NewLinear(p, "decoder.fc", n.bb.Dim(), n.ch0*n.grid*n.grid)
-	n.bn0 = nn.NewBatchNorm(p, "decoder.bn0", n.ch0)
-	c := n.ch0
-	for i, w := range d.Channels[1:] {
-		n.up = append(n.up, nn.NewConv2d(p, fmt.Sprintf("decoder.up%d.conv", i+1), c, w, 3, 1, 1, false, false))
-		n.bns = append(n.bns, nn.NewBatchNorm(p, fmt.Sprintf("decoder.up%d.bn", i+1), w))
-		c = w
-	}
-	n.out = nn.NewConv2d(p, "decoder.out", c, int64(channels), 3, 1, 1, true, false)
-	return n, nil
+func newNet(m *Model, channels int, seed uint64, dev gotch.Device) (*net, error) {
+	return sslkit.NewNet(seed, dev, m.Arch, func(p *nn.Params, bb nn.Backbone) (*net, error) {
+		n := &net{p: p, bb: bb, grid: int64(m.Decoder.Grid), ch0: m.Decoder.Channels[0]}
+		n.fc = nn.NewLinear(p, "decoder.fc", bb.Dim(), n.ch0*n.grid*n.grid)
+		n.bn0 = nn.NewBatchNorm(p, "decoder.bn0", n.ch0)
+		c := n.ch0
+		for i, w := range m.Decoder.Channels[1:] {
+			n.up = append(n.up, nn.NewConv2d(p, fmt.Sprintf("decoder.up%d.conv", i+1), c, w, 3, 1, 1, false, false))
+			n.bns = append(n.bns, nn.NewBatchNorm(p, fmt.Sprintf("decoder.up%d.bn", i+1), w))
+			c = w
+		}
+		n.out = nn.NewConv2d(p, "decoder.out", c, int64(channels), 3, 1, 1, true, false)
+		return n, nil
+	})
 }
 
 // forward reconstructs images (N x C x S x S, float32) from masked inputs
@@ -204,24 +198,13 @@ type stepResult struct {
 
 // step trains on one batch.
 func step(n *net, opt *nn.Optimizer, bf16, skipNonFinite bool, b tensors, lr, clip float64, reduce func([]op.Tensor) error) (r stepResult, err error) {
-	defer op.LockThread()()
-	defer op.Catch(&err)
-	var tp op.Tape
-	tp.BF16 = bf16
-	defer tp.Drop()
-	pred := n.forward(&tp, b.x, true)
-	loss := maskedLoss(&tp, pred, b.target, b.w, b.m)
-	params := n.p.Trainable()
-	grads, norm, vals, _ := nn.Backward(&tp, params, loss, loss, tp.Mean(b.m))
-	restore := op.NoGrad()
-	defer restore()
-	norm = sslkit.ReduceGrads(&tp, grads, reduce, norm)
-	r.loss, r.maskFrac, r.gradNorm = vals[0], vals[1], norm
-	if skipNonFinite && !(op.Finite(norm) && op.Finite(r.loss)) {
-		r.skipped = true
-		return r, nil
+	o := sslkit.StepOptions{BF16: bf16, SkipNonFinite: skipNonFinite, LR: lr, Clip: clip, Reduce: reduce}
+	s, err := sslkit.TrainStep(n.p, opt, o, func(tp *op.Tape) []op.Tensor {
+		pred := n.forward(tp, b.x, true)
+		return []op.Tensor{maskedLoss(tp, pred, b.target, b.w, b.m), tp.Mean(b.m)}
+	})
+	if err != nil {
+		return r, err
 	}
-	nn.ClipGrads(grads, norm, clip)
-	opt.Step(&tp, params, grads, lr)
-	return r, nil
+	return stepResult{loss: s.Vals[0], maskFrac: s.Vals[1], gradNorm: s.GradNorm, skipped: s.Skipped}, nil
 }

@@ -179,19 +179,14 @@ type net struct {
 
 // newNet builds the network for puzzles of tiles tiles and classes
 // permutations; the seed fixes the initial weights.
-func newNet(m *Model, tiles, classes int, seed uint64, dev gotch.Device) (n *net, err error) {
-	defer op.LockThread()()
-	defer op.Catch(&err)
-	p := sslkit.NewParams(seed, dev)
-	n = &net{p: p, tiles: int64(tiles)}
-	if n.bb, err = nn.NewBackbone(p, sslkit.BackbonePrefix, m.Arch); err != nil {
-		p.Free()
-		return nil, err
-	}
-	n.tile = nn.NewLinear(p, "tile", n.bb.Dim(), m.Tile)
-	n.joint = nn.NewLinear(p, "joint", int64(tiles)*m.Tile, m.Joint)
-	n.class = nn.NewLinear(p, "classifier", m.Joint, int64(classes))
-	return n, nil
+func newNet(m *Model, tiles, classes int, seed uint64, dev gotch.Device) (*net, error) {
+	return sslkit.NewNet(seed, dev, m.Arch, func(p *nn.Params, bb nn.Backbone) (*net, error) {
+		n := &net{p: p, bb: bb, tiles: int64(tiles)}
+		n.tile = nn.NewLinear(p, "tile", bb.Dim(), m.Tile)
+		n.joint = nn.NewLinear(p, "joint", int64(tiles)*m.Tile, m.Joint)
+		n.class = nn.NewLinear(p, "classifier", m.Joint, int64(classes))
+		return n, nil
+	})
 }
 
 // forward maps tiles (B*tiles x C x T x T) to permutation logits (B x N,
@@ -211,36 +206,14 @@ type stepResult struct {
 
 // step trains on one batch (tiles x, labels y on the device).
 func step(n *net, opt *nn.Optimizer, bf16, skipNonFinite bool, x, y op.Tensor, lr, clip float64, reduce func([]op.Tensor) error) (r stepResult, err error) {
-	defer op.LockThread()()
-	defer op.Catch(&err)
-	var tp op.Tape
-	tp.BF16 = bf16
-	defer tp.Drop()
-	logits := n.forward(&tp, x, true)
-	loss := tp.CrossEntropy(logits, y)
-	correct := tp.CountEqual(tp.Argmax(logits, 1), y)
-	params := n.p.Trainable()
-	grads, norm, vals, _ := nn.Backward(&tp, params, loss, loss, correct)
-	restore := op.NoGrad()
-	defer restore()
-	norm = sslkit.ReduceGrads(&tp, grads, reduce, norm)
-	r.loss, r.acc, r.gradNorm = vals[0], vals[1]/float64(op.Shape(y)[0]), norm
-	if skipNonFinite && !(op.Finite(norm) && op.Finite(r.loss)) {
-		r.skipped = true
-		return r, nil
-	}
-	nn.ClipGrads(grads, norm, clip)
-	opt.Step(&tp, params, grads, lr)
-	return r, nil
+	o := sslkit.StepOptions{BF16: bf16, SkipNonFinite: skipNonFinite, LR: lr, Clip: clip, Reduce: reduce}
+	r.loss, r.acc, r.gradNorm, r.skipped, err = sslkit.ClassifierStep(n.p, opt, o, y, func(tp *op.Tape) op.Tensor {
+		return n.forward(tp, x, true)
+	})
+	return r, err
 }
 
 // toDevice copies a batch to dev (the caller frees both tensors).
 func toDevice(b *Batch, dev gotch.Device) (x, y op.Tensor, err error) {
-	defer op.LockThread()()
-	defer op.Catch(&err)
-	var tp op.Tape
-	defer tp.Drop()
-	x = tp.Keep(tp.To(tp.Float32(b.X, gotch.CPU, int64(b.Shape[0]), int64(b.Shape[1]), int64(b.Shape[2]), int64(b.Shape[3])), dev))
-	y = tp.Keep(tp.To(tp.Int64(b.Labels, gotch.CPU, int64(len(b.Labels))), dev))
-	return x, y, nil
+	return sslkit.LabeledToDevice(b.X, b.Shape, b.Labels, dev)
 }

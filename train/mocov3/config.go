@@ -86,7 +86,7 @@ func fmnist(c *train.Config) {
 	c.Schedule = train.ScheduleConfig{Steps: 200, WarmupSteps: 20, Kind: "cosine"}
 	c.Log.Every = 10
 	c.Checkpoint = train.CheckpointConfig{Every: 100, Keep: 2}
-	c.Monitor = train.MonitorConfig{Every: 0, Train: "fashion-mnist:train", Test: "fashion-mnist:test", NTrain: 10000, NTest: 2000, K: 200, T: 0.1}
+	c.Monitor = sslkit.FashionMNISTMonitor()
 }
 
 var presets = []train.Preset{
@@ -122,10 +122,7 @@ var presets = []train.Preset{
 			fmnist(c)
 			model(c).Arch.Widths = []int64{8, 16}
 			model(c).Heads = Heads{Hidden: 64, Out: 32, PredHidden: 64, Layers: 2}
-			c.Data.Batch = 32
-			c.Schedule = train.ScheduleConfig{Steps: 20, WarmupSteps: 2, Kind: "cosine"}
-			c.Log.Every = 5
-			c.Checkpoint.Every = 10
+			sslkit.Smoke(c, 32)
 		}},
 }
 

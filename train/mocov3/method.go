@@ -2,7 +2,6 @@ package mocov3
 
 import (
 	"context"
-	"maps"
 
 	"github.com/sugarme/gotch"
 
@@ -29,11 +28,13 @@ func init() {
 }
 
 // trainer is MoCo v3's train.Trainer: the query (base) encoder with its
-// predictor and optimizer, and the momentum encoder.
+// predictor and optimizer, and the momentum encoder (sslkit.NetState:
+// State, Load, Close, ReplicatedTensors; the encoders under "base." and
+// "momentum.").
 type trainer struct {
+	sslkit.NetState
 	cfg  *train.Config
 	m    *Model
-	opt  *nn.Optimizer
 	dev  gotch.Device
 	rank int
 }
@@ -58,7 +59,8 @@ func newTrainer(env *train.Env) (train.Trainer, error) {
 	}
 	m.ClipGradNorm = c.Optim.ClipGradNorm
 	m.BF16 = c.BF16 && env.Device.IsCuda()
-	return &trainer{cfg: c, m: m, opt: opt, dev: env.Device, rank: env.Rank}, nil
+	st := sslkit.NetState{Params: m.Base, Opt: opt, Prefix: "base.", Teacher: m.Momentum, TeacherPrefix: "momentum."}
+	return &trainer{NetState: st, cfg: c, m: m, dev: env.Device, rank: env.Rank}, nil
 }
 
 func (t *trainer) Batches(ex *pipeline.Stream[data.Example], batch, workers int) *pipeline.Stream[any] {
@@ -73,54 +75,12 @@ func (t *trainer) Step(_ context.Context, batch any, s train.StepInfo) (train.St
 	defer sslkit.FreeAll(vs)
 	t.m.Reduce, t.m.Gather = s.Reduce, sslkit.Gather(s.AllGather, t.rank)
 	mom := settings(t.cfg).Momentum.At(s.Step, s.Total)
-	st, err := t.m.Step(t.opt, vs, s.LR, mom)
+	st, err := t.m.Step(t.Opt, vs, s.LR, mom)
 	if err != nil {
 		return train.StepResult{}, err
 	}
 	return train.StepResult{Loss: st.Loss, Skipped: st.Skipped,
 		Metrics: map[string]float64{"acc": st.Acc, "grad_norm": st.GradNorm, "momentum": mom}}, nil
-}
-
-// State: the query encoder ("base."), the momentum encoder ("momentum.")
-// and the optimizer state ("optim.").
-func (t *trainer) State() (map[string]train.STensor, int64, error) {
-	ts := map[string]train.STensor{}
-	if err := t.m.Base.Snapshot(ts, "base."); err != nil {
-		return nil, 0, err
-	}
-	if err := t.m.Momentum.Snapshot(ts, "momentum."); err != nil {
-		return nil, 0, err
-	}
-	os, err := t.opt.State(t.m.Base, "optim.")
-	if err != nil {
-		return nil, 0, err
-	}
-	maps.Copy(ts, os)
-	return ts, t.opt.Steps(), nil
-}
-
-func (t *trainer) Load(path string, ts map[string]train.STensor, st *train.State) error {
-	defer op.LockThread()()
-	if err := t.m.Base.Load(path, ts, "base."); err != nil {
-		return err
-	}
-	if err := t.m.Momentum.Load(path, ts, "momentum."); err != nil {
-		return err
-	}
-	return t.opt.SetState(path, t.m.Base, ts, "optim.", st.OptSteps)
-}
-
-func (t *trainer) Close() error {
-	defer op.LockThread()()
-	t.m.Free()
-	t.opt.Free()
-	return nil
-}
-
-// ReplicatedTensors are both encoders' tensors (rank 0's are broadcast at
-// the start of a data-parallel run).
-func (t *trainer) ReplicatedTensors() []op.Tensor {
-	return append(nn.Tensors(t.m.Base.List()), nn.Tensors(t.m.Momentum.List())...)
 }
 
 // Embedder is the current query encoder's backbone (the online monitor's

@@ -37,7 +37,7 @@ type Settings struct {
 }
 
 // FashionMNISTNorm is Fashion-MNIST's pixel mean and std.
-var FashionMNISTNorm = augment.Normalize{Mean: []float64{0.2860}, Std: []float64{0.3530}}
+var FashionMNISTNorm = sslkit.FashionMNISTNorm
 
 func model(c *train.Config) *Model       { return c.Model.(*Model) }
 func settings(c *train.Config) *Settings { return c.Settings.(*Settings) }
@@ -72,16 +72,9 @@ func fmnist(c *train.Config) {
 	m.Arch = nn.Arch{Name: "convnet", InChannels: 1, Widths: []int64{32, 64, 128}, Pool: 2}
 	s.Input = Input{Size: 28, Channels: 1, Normalize: FashionMNISTNorm}
 	s.FlipP = 0.5
-	c.Data.Spec = "fashion-mnist:train"
-	c.Data.Batch = 64
-	c.Device = "cpu"
-	c.Threads = 1
+	sslkit.PretextCPU(c, 64, 1080)
 	c.Optim = train.OptimConfig{Name: "sgd", LR: 0.1, Momentum: 0.9, WeightDecay: 5e-4,
 		Beta1: 0.9, Beta2: 0.999, Eps: 1e-8, Eta: 1e-3}
-	c.Schedule = train.ScheduleConfig{Steps: 1080, WarmupSteps: 50, Kind: "cosine"}
-	c.Log.Every = 50
-	c.Checkpoint = train.CheckpointConfig{Every: 500, Keep: 2}
-	c.Monitor = train.MonitorConfig{Every: 0, Train: "fashion-mnist:train", Test: "fashion-mnist:test", NTrain: 10000, NTest: 2000, K: 200, T: 0.1}
 }
 
 var presets = []train.Preset{
@@ -101,10 +94,7 @@ var presets = []train.Preset{
 		Source: "fmnist, shrunk", Apply: func(c *train.Config) {
 			fmnist(c)
 			model(c).Arch.Widths = []int64{8, 16}
-			c.Data.Batch = 16
-			c.Schedule = train.ScheduleConfig{Steps: 20, WarmupSteps: 2, Kind: "cosine"}
-			c.Log.Every = 5
-			c.Checkpoint.Every = 10
+			sslkit.Smoke(c, 16)
 		}},
 }
 
@@ -112,11 +102,8 @@ var presets = []train.Preset{
 func validate(c *train.Config) error {
 	m, s := model(c), settings(c)
 	in := s.Input
-	if in.Size < 8 || in.Size > 4096 || (in.Channels != 1 && in.Channels != 3) {
-		return fmt.Errorf("rotation: input size %d must be in [8, 4096] and channels %d 1 or 3", in.Size, in.Channels)
-	}
-	if m.Arch.InChannels != in.Channels {
-		return fmt.Errorf("rotation: input has %d channels but model.arch.in_channels is %d", in.Channels, m.Arch.InChannels)
+	if err := in.Check("rotation", m.Arch); err != nil {
+		return err
 	}
 	if !(s.FlipP >= 0 && s.FlipP <= 1) {
 		return fmt.Errorf("rotation: flip_p %v outside [0, 1]", s.FlipP)

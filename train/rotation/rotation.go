@@ -111,17 +111,10 @@ type net struct {
 
 // newNet builds the network; the seed fixes the initial weights (the
 // random-init baseline rebuilds them).
-func newNet(m *Model, seed uint64, dev gotch.Device) (n *net, err error) {
-	defer op.LockThread()()
-	defer op.Catch(&err)
-	p := sslkit.NewParams(seed, dev)
-	n = &net{p: p}
-	if n.bb, err = nn.NewBackbone(p, sslkit.BackbonePrefix, m.Arch); err != nil {
-		p.Free()
-		return nil, err
-	}
-	n.head = nn.NewLinear(p, "head", n.bb.Dim(), augment.RotationClasses)
-	return n, nil
+func newNet(m *Model, seed uint64, dev gotch.Device) (*net, error) {
+	return sslkit.NewNet(seed, dev, m.Arch, func(p *nn.Params, bb nn.Backbone) (*net, error) {
+		return &net{p: p, bb: bb, head: nn.NewLinear(p, "head", bb.Dim(), augment.RotationClasses)}, nil
+	})
 }
 
 // forward returns the logits (float32, N x 4) and the backbone features.
@@ -140,37 +133,16 @@ type stepResult struct {
 // cross-entropy, backward, the info's gradient reduction, clipping at
 // clip (0: none) and one update at learning rate lr.
 func step(n *net, opt *nn.Optimizer, bf16, skipNonFinite bool, x, y op.Tensor, lr, clip float64, reduce func([]op.Tensor) error) (r stepResult, err error) {
-	defer op.LockThread()()
-	defer op.Catch(&err)
-	var tp op.Tape
-	tp.BF16 = bf16
-	defer tp.Drop()
-	logits, _ := n.forward(&tp, x, true)
-	loss := tp.CrossEntropy(logits, y)
-	correct := tp.CountEqual(tp.Argmax(logits, 1), y)
-	params := n.p.Trainable()
-	grads, norm, vals, _ := nn.Backward(&tp, params, loss, loss, correct)
-	restore := op.NoGrad()
-	defer restore()
-	norm = sslkit.ReduceGrads(&tp, grads, reduce, norm)
-	r.loss, r.acc, r.gradNorm = vals[0], vals[1]/float64(op.Shape(y)[0]), norm
-	if skipNonFinite && !(op.Finite(norm) && op.Finite(r.loss)) {
-		r.skipped = true
-		return r, nil
-	}
-	nn.ClipGrads(grads, norm, clip)
-	opt.Step(&tp, params, grads, lr)
-	return r, nil
+	o := sslkit.StepOptions{BF16: bf16, SkipNonFinite: skipNonFinite, LR: lr, Clip: clip, Reduce: reduce}
+	r.loss, r.acc, r.gradNorm, r.skipped, err = sslkit.ClassifierStep(n.p, opt, o, y, func(tp *op.Tape) op.Tensor {
+		logits, _ := n.forward(tp, x, true)
+		return logits
+	})
+	return r, err
 }
 
 // toDevice copies a batch to dev: inputs (float32) and labels (int64);
 // the caller frees both.
 func toDevice(b *Batch, dev gotch.Device) (x, y op.Tensor, err error) {
-	defer op.LockThread()()
-	defer op.Catch(&err)
-	var tp op.Tape
-	defer tp.Drop()
-	x = tp.Keep(tp.To(tp.Float32(b.X, gotch.CPU, int64(b.Shape[0]), int64(b.Shape[1]), int64(b.Shape[2]), int64(b.Shape[3])), dev))
-	y = tp.Keep(tp.To(tp.Int64(b.Labels, gotch.CPU, int64(len(b.Labels))), dev))
-	return x, y, nil
+	return sslkit.LabeledToDevice(b.X, b.Shape, b.Labels, dev)
 }

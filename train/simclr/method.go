@@ -2,7 +2,6 @@ package simclr
 
 import (
 	"context"
-	"maps"
 
 	"github.com/sugarme/gotch"
 
@@ -11,7 +10,6 @@ import (
 	"github.com/sslpipe/sslpipe/train/data"
 	"github.com/sslpipe/sslpipe/train/internal/sslkit"
 	"github.com/sslpipe/sslpipe/train/nn"
-	"github.com/sslpipe/sslpipe/train/op"
 )
 
 func init() {
@@ -29,32 +27,22 @@ func init() {
 }
 
 // trainer is SimCLR's train.Trainer: one network (backbone.*,
-// projector.*) and its optimizer.
+// projector.*) and its
+// optimizer (sslkit.NetState: State, Load, Close, ReplicatedTensors; the
+// network under "model.").
 type trainer struct {
+	sslkit.NetState
 	cfg  *train.Config
 	m    *Model
-	opt  *nn.Optimizer
 	dev  gotch.Device
 	rank int
 }
 
 // build makes the network of c on dev with the run's initial weights.
-func build(c *train.Config, dev gotch.Device) (m *Model, err error) {
-	defer op.LockThread()()
-	p := sslkit.NewParams(c.Seed, dev)
-	defer func() {
-		if err != nil {
-			p.Free()
-		}
-	}()
-	bb, err := func() (bb nn.Backbone, err error) {
-		defer op.Catch(&err)
-		return nn.NewBackbone(p, sslkit.BackbonePrefix, model(c).Arch)
-	}()
-	if err != nil {
-		return nil, err
-	}
-	return New(p, bb, config(c))
+func build(c *train.Config, dev gotch.Device) (*Model, error) {
+	return sslkit.NewNet(c.Seed, dev, model(c).Arch, func(p *nn.Params, bb nn.Backbone) (*Model, error) {
+		return New(p, bb, config(c))
+	})
 }
 
 func newTrainer(env *train.Env) (train.Trainer, error) {
@@ -69,7 +57,7 @@ func newTrainer(env *train.Env) (train.Trainer, error) {
 	}
 	m.ClipGradNorm = c.Optim.ClipGradNorm
 	m.BF16 = c.BF16 && env.Device.IsCuda()
-	return &trainer{cfg: c, m: m, opt: opt, dev: env.Device, rank: env.Rank}, nil
+	return &trainer{NetState: sslkit.NetState{Params: m.Params, Opt: opt, Prefix: "model."}, cfg: c, m: m, dev: env.Device, rank: env.Rank}, nil
 }
 
 func (t *trainer) Batches(ex *pipeline.Stream[data.Example], batch, workers int) *pipeline.Stream[any] {
@@ -83,45 +71,12 @@ func (t *trainer) Step(_ context.Context, batch any, s train.StepInfo) (train.St
 	}
 	defer sslkit.FreeAll(vs)
 	t.m.Reduce, t.m.Gather = s.Reduce, sslkit.Gather(s.AllGather, t.rank)
-	st, err := t.m.Step(t.opt, vs, s.LR)
+	st, err := t.m.Step(t.Opt, vs, s.LR)
 	if err != nil {
 		return train.StepResult{}, err
 	}
 	return train.StepResult{Loss: st.Loss, Skipped: st.Skipped, Metrics: map[string]float64{"acc": st.Acc, "grad_norm": st.GradNorm}}, nil
 }
-
-// State: the network ("model.") and the optimizer state ("optim.").
-func (t *trainer) State() (map[string]train.STensor, int64, error) {
-	ts := map[string]train.STensor{}
-	if err := t.m.Params.Snapshot(ts, "model."); err != nil {
-		return nil, 0, err
-	}
-	os, err := t.opt.State(t.m.Params, "optim.")
-	if err != nil {
-		return nil, 0, err
-	}
-	maps.Copy(ts, os)
-	return ts, t.opt.Steps(), nil
-}
-
-func (t *trainer) Load(path string, ts map[string]train.STensor, st *train.State) error {
-	defer op.LockThread()()
-	if err := t.m.Params.Load(path, ts, "model."); err != nil {
-		return err
-	}
-	return t.opt.SetState(path, t.m.Params, ts, "optim.", st.OptSteps)
-}
-
-func (t *trainer) Close() error {
-	defer op.LockThread()()
-	t.m.Params.Free()
-	t.opt.Free()
-	return nil
-}
-
-// ReplicatedTensors are the network's tensors (rank 0's are broadcast at
-// the start of a data-parallel run).
-func (t *trainer) ReplicatedTensors() []op.Tensor { return nn.Tensors(t.m.Params.List()) }
 
 // Embedder is the current backbone (the online monitor's view).
 func (t *trainer) Embedder() train.Embedder {

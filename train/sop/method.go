@@ -3,7 +3,6 @@ package sop
 import (
 	"context"
 	"fmt"
-	"maps"
 	"math"
 	"slices"
 	"strings"
@@ -14,6 +13,7 @@ import (
 	"github.com/sslpipe/sslpipe/text"
 	"github.com/sslpipe/sslpipe/train"
 	"github.com/sslpipe/sslpipe/train/data"
+	"github.com/sslpipe/sslpipe/train/internal/sslkit"
 	"github.com/sslpipe/sslpipe/train/nn"
 	"github.com/sslpipe/sslpipe/train/op"
 )
@@ -36,11 +36,13 @@ func init() {
 // pairCheck is the number of sequences newTrainer checks for pairs.
 const pairCheck = 200
 
-// trainer is the method's train.Trainer.
+// trainer is the method's train.Trainer: the network and its optimizer
+// (sslkit.NetState: State, Load, Close, ReplicatedTensors; the network
+// under "net.").
 type trainer struct {
+	sslkit.NetState
 	cfg    *train.Config
 	n      *net
-	opt    *nn.Optimizer
 	masker *text.Masker
 	dev    gotch.Device
 }
@@ -86,7 +88,7 @@ func newTrainer(env *train.Env) (train.Trainer, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &trainer{cfg: c, n: n, opt: opt, masker: masker, dev: env.Device}, nil
+	return &trainer{NetState: sslkit.NetState{Params: n.p, Opt: opt}, cfg: c, n: n, masker: masker, dev: env.Device}, nil
 }
 
 func (t *trainer) Batches(ex *pipeline.Stream[data.Example], batch, workers int) *pipeline.Stream[any] {
@@ -105,7 +107,7 @@ func (t *trainer) Step(_ context.Context, batch any, s train.StepInfo) (train.St
 	}
 	defer bt.free()
 	st := settings(t.cfg)
-	r, err := step(t.n, t.opt, st.MLM, st.SkipNonFinite, bt, s.LR, t.cfg.Optim.ClipGradNorm, s.Reduce)
+	r, err := step(t.n, t.Opt, st.MLM, st.SkipNonFinite, bt, s.LR, t.cfg.Optim.ClipGradNorm, s.Reduce)
 	if err != nil {
 		return train.StepResult{}, err
 	}
@@ -116,40 +118,6 @@ func (t *trainer) Step(_ context.Context, batch any, s train.StepInfo) (train.St
 	}
 	return train.StepResult{Loss: r.loss, Skipped: r.skipped, Metrics: met, Samples: b.B, Units: float64(b.B * b.T), UnitName: "tokens"}, nil
 }
-
-// State: the network ("net.") and the optimizer state
-// ("optim.<param>.<slot>").
-func (t *trainer) State() (map[string]train.STensor, int64, error) {
-	ts := map[string]train.STensor{}
-	if err := t.n.p.Snapshot(ts, "net."); err != nil {
-		return nil, 0, err
-	}
-	os, err := t.opt.State(t.n.p, "optim.")
-	if err != nil {
-		return nil, 0, err
-	}
-	maps.Copy(ts, os)
-	return ts, t.opt.Steps(), nil
-}
-
-func (t *trainer) Load(path string, ts map[string]train.STensor, st *train.State) error {
-	defer op.LockThread()()
-	if err := t.n.p.Load(path, ts, "net."); err != nil {
-		return err
-	}
-	return t.opt.SetState(path, t.n.p, ts, "optim.", st.OptSteps)
-}
-
-func (t *trainer) Close() error {
-	defer op.LockThread()()
-	t.n.p.Free()
-	t.opt.Free()
-	return nil
-}
-
-// ReplicatedTensors are the network's tensors (rank 0's are broadcast at
-// the start of a data-parallel run).
-func (t *trainer) ReplicatedTensors() []op.Tensor { return nn.Tensors(t.n.p.List()) }
 
 // Embedder is the current encoder (the online monitor's view).
 func (t *trainer) Embedder() train.Embedder {
@@ -185,7 +153,7 @@ func openEncoder(run *train.RunInfo, o train.EncoderOptions) (train.Embedder, er
 	if err == nil {
 		var ts map[string]train.STensor
 		if ts, _, err = train.ReadCheckpoint(path); err == nil {
-			err = n.p.LoadOnly(path, ts, "net.", isEncoder)
+			err = n.p.LoadOnly(path, ts, sslkit.NetPrefix, isEncoder)
 		}
 	}
 	if err != nil {

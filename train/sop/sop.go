@@ -57,6 +57,7 @@ import (
 	"github.com/sslpipe/sslpipe/pipeline"
 	"github.com/sslpipe/sslpipe/text"
 	"github.com/sslpipe/sslpipe/train/data"
+	"github.com/sslpipe/sslpipe/train/internal/sslkit"
 	"github.com/sslpipe/sslpipe/train/nn"
 	"github.com/sslpipe/sslpipe/train/op"
 	tr "github.com/sslpipe/sslpipe/train/transformer"
@@ -366,53 +367,22 @@ type stepResult struct {
 // step trains on one batch: the order cross-entropy plus, with MLM,
 // mlmWeight times the masked-token cross-entropy.
 func step(n *net, opt *nn.Optimizer, mlmWeight float64, skipNonFinite bool, b tensors, lr, clip float64, reduce func([]op.Tensor) error) (r stepResult, err error) {
-	defer op.LockThread()()
-	defer op.Catch(&err)
-	var tp op.Tape
-	defer tp.Drop()
-	h := n.encode(&tp, b.ids, b.types, true)
-	logits := n.sopLogits(&tp, h)
-	sopLoss := tp.CrossEntropy(logits, b.labels)
-	loss, mlmLoss := sopLoss, tp.Zeros(op.DeviceOf(logits), 1)
-	if n.mlm != nil && b.maskPos != nil && mlmWeight > 0 {
-		mlmLoss = tp.CrossEntropy(n.mlmLogits(&tp, h, b.maskPos), b.maskTargets)
-		loss = tp.Add(sopLoss, tp.MulScalar(mlmLoss, mlmWeight))
-	}
-	correct := tp.CountEqual(tp.Argmax(logits, 1), b.labels)
-	params := n.p.Trainable()
-	grads, norm, vals, ok := nn.Backward(&tp, params, loss, loss, sopLoss, mlmLoss, correct)
-	r.loss, r.sop, r.mlm, r.gradNorm = vals[0], vals[1], vals[2], norm
-	r.acc = vals[3] / float64(op.Shape(b.labels)[0])
-	if reduce != nil {
-		if err := reduce(grads); err != nil {
-			return r, err
+	o := sslkit.StepOptions{SkipNonFinite: skipNonFinite, LR: lr, Clip: clip, Reduce: reduce}
+	var pairs float64
+	s, err := sslkit.TrainStep(n.p, opt, o, func(tp *op.Tape) []op.Tensor {
+		h := n.encode(tp, b.ids, b.types, true)
+		logits := n.sopLogits(tp, h)
+		sopLoss := tp.CrossEntropy(logits, b.labels)
+		loss, mlmLoss := sopLoss, tp.Zeros(op.DeviceOf(logits), 1)
+		if n.mlm != nil && b.maskPos != nil && mlmWeight > 0 {
+			mlmLoss = tp.CrossEntropy(n.mlmLogits(tp, h, b.maskPos), b.maskTargets)
+			loss = tp.Add(sopLoss, tp.MulScalar(mlmLoss, mlmWeight))
 		}
-		norm = globalNorm(&tp, grads)
-		r.gradNorm, ok = norm, op.Finite(norm)
+		pairs = float64(op.Shape(b.labels)[0])
+		return []op.Tensor{loss, sopLoss, mlmLoss, tp.CountEqual(tp.Argmax(logits, 1), b.labels)}
+	})
+	if err != nil {
+		return r, err
 	}
-	if skipNonFinite && !(ok && op.Finite(r.loss)) {
-		r.skipped = true
-		return r, nil
-	}
-	restore := op.NoGrad()
-	defer restore()
-	nn.ClipGrads(grads, norm, clip)
-	opt.Step(&tp, params, grads, lr)
-	return r, nil
-}
-
-// globalNorm is the norm of every gradient together.
-func globalNorm(tp *op.Tape, grads []op.Tensor) float64 {
-	restore := op.NoGrad()
-	defer restore()
-	var present []op.Tensor
-	for _, g := range grads {
-		if g != nil {
-			present = append(present, g)
-		}
-	}
-	if len(present) == 0 {
-		return 0
-	}
-	return op.ReadScalars(tp, op.TotalNorm(tp, present))[0]
+	return stepResult{loss: s.Vals[0], sop: s.Vals[1], mlm: s.Vals[2], acc: s.Vals[3] / pairs, gradNorm: s.GradNorm, skipped: s.Skipped}, nil
 }

@@ -5,9 +5,13 @@
 // helpers their parity tests use (safetensors goldens, relative
 // differences, a fixed noisy batch). The pretext methods (train/rotation,
 // train/jigsaw, train/inpainting, train/colorization) share with them the
-// encoder that eval and embed open (OpenEncoder, Encoder), the image
-// input (Input) and the gradient reduction (ReduceGrads), and among
-// themselves a one-network trainer's checkpoint state (NetState).
+// network's construction (NewNet), the encoder that eval and embed open
+// (OpenEncoder, Encoder), the image input (Input), the gradient
+// reduction (ReduceGrads), the presets' Fashion-MNIST pieces (PretextCPU,
+// Smoke, FashionMNISTMonitor) and a trainer's checkpoint state
+// (NetState: one optimized network, optionally a teacher; SOP's trainer
+// embeds it too). The one-network methods (the pretext ones, SOP) share
+// their optimization step (TrainStep, ClassifierStep).
 //
 // Heads are built into an nn.Params and run on the op layer (train/op):
 // tensors belong to the Params, temporaries to the op.Tape given, and

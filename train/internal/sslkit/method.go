@@ -33,6 +33,28 @@ func NewParams(seed uint64, dev gotch.Device) *nn.Params {
 // parameter set.
 const BackbonePrefix = "backbone."
 
+// NewNet builds a one-parameter-set network on dev with a run's initial
+// weights, as every image method does: NewParams(seed), the backbone of
+// arch under BackbonePrefix first (so the random-init baseline is the
+// backbone a run starts from), then the rest with heads, on a locked OS
+// thread. heads may raise libtorch errors (op.Catch); on any error the
+// parameter set is freed.
+func NewNet[N any](seed uint64, dev gotch.Device, arch nn.Arch, heads func(p *nn.Params, bb nn.Backbone) (N, error)) (n N, err error) {
+	defer op.LockThread()()
+	p := NewParams(seed, dev)
+	defer func() {
+		if err != nil {
+			p.Free()
+		}
+	}()
+	defer op.Catch(&err)
+	bb, err := nn.NewBackbone(p, BackbonePrefix, arch)
+	if err != nil {
+		return n, err
+	}
+	return heads(p, bb)
+}
+
 // IsBackbone selects a network's backbone tensors.
 func IsBackbone(q *nn.Param) bool { return strings.HasPrefix(q.Name, BackbonePrefix) }
 
@@ -301,4 +323,18 @@ func ValidateViews(method string, c *train.Config, arch nn.Arch, r augment.Recip
 		return fmt.Errorf("%s: recipe %q has a mask; view methods take none", method, r.Name)
 	}
 	return r.Validate()
+}
+
+// Check reports an input that a backbone of arch cannot take: a size
+// outside [8, 4096], other than 1 or 3 channels, or channels other than
+// the arch's in_channels; method prefixes the errors. The normalization
+// is Normalize.Validate's to check.
+func (in Input) Check(method string, arch nn.Arch) error {
+	if in.Size < 8 || in.Size > 4096 || (in.Channels != 1 && in.Channels != 3) {
+		return fmt.Errorf("%s: input size %d must be in [8, 4096] and channels %d 1 or 3", method, in.Size, in.Channels)
+	}
+	if arch.InChannels != in.Channels {
+		return fmt.Errorf("%s: input has %d channels but model.arch.in_channels is %d", method, in.Channels, arch.InChannels)
+	}
+	return nil
 }

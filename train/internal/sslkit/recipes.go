@@ -104,3 +104,38 @@ func FashionMNISTReproduce(c *train.Config, arch *nn.Arch, r *augment.Recipe, wa
 	c.Checkpoint.Every = 500
 	c.Monitor.Every = 500
 }
+
+// FashionMNISTMonitor is the CPU presets' online kNN probe: Fashion-MNIST
+// (10,000 training and 2,000 test images, k 200, temperature 0.1), off
+// until monitor.every is set.
+func FashionMNISTMonitor() train.MonitorConfig {
+	return train.MonitorConfig{Every: 0, Train: "fashion-mnist:train", Test: "fashion-mnist:test", NTrain: 10000, NTest: 2000, K: 200, T: 0.1}
+}
+
+// PretextCPU sets what the pretext comparison's CPU runs
+// (benchmarks/pretext) share: batches of batch Fashion-MNIST training
+// images on the CPU with one libtorch thread, steps steps of a cosine
+// schedule after 50 warm-up steps, a log line every 50 steps, a
+// checkpoint every 500 (keeping 2) and FashionMNISTMonitor. The model
+// and the optimizer are the method's.
+func PretextCPU(c *train.Config, batch int, steps int64) {
+	c.Data.Spec = "fashion-mnist:train"
+	c.Data.Batch = batch
+	c.Device = "cpu"
+	c.Threads = 1
+	c.Schedule = train.ScheduleConfig{Steps: steps, WarmupSteps: 50, Kind: "cosine"}
+	c.Log.Every = 50
+	c.Checkpoint = train.CheckpointConfig{Every: 500, Keep: 2}
+	c.Monitor = FashionMNISTMonitor()
+}
+
+// Smoke sets the run of a smoke preset (after the method's smallest
+// network): batches of batch samples, 20 steps of a cosine schedule
+// after 2 warm-up steps, a log line every 5 steps and a checkpoint every
+// 10.
+func Smoke(c *train.Config, batch int) {
+	c.Data.Batch = batch
+	c.Schedule = train.ScheduleConfig{Steps: 20, WarmupSteps: 2, Kind: "cosine"}
+	c.Log.Every = 5
+	c.Checkpoint.Every = 10
+}
