@@ -6,7 +6,11 @@ folds (± standard error), the random-init networks' mean over the seeds
 trained minus the seeds' mean on the same fold; mean ± standard error
 over the folds), the margin over the run's own seed (the network training
 started from), and the balanced top-1 (mean per-class top-1 of the pooled
-predictions) of trained and random init. Figures in points (percent)."""
+predictions) of trained and random init. Figures in points (percent).
+
+--random REF.json takes the random-init rows from REF for reports probed
+with --no-random (the same probe set, --folds and --seed: the same folds;
+the random-init rows depend only on the architecture and the seeds)."""
 import json
 import math
 import sys
@@ -22,10 +26,17 @@ def mean_se(xs):
 
 def main():
     print("%-28s %5s %14s %14s %14s %14s %9s %9s" % ("report", "n", "trained±se", "random±sd", "margin±se", "vs seed S", "bal tr", "bal rnd"))
-    for path in sys.argv[1:]:
+    args = sys.argv[1:]
+    ref = None
+    if args[:1] == ["--random"]:
+        ref = json.load(open(args[1]))["results"]
+        args = args[2:]
+    for path in args:
         r = json.load(open(path))
         rows = r["results"]
         tr = next(x for x in rows if x["features"] == "trained")
+        if not any(x["features"] == "random_init" for x in rows):
+            rows = rows + [x for x in ref if x["features"].startswith("random_init")]
         seeds = [x for x in rows if x["features"] == "random_init"]
         mean = next((x for x in rows if x["features"] == "random_init_mean"), seeds[0])
         k = len(tr["fold_top1"])
