@@ -540,13 +540,28 @@ func TestEvalFolds(t *testing.T) {
 	check("linear cv 3", run("--probe", "linear", "--cv-folds", "3"), linear(3))
 	check("linear one split", run("--probe", "linear", "--cv-folds", "1"), linear(1))
 
+	// Without --folds, --cv-folds picks the L2 on probe-train alone.
+	out, _, err := runArgs(t, "eval", "--train", filepath.Join(dir, "train.csv"), "--test", filepath.Join(dir, "test.csv"),
+		"--trained-features", trained, "--no-baseline", "--probe", "linear", "--cv-folds", "3", "--seed", "5", "--workers", "2", "--json", "--quiet")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var split evalReport
+	if err := json.Unmarshal([]byte(out), &split); err != nil {
+		t.Fatal(err)
+	}
+	pred, l2 := linear(3)(trT, teT, trY)
+	if r := split.Results[0]; split.Folds != 0 || r.L2 != l2 || r.Top1 != eval.Accuracy(pred, teY) || len(r.FoldTop1) != 0 {
+		t.Errorf("--cv-folds 3 without --folds: %+v, direct L2 %v top-1 %v", r, l2, eval.Accuracy(pred, teY))
+	}
+
 	sum := filepath.Join(dir, "summary.json")
 	rep := run("--k", "7", "--summary", sum, "--modality", "audio", "--method", "m")
 	f, err := summary.Read(sum)
 	if err != nil || len(f.Results) != 1 || f.Results[0].Probe != "knn (4-fold)" || f.Results[0].Trained != rep.Results[0].Top1 {
 		t.Fatalf("summary: %v %+v", err, f)
 	}
-	out, _, err := runArgs(t, "eval", "--train", filepath.Join(dir, "train.csv"), "--test", filepath.Join(dir, "test.csv"),
+	out, _, err = runArgs(t, "eval", "--train", filepath.Join(dir, "train.csv"), "--test", filepath.Join(dir, "test.csv"),
 		"--trained-features", trained, "--no-baseline", "--folds", "4", "--k", "7", "--quiet")
 	if err != nil || !strings.Contains(out, "90), 4 folds stratified by class (seed 0)") || !strings.Contains(out, "sd") {
 		t.Errorf("table: %v\n%s", err, out)
