@@ -10,7 +10,10 @@ predictions) of trained and random init. Figures in points (percent).
 
 --random REF.json takes the random-init rows from REF for reports probed
 with --no-random (the same probe set, --folds and --seed: the same folds;
-the random-init rows depend only on the architecture and the seeds)."""
+the random-init rows depend only on the architecture and the seeds).
+--mean adds a line with the mean over the reports (repeats of one run's
+probe with other fold seeds: --seed 1, 2): trained, random init and margin,
+each ± the standard error over the reports."""
 import json
 import math
 import sys
@@ -28,6 +31,10 @@ def main():
     print("%-28s %5s %14s %14s %14s %14s %9s %9s" % ("report", "n", "trained±se", "random±sd", "margin±se", "vs seed S", "bal tr", "bal rnd"))
     args = sys.argv[1:]
     ref = None
+    pool = args[:1] == ["--mean"]
+    if pool:
+        args = args[1:]
+    lines = []
     if args[:1] == ["--random"]:
         ref = json.load(open(args[1]))["results"]
         args = args[2:]
@@ -44,10 +51,14 @@ def main():
         d, dse = mean_se([100 * (tr["fold_top1"][i] - rnd_fold[i]) for i in range(k)])
         d0, d0se = mean_se([100 * (tr["fold_top1"][i] - seeds[0]["fold_top1"][i]) for i in range(k)])
         bal = lambda x: 100 * sum(x["per_class"]) / len(x["per_class"])
+        lines.append((100 * tr["top1"], 100 * mean["top1"], d))
         name = path.rsplit("/", 1)[-1].removesuffix(".json")
         print("%-28s %5d %7.2f ± %4.2f %7.2f ± %4.2f %+7.2f ± %4.2f %+7.2f ± %4.2f %9.2f %9.2f" % (
             name, r["train"]["n"], 100 * tr["top1"], 100 * tr.get("se", 0), 100 * mean["top1"], 100 * mean.get("sd", 0),
             d, dse, d0, d0se, bal(tr), bal(mean)))
+    if pool:
+        cols = [mean_se([x[i] for x in lines]) for i in range(3)]
+        print("%-28s %5s %7.2f ± %4.2f %7.2f ± %4.2f %+7.2f ± %4.2f" % ("mean of %d reports" % len(lines), "", *cols[0], *cols[1], *cols[2]))
 
 
 if __name__ == "__main__":
