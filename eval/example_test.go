@@ -61,3 +61,27 @@ func ExampleStandardize() {
 	fmt.Println(out[0].Data)
 	// Output: [0 2]
 }
+
+func ExampleStratifiedFolds() {
+	// Labels of 10 examples: 6 of class 0, 4 of class 1.
+	labels := []int{0, 0, 1, 0, 1, 0, 0, 1, 0, 1}
+	folds, err := eval.StratifiedFolds(labels, 2, 7)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	for _, test := range folds {
+		train := eval.Complement(len(labels), test)
+		n1 := 0
+		for _, i := range test {
+			n1 += labels[i]
+		}
+		fmt.Println(len(train), len(test), n1) // train rows, test rows, class-1 test rows
+	}
+	mean, sd, se := eval.MeanSD([]float64{0.25, 0.27, 0.23})
+	fmt.Printf("%.2f %.2f %.3f\n", mean, sd, se)
+	// Output:
+	// 5 5 2
+	// 5 5 2
+	// 0.25 0.02 0.012
+}

@@ -60,18 +60,34 @@ func trainEncoderFeatures(ctx context.Context, env *cmdEnv, o *evalOptions, trai
 	sets := []featureSet{fs}
 	if !o.NoRandom {
 		eo.Random = true
-		rnd, err := m.Encoder(run, eo)
-		if err != nil {
-			return nil, info, fmt.Errorf("eval: %w", err)
+		for i := range max(o.RandomSeeds, 1) {
+			// The run's architecture with its seed, or with the seeds
+			// after it (--random-seeds).
+			r := *run
+			r.Config.Seed = run.Config.Seed + uint64(i)
+			fs, err := randomSet(ctx, env, o, m, &r, eo, trainSet, testSet)
+			if err != nil {
+				return nil, info, err
+			}
+			if o.RandomSeeds > 1 {
+				seed := r.Config.Seed
+				fs.InitSeed = &seed
+			}
+			sets = append(sets, fs)
 		}
-		defer rnd.Close()
-		fs, err := encoderSet(ctx, env, o, rnd, "random_init", "random init", trainSet, testSet)
-		if err != nil {
-			return nil, info, err
-		}
-		sets = append(sets, fs)
 	}
 	return sets, info, nil
+}
+
+// randomSet embeds the probe sets with run's architecture randomly
+// initialized from run.Config.Seed.
+func randomSet(ctx context.Context, env *cmdEnv, o *evalOptions, m *train.Method, run *train.RunInfo, eo train.EncoderOptions, trainSet, testSet *labelledSet) (featureSet, error) {
+	rnd, err := m.Encoder(run, eo)
+	if err != nil {
+		return featureSet{}, fmt.Errorf("eval: %w", err)
+	}
+	defer rnd.Close()
+	return encoderSet(ctx, env, o, rnd, "random_init", "random init", trainSet, testSet)
 }
 
 func encoderSet(ctx context.Context, env *cmdEnv, o *evalOptions, enc train.Embedder, name, label string, trainSet, testSet *labelledSet) (featureSet, error) {

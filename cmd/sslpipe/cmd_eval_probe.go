@@ -61,6 +61,9 @@ type evalOptions struct {
 	Workers      int
 	MaxIter      int
 	Standardize  bool
+	Folds        int // k-fold probe of the pooled sets (0: --train/--test)
+	CVFolds      int // linear probe's L2 cross-validation folds (0: auto)
+	RandomSeeds  int // random-init networks, seeds Seed, Seed+1, ...
 
 	// Precomputed features (.npy pairs "TRAIN.npy,TEST.npy"), rows in the
 	// order of the full labelled sets: any modality's encoder or baseline.
@@ -74,6 +77,9 @@ type featureSet struct {
 	Label       string // shown in the table: "trained (teacher)", "raw pixels"
 	Train, Test *eval.Matrix
 	Seconds     float64 // time to compute the features
+	// InitSeed is the seed of a random-init network when --random-seeds
+	// asks for several (nil otherwise).
+	InitSeed *uint64
 }
 
 // runInfo describes the run whose encoder was probed.
@@ -138,10 +144,13 @@ func evalFlags(fs *flag.FlagSet, o *evalOptions, ks, ts, l2 *string) {
 	fs.StringVar(&o.Method, "method", "", "summary: method of the row (default: the run's method)")
 	floatVar(fs, &o.TrainSeconds, "train-seconds", -1, span{Lo: -1, Hi: math.MaxFloat64}, "summary: training time (default -1: the last elapsed_s of RUN_DIR/metrics.jsonl)")
 	fs.StringVar(&o.TrainDevice, "train-device", "", "summary: device the run trained on (default: the run's configured device)")
-	fs.Uint64Var(&o.Seed, "seed", 0, "seed of the linear probe's validation split")
+	fs.Uint64Var(&o.Seed, "seed", 0, "seed of the linear probe's validation split and of --folds")
 	intVar(fs, &o.Workers, "workers", 0, 0, 4096, "probe goroutines (0: GOMAXPROCS)")
 	intVar(fs, &o.MaxIter, "max-iter", 100, 1, 1000000, "linear probe: L-BFGS iterations per fit")
 	fs.BoolVar(&o.Standardize, "standardize", false, "standardize every feature set (trained, random init, baseline) per dimension with the mean and std of its probe-train rows before the probe (kNN then compares standardized features; the linear probe standardizes anyway); the summary row's probe reads \"knn (standardized)\"")
+	intVar(fs, &o.Folds, "folds", 0, 0, 1000, "k-fold probe: pool the examples of --train and --test (--test may be omitted) and test each once, in this many folds stratified by class and keyed by --seed, each probed on the other folds; reports the mean top-1 over the folds with its standard deviation and standard error (0: train on --train, test on --test)")
+	intVar(fs, &o.CVFolds, "cv-folds", 0, 0, 1000, "linear probe: choose the L2 by this many folds of cross-validation of the training rows (0: as many as --folds, or one 10% validation split without --folds; 1: one 10% split)")
+	intVar(fs, &o.RandomSeeds, "random-seeds", 1, 1, 1000, "random-init networks to probe: the run's architecture initialized with seeds S, S+1, ... (S: the run's seed), one row each and a row with their mean and spread")
 	fs.StringVar(&o.TrainedNPY, "trained-features", "", "precomputed trained-encoder features TRAIN.npy,TEST.npy (float32 N x D, rows in the order of --train/--test), instead of --run")
 	fs.StringVar(&o.RandomNPY, "random-features", "", "precomputed random-init features TRAIN.npy,TEST.npy")
 	fs.StringVar(&o.BaselineNPY, "baseline-features", "", "precomputed baseline features TRAIN.npy,TEST.npy (e.g. mean MFCC, bag of words), instead of raw pixels")
@@ -384,19 +393,35 @@ type probeResult struct {
 	L2          float64   `json:"l2,omitempty"`
 	ValAccuracy float64   `json:"val_accuracy,omitempty"`
 	Seconds     float64   `json:"probe_seconds"`
+	// With --folds: Top1 is the mean of FoldTop1, SD their standard
+	// deviation and SE its standard error; PerClass pools every fold's
+	// predictions; FoldL2 lists the L2 each fold's linear probe chose.
+	FoldTop1 []float64 `json:"fold_top1,omitempty"`
+	FoldL2   []float64 `json:"fold_l2,omitempty"`
+	// The random-init network's seed (--random-seeds above 1); on the
+	// "random_init_mean" row, every seed (Top1: the mean of their Top1,
+	// SD and SE across the seeds).
+	InitSeed *uint64  `json:"init_seed,omitempty"`
+	Seeds    []uint64 `json:"init_seeds,omitempty"`
+	SD       float64  `json:"sd,omitempty"`
+	SE       float64  `json:"se,omitempty"`
 }
 
 type evalReport struct {
 	Probe string `json:"probe"`
 	// Standardized: every feature set was standardized with its
 	// probe-train statistics (--standardize).
-	Standardized bool          `json:"standardized,omitempty"`
-	Run          string        `json:"run,omitempty"`
-	Network      string        `json:"network,omitempty"`
-	Train        setInfo       `json:"train"`
-	Test         setInfo       `json:"test"`
-	Classes      []string      `json:"classes"`
-	Results      []probeResult `json:"results"`
+	Standardized bool `json:"standardized,omitempty"`
+	// Folds of the k-fold probe (--folds; 0: Train and Test), keyed by
+	// FoldSeed; Train is then the pooled set.
+	Folds    int           `json:"folds,omitempty"`
+	FoldSeed uint64        `json:"fold_seed,omitempty"`
+	Run      string        `json:"run,omitempty"`
+	Network  string        `json:"network,omitempty"`
+	Train    setInfo       `json:"train"`
+	Test     setInfo       `json:"test"`
+	Classes  []string      `json:"classes"`
+	Results  []probeResult `json:"results"`
 }
 
 type setInfo struct {
@@ -405,8 +430,17 @@ type setInfo struct {
 }
 
 func runEval(ctx context.Context, env *cmdEnv, o *evalOptions) error {
-	if o.Train == "" || o.Test == "" {
-		return usagef("eval: --train and --test are required")
+	if o.Train == "" || (o.Test == "" && o.Folds == 0) {
+		return usagef("eval: --train and --test are required (--test may be omitted with --folds)")
+	}
+	if o.Folds == 1 {
+		return usagef("eval: --folds must be 0 (no folds) or at least 2")
+	}
+	if o.Folds > 0 && o.Test == "" && (o.TrainedNPY != "" || o.RandomNPY != "" || o.BaselineNPY != "") {
+		return usagef("eval: --folds with precomputed features needs --test (the features come as TRAIN.npy,TEST.npy pairs)")
+	}
+	if o.RandomSeeds > 1 && (o.NoRandom || o.Run == "") {
+		return usagef("eval: --random-seeds needs --run and the random-init rows (not --no-random)")
 	}
 	if o.Probe != "knn" && o.Probe != "linear" {
 		return usagef("eval: --probe must be knn or linear, not %q", o.Probe)
@@ -442,21 +476,41 @@ func runEval(ctx context.Context, env *cmdEnv, o *evalOptions) error {
 	if err != nil {
 		return evalDataErr("probe-train", err)
 	}
-	test, idxTest, nTest, err := loadLabelled(ctx, o.Test, dopt, o.MaxTest, decode)
-	if err != nil {
-		return evalDataErr("probe-test", err)
+	test := &labelledSet{Modality: train.Modality, Classes: train.Classes}
+	var idxTest []int
+	var nTest int
+	if o.Test != "" {
+		if test, idxTest, nTest, err = loadLabelled(ctx, o.Test, dopt, o.MaxTest, decode); err != nil {
+			return evalDataErr("probe-test", err)
+		}
+		if train.Modality != test.Modality {
+			return usagef("eval: probe-train is %s data, probe-test %s", train.Modality, test.Modality)
+		}
+		onlyTrain, err := alignClasses(train, test)
+		if err != nil {
+			return fmt.Errorf("eval: %w", err)
+		}
+		if len(onlyTrain) > 0 && o.Folds == 0 {
+			fmt.Fprintf(env.Stderr, "eval: warning: probe-train classes %v do not occur in probe-test\n", onlyTrain)
+		}
 	}
-	if train.Modality != test.Modality {
-		return usagef("eval: probe-train is %s data, probe-test %s", train.Modality, test.Modality)
+	trainSpec := o.Train
+	if o.Folds > 0 {
+		// One labelled set: --train's rows, then --test's.
+		nPooled := train.Len() + test.Len()
+		train.Examples = append(train.Examples, test.Examples...)
+		train.Labels = append(train.Labels, test.Labels...)
+		test = &labelledSet{Name: o.Test, Modality: train.Modality, Classes: train.Classes}
+		if o.Test != "" {
+			trainSpec = o.Train + " + " + o.Test
+		}
+		if o.Folds > nPooled {
+			return usagef("eval: --folds %d for %d examples", o.Folds, nPooled)
+		}
+		o.progress(env, "probe set %s: %d examples, %d classes, %d folds", trainSpec, train.Len(), len(train.Classes), o.Folds)
+	} else {
+		o.progress(env, "probe-train %s: %d examples, probe-test %s: %d examples, %d classes", o.Train, train.Len(), o.Test, test.Len(), len(train.Classes))
 	}
-	onlyTrain, err := alignClasses(train, test)
-	if err != nil {
-		return fmt.Errorf("eval: %w", err)
-	}
-	if len(onlyTrain) > 0 {
-		fmt.Fprintf(env.Stderr, "eval: warning: probe-train classes %v do not occur in probe-test\n", onlyTrain)
-	}
-	o.progress(env, "probe-train %s: %d examples, probe-test %s: %d examples, %d classes", o.Train, train.Len(), o.Test, test.Len(), len(train.Classes))
 
 	var sets []featureSet
 	var info runInfo
@@ -477,6 +531,9 @@ func runEval(ctx context.Context, env *cmdEnv, o *evalOptions) error {
 		if err != nil {
 			return err
 		}
+		if o.Folds > 0 {
+			tr, te = concatRows(tr, te), eval.NewMatrix(0, tr.Cols)
+		}
 		sets = append(sets, featureSet{Name: f.name, Label: f.label, Train: tr, Test: te})
 	}
 	if !o.NoBaseline && o.BaselineNPY == "" {
@@ -494,7 +551,7 @@ func runEval(ctx context.Context, env *cmdEnv, o *evalOptions) error {
 	if o.Modality == "" {
 		o.Modality = train.Modality
 	}
-	if o.Standardize {
+	if o.Standardize && o.Folds == 0 { // with folds: per fold, in probeFolds
 		for i := range sets {
 			tr, te, err := eval.Standardize(sets[i].Train, sets[i].Test)
 			if err != nil {
@@ -503,7 +560,10 @@ func runEval(ctx context.Context, env *cmdEnv, o *evalOptions) error {
 			sets[i].Train, sets[i].Test = tr, te[0]
 		}
 	}
-	rep := &evalReport{Probe: o.Probe, Standardized: o.Standardize, Run: o.Run, Train: setInfo{o.Train, train.Len()}, Test: setInfo{o.Test, test.Len()}, Classes: train.Classes}
+	rep := &evalReport{Probe: o.Probe, Standardized: o.Standardize, Run: o.Run, Train: setInfo{trainSpec, train.Len()}, Test: setInfo{o.Test, test.Len()}, Classes: train.Classes}
+	if o.Folds > 0 {
+		rep.Folds, rep.FoldSeed, rep.Test = o.Folds, o.Seed, setInfo{}
+	}
 	if o.Run != "" {
 		rep.Network = o.Network
 	}
@@ -511,12 +571,21 @@ func runEval(ctx context.Context, env *cmdEnv, o *evalOptions) error {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		rs, err := probe(env, o, settings, fs, train, test)
+		var rs []probeResult
+		if o.Folds > 0 {
+			rs, err = probeFolds(env, o, settings, fs, train)
+		} else {
+			rs, _, err = probe(env, o, settings, fs, train, test)
+		}
 		if err != nil {
 			return err
 		}
+		for i := range rs {
+			rs[i].InitSeed = fs.InitSeed
+		}
 		rep.Results = append(rep.Results, rs...)
 	}
+	rep.Results = append(rep.Results, seedMeans(rep.Results)...)
 	if o.JSON {
 		enc := json.NewEncoder(env.Stdout)
 		enc.SetIndent("", "  ")
@@ -632,17 +701,20 @@ func evalDataErr(which string, err error) error {
 	return fmt.Errorf("eval: %s set: %w", which, err)
 }
 
-// probe runs the chosen probe on one feature set.
-func probe(env *cmdEnv, o *evalOptions, settings []eval.KNNSetting, fs featureSet, train, test *labelledSet) ([]probeResult, error) {
+// probe runs the chosen probe on one feature set; it returns one result
+// and the test predictions per kNN setting (one for the linear probe).
+func probe(env *cmdEnv, o *evalOptions, settings []eval.KNNSetting, fs featureSet, train, test *labelledSet) ([]probeResult, [][]int, error) {
 	classes := len(train.Classes)
 	t0 := time.Now()
 	var out []probeResult
+	var preds [][]int
 	switch o.Probe {
 	case "knn":
 		o.progress(env, "kNN on %s features (%d x %d train, %d test)", fs.Label, fs.Train.Rows, fs.Train.Cols, fs.Test.Rows)
-		preds, err := eval.KNN(fs.Train, train.Labels, fs.Test, eval.KNNOptions{Settings: settings, Classes: classes, Workers: o.Workers})
+		var err error
+		preds, err = eval.KNN(fs.Train, train.Labels, fs.Test, eval.KNNOptions{Settings: settings, Classes: classes, Workers: o.Workers})
 		if err != nil {
-			return nil, fmt.Errorf("eval: %s: %w", fs.Label, err)
+			return nil, nil, fmt.Errorf("eval: %s: %w", fs.Label, err)
 		}
 		sec := time.Since(t0).Seconds()
 		for i, s := range settings {
@@ -652,7 +724,7 @@ func probe(env *cmdEnv, o *evalOptions, settings []eval.KNNSetting, fs featureSe
 		}
 	case "linear":
 		o.progress(env, "linear probe on %s features (%d x %d train, %d test)", fs.Label, fs.Train.Rows, fs.Train.Cols, fs.Test.Rows)
-		res, err := eval.LinearProbe(fs.Train, train.Labels, eval.LinearOptions{L2: o.L2, Seed: o.Seed, Classes: classes, Workers: o.Workers, MaxIter: o.MaxIter,
+		res, err := eval.LinearProbe(fs.Train, train.Labels, eval.LinearOptions{L2: o.L2, Seed: o.Seed, Folds: o.cvFolds(), Classes: classes, Workers: o.Workers, MaxIter: o.MaxIter,
 			Progress: func(p eval.SweepPoint) {
 				if p.ValAccuracy < 0 {
 					o.progress(env, "  %s: refit on all %d examples with L2 %g: loss %.4f (%d iterations, %.0f s)", fs.Label, fs.Train.Rows, p.L2, p.TrainLoss, p.Iterations, time.Since(t0).Seconds())
@@ -661,12 +733,13 @@ func probe(env *cmdEnv, o *evalOptions, settings []eval.KNNSetting, fs featureSe
 				o.progress(env, "  %s: L2 %g: validation top-1 %.2f%% (%d iterations, %.0f s)", fs.Label, p.L2, 100*p.ValAccuracy, p.Iterations, time.Since(t0).Seconds())
 			}})
 		if err != nil {
-			return nil, fmt.Errorf("eval: %s: %w", fs.Label, err)
+			return nil, nil, fmt.Errorf("eval: %s: %w", fs.Label, err)
 		}
 		pred, err := res.Model.Predict(fs.Test, o.Workers)
 		if err != nil {
-			return nil, fmt.Errorf("eval: %s: %w", fs.Label, err)
+			return nil, nil, fmt.Errorf("eval: %s: %w", fs.Label, err)
 		}
+		preds = [][]int{pred}
 		var val float64
 		for _, p := range res.Sweep {
 			if p.L2 == res.L2 {
@@ -677,7 +750,132 @@ func probe(env *cmdEnv, o *evalOptions, settings []eval.KNNSetting, fs featureSe
 		out = append(out, probeResult{Features: fs.Name, Label: fs.Label, Dim: fs.Train.Cols, Setting: "linear",
 			Top1: eval.Accuracy(pred, test.Labels), PerClass: pc, L2: res.L2, ValAccuracy: val, Seconds: time.Since(t0).Seconds()})
 	}
+	return out, preds, nil
+}
+
+// cvFolds is the linear probe's LinearOptions.Folds: --cv-folds, or
+// --folds's count when --cv-folds is 0 (0 or 1: one validation split).
+func (o *evalOptions) cvFolds() int {
+	if o.CVFolds == 0 {
+		return o.Folds
+	}
+	return o.CVFolds
+}
+
+// probeFolds runs the chosen probe on each of o.Folds stratified folds of
+// the pooled set all (fs.Train holds its rows), trained on the other
+// folds (standardized with their statistics under --standardize): one
+// result per kNN setting (one for the linear probe) with the mean top-1
+// over the folds, its spread, and the per-class top-1 of every fold's
+// predictions pooled.
+func probeFolds(env *cmdEnv, o *evalOptions, settings []eval.KNNSetting, fs featureSet, all *labelledSet) ([]probeResult, error) {
+	folds, err := eval.StratifiedFolds(all.Labels, o.Folds, o.Seed)
+	if err != nil {
+		return nil, fmt.Errorf("eval: --folds: %w", err)
+	}
+	t0 := time.Now()
+	var out []probeResult
+	var pooled [][]int // per setting: the prediction of every row
+	for k, fold := range folds {
+		rest := eval.Complement(all.Len(), fold)
+		f := fs
+		f.Train, f.Test = fs.Train.SelectRows(rest), fs.Train.SelectRows(fold)
+		if o.Standardize {
+			tr, te, err := eval.Standardize(f.Train, f.Test)
+			if err != nil {
+				return nil, fmt.Errorf("eval: %s: %w", fs.Label, err)
+			}
+			f.Train, f.Test = tr, te[0]
+		}
+		o.progress(env, "fold %d of %d:", k+1, len(folds))
+		tr := &labelledSet{Classes: all.Classes, Labels: pickInts(all.Labels, rest)}
+		te := &labelledSet{Classes: all.Classes, Labels: pickInts(all.Labels, fold)}
+		rs, preds, err := probe(env, o, settings, f, tr, te)
+		if err != nil {
+			return nil, err
+		}
+		if out == nil {
+			out = rs
+			pooled = make([][]int, len(rs))
+			for i := range pooled {
+				pooled[i] = make([]int, all.Len())
+			}
+		}
+		for i, r := range rs {
+			out[i].FoldTop1 = append(out[i].FoldTop1, r.Top1)
+			if o.Probe == "linear" {
+				out[i].FoldL2 = append(out[i].FoldL2, r.L2)
+			}
+			for j, row := range fold {
+				pooled[i][row] = preds[i][j]
+			}
+		}
+	}
+	for i := range out {
+		r := &out[i]
+		r.Top1, r.SD, r.SE = eval.MeanSD(r.FoldTop1)
+		r.PerClass, _ = eval.PerClassAccuracy(pooled[i], all.Labels, len(all.Classes))
+		r.L2, r.ValAccuracy = 0, 0
+		r.Seconds = time.Since(t0).Seconds()
+	}
 	return out, nil
+}
+
+// seedMeans returns, when the results hold the random-init rows of several
+// init seeds, one "random_init_mean" row per setting: the mean top-1 over
+// the seeds, with its standard deviation and standard error across them.
+func seedMeans(results []probeResult) []probeResult {
+	var order []string
+	bySetting := map[string][]probeResult{}
+	for _, r := range results {
+		if r.Features != "random_init" || r.InitSeed == nil {
+			continue
+		}
+		if _, ok := bySetting[r.Setting]; !ok {
+			order = append(order, r.Setting)
+		}
+		bySetting[r.Setting] = append(bySetting[r.Setting], r)
+	}
+	var out []probeResult
+	for _, s := range order {
+		rs := bySetting[s]
+		if len(rs) < 2 {
+			continue
+		}
+		m := probeResult{Features: "random_init_mean", Label: fmt.Sprintf("random init (%d seeds)", len(rs)), Dim: rs[0].Dim, Setting: s}
+		var top1 []float64
+		for _, r := range rs {
+			top1 = append(top1, r.Top1)
+			m.Seeds = append(m.Seeds, *r.InitSeed)
+			m.Seconds += r.Seconds
+		}
+		m.Top1, m.SD, m.SE = eval.MeanSD(top1)
+		m.PerClass = make([]float64, len(rs[0].PerClass))
+		for c := range m.PerClass {
+			for _, r := range rs {
+				m.PerClass[c] += r.PerClass[c] / float64(len(rs))
+			}
+		}
+		out = append(out, m)
+	}
+	return out
+}
+
+// pickInts returns a[idx[0]], a[idx[1]], ...
+func pickInts(a, idx []int) []int {
+	out := make([]int, len(idx))
+	for j, i := range idx {
+		out[j] = a[i]
+	}
+	return out
+}
+
+// concatRows stacks b's rows under a's (equal column counts).
+func concatRows(a, b *eval.Matrix) *eval.Matrix {
+	m := eval.NewMatrix(a.Rows+b.Rows, a.Cols)
+	copy(m.Data, a.Data[:a.Rows*a.Cols])
+	copy(m.Data[a.Rows*a.Cols:], b.Data[:b.Rows*b.Cols])
+	return m
 }
 
 // jsonSafe replaces NaN per-class accuracies (classes absent from the
@@ -698,7 +896,11 @@ func jsonSafe(r *evalReport) *evalReport {
 }
 
 func printReport(w io.Writer, r *evalReport, perClass bool) {
-	fmt.Fprintf(w, "probe-train: %s (%d)   probe-test: %s (%d)", r.Train.Spec, r.Train.N, r.Test.Spec, r.Test.N)
+	if r.Folds > 0 {
+		fmt.Fprintf(w, "probe set: %s (%d), %d folds stratified by class (seed %d)", r.Train.Spec, r.Train.N, r.Folds, r.FoldSeed)
+	} else {
+		fmt.Fprintf(w, "probe-train: %s (%d)   probe-test: %s (%d)", r.Train.Spec, r.Train.N, r.Test.Spec, r.Test.N)
+	}
 	if r.Standardized {
 		fmt.Fprint(w, "   features standardized on probe-train")
 	}
@@ -708,14 +910,39 @@ func printReport(w io.Writer, r *evalReport, perClass bool) {
 		fmt.Fprintf(w, "   run: %s", r.Run)
 	}
 	fmt.Fprintln(w)
+	spread := r.Folds > 0
+	for _, res := range r.Results {
+		spread = spread || len(res.Seeds) > 0
+	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintf(tw, "features\tdim\tprobe\ttop-1\t\n")
+	if spread {
+		// sd and se: across the folds, or across the init seeds on the
+		// random-init mean row.
+		fmt.Fprintf(tw, "features\tdim\tprobe\ttop-1\tsd\tse\t\n")
+	} else {
+		fmt.Fprintf(tw, "features\tdim\tprobe\ttop-1\t\n")
+	}
 	for _, res := range r.Results {
 		setting := res.Setting
-		if res.Setting == "linear" {
+		switch {
+		case res.Setting == "linear" && len(res.FoldL2) > 0:
+			l2 := make([]string, len(res.FoldL2))
+			for i, v := range res.FoldL2 {
+				l2[i] = strconv.FormatFloat(v, 'g', -1, 64)
+			}
+			setting = "linear (L2 " + strings.Join(l2, "/") + ")"
+		case res.Setting == "linear" && len(res.Seeds) == 0:
 			setting = fmt.Sprintf("linear (L2 %g)", res.L2)
 		}
-		fmt.Fprintf(tw, "%s\t%d\t%s\t%.2f%%\t\n", res.Label, res.Dim, setting, 100*res.Top1)
+		label := res.Label
+		if res.InitSeed != nil {
+			label = fmt.Sprintf("%s (seed %d)", res.Label, *res.InitSeed)
+		}
+		if spread {
+			fmt.Fprintf(tw, "%s\t%d\t%s\t%.2f%%\t%.2f\t%.2f\t\n", label, res.Dim, setting, 100*res.Top1, 100*res.SD, 100*res.SE)
+		} else {
+			fmt.Fprintf(tw, "%s\t%d\t%s\t%.2f%%\t\n", label, res.Dim, setting, 100*res.Top1)
+		}
 	}
 	tw.Flush()
 	if perClass {
@@ -723,7 +950,11 @@ func printReport(w io.Writer, r *evalReport, perClass bool) {
 		tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 		fmt.Fprintf(tw, "class\t")
 		for _, res := range r.Results {
-			fmt.Fprintf(tw, "%s %s\t", res.Label, res.Setting)
+			if res.InitSeed != nil {
+				fmt.Fprintf(tw, "%s (seed %d) %s\t", res.Label, *res.InitSeed, res.Setting)
+			} else {
+				fmt.Fprintf(tw, "%s %s\t", res.Label, res.Setting)
+			}
 		}
 		fmt.Fprintln(tw)
 		for c, name := range r.Classes {
@@ -742,6 +973,9 @@ func updateSummary(env *cmdEnv, o *evalOptions, info runInfo, r *evalReport) err
 	probe := o.Probe
 	if o.Standardize {
 		probe += " (standardized)"
+	}
+	if o.Folds > 0 {
+		probe += fmt.Sprintf(" (%d-fold)", o.Folds)
 	}
 	row := summary.Result{Modality: o.Modality, Method: o.Method, Probe: probe, BaselineKind: o.baselineKind(), TrainSeconds: o.TrainSeconds, Device: o.TrainDevice}
 	if row.Method == "" {
@@ -769,6 +1003,8 @@ func updateSummary(env *cmdEnv, o *evalOptions, info runInfo, r *evalReport) err
 		case "trained":
 			row.Trained = res.Top1
 		case "random_init":
+			row.RandomInit = res.Top1
+		case "random_init_mean": // after the seeds' rows: their mean
 			row.RandomInit = res.Top1
 		case "baseline":
 			row.Baseline = res.Top1

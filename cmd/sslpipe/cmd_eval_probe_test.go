@@ -7,9 +7,11 @@ import (
 	"errors"
 	"fmt"
 	"image/png"
+	"math"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -338,14 +340,6 @@ func TestEvalPrecomputedFeatures(t *testing.T) {
 	}
 }
 
-func pickInts(a, idx []int) []int {
-	out := make([]int, len(idx))
-	for j, i := range idx {
-		out[j] = a[i]
-	}
-	return out
-}
-
 // TestEvalStandardize: --standardize standardizes every feature set with
 // its probe-train statistics before the kNN probe (the top-1 equals a
 // direct kNN on eval.Standardize's output, for the trained and the
@@ -422,5 +416,187 @@ func TestEvalStandardize(t *testing.T) {
 	f, err := summary.Read(sum)
 	if err != nil || len(f.Results) != 1 || f.Results[0].Probe != "knn (standardized)" || f.Results[0].RandomInit != std.Results[1].Top1 {
 		t.Fatalf("summary: %v %+v", err, f)
+	}
+}
+
+// TestEvalFolds: --folds pools --train and --test and probes each of K
+// stratified folds on the others; every fold's top-1 equals a direct probe
+// of that split (kNN, standardized kNN, linear with its L2 chosen by
+// cross-validation inside the training folds), the reported top-1 is
+// their mean with its spread, and the summary row names the probe.
+func TestEvalFolds(t *testing.T) {
+	dir := t.TempDir()
+	r := rand.New(rand.NewPCG(7, 8))
+	write := func(name string, n int) (labels []int) {
+		var b strings.Builder
+		b.WriteString("path,label\n")
+		for i := range n {
+			l := i % 3
+			if i%7 == 0 {
+				l = 0 // unbalanced
+			}
+			labels = append(labels, l)
+			fmt.Fprintf(&b, "wav/%s_%d.wav,c%d\n", name, i, l)
+		}
+		os.WriteFile(filepath.Join(dir, name), []byte(b.String()), 0o644)
+		return labels
+	}
+	trY, teY := write("train.csv", 61), write("test.csv", 29)
+	all := append(append([]int(nil), trY...), teY...)
+	feats := func(labels []int) *eval.Matrix {
+		m := eval.NewMatrix(len(labels), 6)
+		for i, l := range labels {
+			for j := range 6 {
+				m.Row(i)[j] = float32(r.NormFloat64() * float64(1+4*j))
+			}
+			m.Row(i)[l] += 1.2
+		}
+		return m
+	}
+	save := func(name string, m *eval.Matrix) string {
+		p := filepath.Join(dir, name)
+		if err := npy.WriteFile(p, npy.Float32Matrix(m.Data, m.Rows, m.Cols)); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	trT, teT := feats(trY), feats(teY)
+	x := concatRows(trT, teT)
+	trained := save("tr.npy", trT) + "," + save("te.npy", teT)
+	run := func(extra ...string) evalReport {
+		args := append([]string{"eval", "--train", filepath.Join(dir, "train.csv"), "--test", filepath.Join(dir, "test.csv"),
+			"--trained-features", trained, "--no-baseline", "--folds", "4", "--seed", "5", "--json", "--quiet", "--workers", "2"}, extra...)
+		out, _, err := runArgs(t, args...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var rep evalReport
+		if err := json.Unmarshal([]byte(out), &rep); err != nil {
+			t.Fatal(err)
+		}
+		return rep
+	}
+	folds, err := eval.StratifiedFolds(all, 4, 5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	check := func(name string, rep evalReport, direct func(tr, te *eval.Matrix, trL []int) ([]int, float64)) {
+		t.Helper()
+		if rep.Folds != 4 || rep.Train.N != 90 || len(rep.Results) != 1 {
+			t.Fatalf("%s: report %+v", name, rep)
+		}
+		res := rep.Results[0]
+		if len(res.FoldTop1) != 4 {
+			t.Fatalf("%s: %d fold results", name, len(res.FoldTop1))
+		}
+		pooled := make([]int, len(all))
+		for k, f := range folds {
+			rest := eval.Complement(len(all), f)
+			pred, l2 := direct(x.SelectRows(rest), x.SelectRows(f), pickInts(all, rest))
+			if want := eval.Accuracy(pred, pickInts(all, f)); res.FoldTop1[k] != want {
+				t.Errorf("%s fold %d: top-1 %v, direct %v", name, k, res.FoldTop1[k], want)
+			}
+			if l2 >= 0 && res.FoldL2[k] != l2 {
+				t.Errorf("%s fold %d: L2 %v, direct %v", name, k, res.FoldL2[k], l2)
+			}
+			for j, i := range f {
+				pooled[i] = pred[j]
+			}
+		}
+		mean, sd, se := eval.MeanSD(res.FoldTop1)
+		if res.Top1 != mean || res.SD != sd || res.SE != se || sd == 0 {
+			t.Errorf("%s: top-1 %v sd %v se %v, want %v %v %v", name, res.Top1, res.SD, res.SE, mean, sd, se)
+		}
+		if pc, _ := eval.PerClassAccuracy(pooled, all, 3); !slices.Equal(pc, res.PerClass) {
+			t.Errorf("%s: per-class %v, pooled direct %v", name, res.PerClass, pc)
+		}
+	}
+	knn := func(tr, te *eval.Matrix, trL []int) ([]int, float64) {
+		p, err := eval.KNN(tr, trL, te, eval.KNNOptions{Settings: []eval.KNNSetting{{K: 7, T: 0.1}}, Classes: 3})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p[0], -1
+	}
+	check("knn", run("--k", "7"), knn)
+	check("standardized knn", run("--k", "7", "--standardize"), func(tr, te *eval.Matrix, trL []int) ([]int, float64) {
+		str, ste, err := eval.Standardize(tr, te)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return knn(str, ste[0], trL)
+	})
+	linear := func(cv int) func(tr, te *eval.Matrix, trL []int) ([]int, float64) {
+		return func(tr, te *eval.Matrix, trL []int) ([]int, float64) {
+			res, err := eval.LinearProbe(tr, trL, eval.LinearOptions{Folds: cv, Seed: 5, Classes: 3, Workers: 2})
+			if err != nil {
+				t.Fatal(err)
+			}
+			p, _ := res.Model.Predict(te, 1)
+			return p, res.L2
+		}
+	}
+	check("linear", run("--probe", "linear"), linear(4))
+	check("linear cv 3", run("--probe", "linear", "--cv-folds", "3"), linear(3))
+	check("linear one split", run("--probe", "linear", "--cv-folds", "1"), linear(1))
+
+	// Without --folds, --cv-folds picks the L2 on probe-train alone.
+	out, _, err := runArgs(t, "eval", "--train", filepath.Join(dir, "train.csv"), "--test", filepath.Join(dir, "test.csv"),
+		"--trained-features", trained, "--no-baseline", "--probe", "linear", "--cv-folds", "3", "--seed", "5", "--workers", "2", "--json", "--quiet")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var split evalReport
+	if err := json.Unmarshal([]byte(out), &split); err != nil {
+		t.Fatal(err)
+	}
+	pred, l2 := linear(3)(trT, teT, trY)
+	if r := split.Results[0]; split.Folds != 0 || r.L2 != l2 || r.Top1 != eval.Accuracy(pred, teY) || len(r.FoldTop1) != 0 {
+		t.Errorf("--cv-folds 3 without --folds: %+v, direct L2 %v top-1 %v", r, l2, eval.Accuracy(pred, teY))
+	}
+
+	sum := filepath.Join(dir, "summary.json")
+	rep := run("--k", "7", "--summary", sum, "--modality", "audio", "--method", "m")
+	f, err := summary.Read(sum)
+	if err != nil || len(f.Results) != 1 || f.Results[0].Probe != "knn (4-fold)" || f.Results[0].Trained != rep.Results[0].Top1 {
+		t.Fatalf("summary: %v %+v", err, f)
+	}
+	out, _, err = runArgs(t, "eval", "--train", filepath.Join(dir, "train.csv"), "--test", filepath.Join(dir, "test.csv"),
+		"--trained-features", trained, "--no-baseline", "--folds", "4", "--k", "7", "--quiet")
+	if err != nil || !strings.Contains(out, "90), 4 folds stratified by class (seed 0)") || !strings.Contains(out, "sd") {
+		t.Errorf("table: %v\n%s", err, out)
+	}
+	for _, bad := range [][]string{
+		{"--folds", "1"},
+		{"--folds", "91"},
+		{"--random-seeds", "3"}, // no --run
+	} {
+		args := append([]string{"eval", "--train", filepath.Join(dir, "train.csv"), "--test", filepath.Join(dir, "test.csv"), "--trained-features", trained, "--no-baseline", "--quiet"}, bad...)
+		if _, _, err := runArgs(t, args...); exitCode(err) != exitUsage {
+			t.Errorf("%v: %v", bad, err)
+		}
+	}
+	if _, _, err := runArgs(t, "eval", "--train", filepath.Join(dir, "train.csv"), "--folds", "4", "--trained-features", trained, "--no-baseline"); exitCode(err) != exitUsage {
+		t.Errorf("--folds with features and no --test: %v", err)
+	}
+}
+
+// TestSeedMeans: the random-init mean row averages the seeds' rows per
+// setting, with their spread.
+func TestSeedMeans(t *testing.T) {
+	seed := func(s uint64) *uint64 { return &s }
+	rs := []probeResult{
+		{Features: "trained", Setting: "linear", Top1: 0.5},
+		{Features: "random_init", Setting: "linear", Top1: 0.2, PerClass: []float64{0.1, 0.3}, InitSeed: seed(4)},
+		{Features: "random_init", Setting: "linear", Top1: 0.3, PerClass: []float64{0.3, 0.3}, InitSeed: seed(5)},
+		{Features: "random_init", Setting: "linear", Top1: 0.4, PerClass: []float64{0.5, 0.3}, InitSeed: seed(6)},
+	}
+	m := seedMeans(rs)
+	if len(m) != 1 || m[0].Features != "random_init_mean" || math.Abs(m[0].Top1-0.3) > 1e-12 || math.Abs(m[0].SD-0.1) > 1e-12 ||
+		!slices.Equal(m[0].Seeds, []uint64{4, 5, 6}) || math.Abs(m[0].PerClass[0]-0.3) > 1e-12 {
+		t.Errorf("seedMeans = %+v", m)
+	}
+	if m := seedMeans(rs[:2]); len(m) != 0 {
+		t.Errorf("one seed: %+v", m)
 	}
 }

@@ -17,6 +17,7 @@ import (
 
 	"github.com/sslpipe/sslpipe/augment"
 	"github.com/sslpipe/sslpipe/datasets"
+	"github.com/sslpipe/sslpipe/eval"
 	"github.com/sslpipe/sslpipe/npy"
 	"github.com/sslpipe/sslpipe/train"
 	"github.com/sslpipe/sslpipe/train/data"
@@ -211,5 +212,58 @@ func TestEmbedUsage(t *testing.T) {
 	}
 	if _, _, err := runArgs(t, "embed", "--run", t.TempDir(), "--data", "fashion-mnist:test", "--out", filepath.Join(t.TempDir(), "x.npy")); err == nil {
 		t.Error("a folder without a run: no error")
+	}
+}
+
+// TestEvalRandomSeeds: --random-seeds N probes the run's architecture
+// initialized with the run's seed and the N-1 seeds after it (the first
+// equals the plain random-init row), the networks differ with the seed,
+// and a last row gives their mean and spread; with --folds every row is a
+// fold mean.
+func TestEvalRandomSeeds(t *testing.T) {
+	run := tinyRun(t)
+	_, info, err := openRun(run)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s0 := info.Config.Seed
+	args := []string{"eval", "--run", run, "--train", "fashion-mnist:train", "--test", "fashion-mnist:test", "--max-train", "300", "--max-test", "120",
+		"--no-baseline", "--k", "10", "--json", "--quiet"}
+	report := func(extra ...string) evalReport {
+		out, stderr, err := runArgs(t, append(append([]string(nil), args...), extra...)...)
+		if err != nil {
+			t.Fatalf("%v\n%s", err, stderr)
+		}
+		var rep evalReport
+		if err := json.Unmarshal([]byte(out), &rep); err != nil {
+			t.Fatal(err)
+		}
+		return rep
+	}
+	plain := report()
+	rep := report("--random-seeds", "3")
+	if len(rep.Results) != 5 || rep.Results[0].Features != "trained" || rep.Results[4].Features != "random_init_mean" {
+		t.Fatalf("results %+v", rep.Results)
+	}
+	var top1 []float64
+	for i, r := range rep.Results[1:4] {
+		if r.Features != "random_init" || r.InitSeed == nil || *r.InitSeed != s0+uint64(i) {
+			t.Fatalf("row %d: %+v, want random init with seed %d", i+1, r, s0+uint64(i))
+		}
+		top1 = append(top1, r.Top1)
+	}
+	if got, want := rep.Results[1].Top1, plain.Results[1].Top1; got != want || !slices.Equal(rep.Results[1].PerClass, plain.Results[1].PerClass) {
+		t.Errorf("seed %d: top-1 %v, plain random init %v", s0, got, want)
+	}
+	if slices.Equal(rep.Results[1].PerClass, rep.Results[2].PerClass) && slices.Equal(rep.Results[2].PerClass, rep.Results[3].PerClass) {
+		t.Errorf("three seeds give the same per-class accuracies %v", rep.Results[1].PerClass)
+	}
+	mean, sd, _ := eval.MeanSD(top1)
+	if r := rep.Results[4]; math.Abs(r.Top1-mean) > 1e-12 || math.Abs(r.SD-sd) > 1e-12 || !slices.Equal(r.Seeds, []uint64{s0, s0 + 1, s0 + 2}) {
+		t.Errorf("mean row %+v, want top-1 %v sd %v", r, mean, sd)
+	}
+	folds := report("--random-seeds", "2", "--folds", "3")
+	if len(folds.Results) != 4 || len(folds.Results[2].FoldTop1) != 3 || folds.Results[3].Features != "random_init_mean" {
+		t.Fatalf("folds: %+v", folds.Results)
 	}
 }
