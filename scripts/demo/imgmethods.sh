@@ -8,9 +8,9 @@
 # initialized and raw pixels, one row per method and probe in
 # $RUNS/summary.json.
 #
-# Each method runs its fmnist-reproduce preset (BYOL's fmnist ConvNet,
-# crops 0.4-1, the method's loss and optimizer; the same config as
-# benchmarks/imgmethods/configs/<method>-p1.yaml)
+# Each method runs its fmnist-reproduce preset (BYOL's fmnist ConvNet with
+# a 4x4 pooled grid, crops 0.4-1, the method's loss and optimizer; the
+# config of benchmarks/imgmethods/configs/<method>-p1.yaml with pool 4)
 # on one libtorch thread, JOBS runs at a time, for the number of steps that
 # fits BUDGET CPU seconds at its measured CPU cost per step (the table
 # below: `/usr/bin/time` of `sslpipe train --method M --preset
