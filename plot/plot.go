@@ -135,7 +135,9 @@ func (c *Chart) layout() (*frame, error) {
 		}
 	} else {
 		pad := 0.05 * (f.y1 - f.y0)
-		if pad == 0 {
+		// A range at the values' rounding level (a constant computed
+		// with float error, e.g. 0.04 +- 1e-17) is a constant series.
+		if pad <= 1e-12*math.Max(math.Abs(f.y0), math.Abs(f.y1)) {
 			pad = math.Max(0.5, math.Abs(f.y0)*0.1)
 		}
 		f.y0, f.y1 = f.y0-pad, f.y1+pad
@@ -345,8 +347,19 @@ func ticks(lo, hi float64, n int) []float64 {
 			break
 		}
 	}
+	if !(step > 0) || math.IsInf(step, 0) {
+		return []float64{lo}
+	}
+	// A step under the values' rounding unit (a range like 0.04 +- 1e-17)
+	// has no distinct ticks: a running sum would never reach hi, and the
+	// tick indices are past float64's integers.
+	k0, k1 := math.Ceil(lo/step), math.Floor(hi/step+1e-9)
+	if math.Abs(k0) > 1<<50 || math.Abs(k1) > 1<<50 || !(k1-k0 < float64(4*n+4)) {
+		return []float64{lo, hi}
+	}
 	var out []float64
-	for t := math.Ceil(lo/step) * step; t <= hi+step*1e-9; t += step {
+	for i := 0; i <= int(k1-k0); i++ {
+		t := (k0 + float64(i)) * step
 		if math.Abs(t) < step*1e-9 {
 			t = 0
 		}

@@ -181,6 +181,35 @@ func TestTicks(t *testing.T) {
 	}
 }
 
+// A range at the values' rounding level (DINO's teacher temperature 0.04,
+// held constant but computed with float error) once made ticks add a step
+// smaller than 0.04's rounding unit forever, allocating until the kernel
+// killed the training process. Ticks are now few and inside the range,
+// and such a series is drawn as a constant.
+func TestTicksBelowRounding(t *testing.T) {
+	lo, hi := 0.039999999999999994, 0.040000000000000001
+	got := ticks(lo, hi, 5)
+	if len(got) == 0 || len(got) > 24 {
+		t.Fatalf("ticks(%v, %v) gave %d values", lo, hi, len(got))
+	}
+	for _, v := range got {
+		if v < lo-1e-12 || v > hi+1e-12 {
+			t.Errorf("tick %v outside [%v, %v]", v, lo, hi)
+		}
+	}
+	c := &Chart{Width: 320, Height: 200, Series: []Series{{Name: "teacher_temp", X: []float64{1, 2, 3}, Y: []float64{lo, hi, lo}}}}
+	f, err := c.layout()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.y1-f.y0 < 0.1 {
+		t.Errorf("y range [%v, %v]: want the constant series' padding", f.y0, f.y1)
+	}
+	if _, err := c.Render(); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func TestReadJSONLAndWritePNG(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "metrics.jsonl")
