@@ -21,15 +21,7 @@ func StratifiedFolds(labels []int, k int, seed uint64) ([][]int, error) {
 	if k > len(labels) {
 		return nil, fmt.Errorf("%w: %d folds for %d examples", ErrInput, k, len(labels))
 	}
-	byClass := map[int][]int{}
-	for i, l := range labels {
-		byClass[l] = append(byClass[l], i)
-	}
-	keys := make([]int, 0, len(byClass))
-	for c := range byClass {
-		keys = append(keys, c)
-	}
-	slices.Sort(keys)
+	keys, byClass := classRows(labels)
 	r := rand.New(rand.NewPCG(seed, 0xf01d5))
 	folds := make([][]int, k)
 	next := 0

@@ -194,10 +194,9 @@ func pick(labels, idx []int) []int {
 	return out
 }
 
-// StratifiedSplit shuffles each class's indices with seed and puts
-// round(frac·count) of them (at least one when the class has two or more)
-// in val, the rest in fit; both are returned sorted.
-func StratifiedSplit(labels []int, frac float64, seed uint64) (fit, val []int) {
+// classRows groups the row indices by label: the labels in increasing
+// order and each label's rows in increasing order.
+func classRows(labels []int) ([]int, map[int][]int) {
 	byClass := map[int][]int{}
 	for i, l := range labels {
 		byClass[l] = append(byClass[l], i)
@@ -207,6 +206,14 @@ func StratifiedSplit(labels []int, frac float64, seed uint64) (fit, val []int) {
 		keys = append(keys, k)
 	}
 	slices.Sort(keys)
+	return keys, byClass
+}
+
+// StratifiedSplit shuffles each class's indices with seed and puts
+// round(frac·count) of them (at least one when the class has two or more)
+// in val, the rest in fit; both are returned sorted.
+func StratifiedSplit(labels []int, frac float64, seed uint64) (fit, val []int) {
+	keys, byClass := classRows(labels)
 	r := rand.New(rand.NewPCG(seed, 0x5eed))
 	for _, k := range keys {
 		idx := byClass[k]

@@ -384,15 +384,7 @@ func TestEvalStandardize(t *testing.T) {
 	run := func(extra ...string) evalReport {
 		args := append([]string{"eval", "--train", filepath.Join(dir, "train.csv"), "--test", filepath.Join(dir, "test.csv"),
 			"--trained-features", trained, "--random-features", random, "--no-baseline", "--k", "20", "--json", "--quiet"}, extra...)
-		out, _, err := runArgs(t, args...)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var rep evalReport
-		if err := json.Unmarshal([]byte(out), &rep); err != nil {
-			t.Fatal(err)
-		}
-		return rep
+		return evalJSON(t, args...)
 	}
 	direct := func(tr, te *eval.Matrix) float64 {
 		str, ste, err := eval.Standardize(tr, te)
@@ -466,15 +458,7 @@ func TestEvalFolds(t *testing.T) {
 	run := func(extra ...string) evalReport {
 		args := append([]string{"eval", "--train", filepath.Join(dir, "train.csv"), "--test", filepath.Join(dir, "test.csv"),
 			"--trained-features", trained, "--no-baseline", "--folds", "4", "--seed", "5", "--json", "--quiet", "--workers", "2"}, extra...)
-		out, _, err := runArgs(t, args...)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var rep evalReport
-		if err := json.Unmarshal([]byte(out), &rep); err != nil {
-			t.Fatal(err)
-		}
-		return rep
+		return evalJSON(t, args...)
 	}
 	folds, err := eval.StratifiedFolds(all, 4, 5)
 	if err != nil {
@@ -599,4 +583,18 @@ func TestSeedMeans(t *testing.T) {
 	if m := seedMeans(rs[:2]); len(m) != 0 {
 		t.Errorf("one seed: %+v", m)
 	}
+}
+
+// evalJSON runs `sslpipe eval ... --json` with args and decodes its report.
+func evalJSON(t *testing.T, args ...string) evalReport {
+	t.Helper()
+	out, _, err := runArgs(t, args...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rep evalReport
+	if err := json.Unmarshal([]byte(out), &rep); err != nil {
+		t.Fatal(err)
+	}
+	return rep
 }
