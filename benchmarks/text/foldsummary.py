@@ -13,7 +13,10 @@ with --no-random (the same probe set, --folds and --seed: the same folds;
 the random-init rows depend only on the architecture and the seeds).
 --mean adds a line with the mean over the reports (repeats of one run's
 probe with other fold seeds: --seed 1, 2): trained, random init and margin,
-each ± the standard error over the reports."""
+each ± the standard error over the reports. A report of `--repeats R`
+pairs its R x K folds the same way; its trained ± is then the standard
+error across its R partitions (the same figure --mean gives from R
+separate reports)."""
 import json
 import math
 import sys

@@ -9,6 +9,7 @@ import (
 	"io"
 	"math"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -62,6 +63,7 @@ type evalOptions struct {
 	MaxIter      int
 	Standardize  bool
 	Folds        int // k-fold probe of the pooled sets (0: --train/--test)
+	Repeats      int // k-fold partitions, fold seeds Seed, Seed+1, ...
 	CVFolds      int // linear probe's L2 cross-validation folds (0: auto)
 	RandomSeeds  int // random-init networks, seeds Seed, Seed+1, ...
 
@@ -149,6 +151,7 @@ func evalFlags(fs *flag.FlagSet, o *evalOptions, ks, ts, l2 *string) {
 	intVar(fs, &o.MaxIter, "max-iter", 100, 1, 1000000, "linear probe: L-BFGS iterations per fit")
 	fs.BoolVar(&o.Standardize, "standardize", false, "standardize every feature set (trained, random init, baseline) per dimension with the mean and std of its probe-train rows before the probe (kNN then compares standardized features; the linear probe standardizes anyway); the summary row's probe reads \"knn (standardized)\"")
 	intVar(fs, &o.Folds, "folds", 0, 0, 1000, "k-fold probe: pool the examples of --train and --test (--test may be omitted) and test each once, in this many folds stratified by class and keyed by --seed, each probed on the other folds; reports the mean top-1 over the folds with its standard deviation and standard error (0: train on --train, test on --test)")
+	intVar(fs, &o.Repeats, "repeats", 1, 1, 1000, "with --folds: repeat the k-fold probe over this many partitions, keyed by --seed, --seed+1, ...; the top-1 is the mean over every fold of every partition, sd and se are taken across the partitions' means, and fold_top1 lists the folds partition by partition")
 	intVar(fs, &o.CVFolds, "cv-folds", 0, 0, 1000, "linear probe: choose the L2 by this many folds of cross-validation of the training rows (0: as many as --folds, or one 10% validation split without --folds; 1: one 10% split)")
 	intVar(fs, &o.RandomSeeds, "random-seeds", 1, 1, 1000, "random-init networks to probe: the run's architecture initialized with seeds S, S+1, ... (S: the run's seed), one row each and a row with their mean and spread")
 	fs.StringVar(&o.TrainedNPY, "trained-features", "", "precomputed trained-encoder features TRAIN.npy,TEST.npy (float32 N x D, rows in the order of --train/--test), instead of --run")
@@ -396,8 +399,12 @@ type probeResult struct {
 	// With --folds: Top1 is the mean of FoldTop1, SD their standard
 	// deviation and SE its standard error; PerClass pools every fold's
 	// predictions; FoldL2 lists the L2 each fold's linear probe chose.
-	FoldTop1 []float64 `json:"fold_top1,omitempty"`
-	FoldL2   []float64 `json:"fold_l2,omitempty"`
+	// With --repeats above 1, FoldTop1 and FoldL2 hold every partition's
+	// folds in turn, RepeatTop1 each partition's mean, and SD and SE are
+	// taken across RepeatTop1.
+	FoldTop1   []float64 `json:"fold_top1,omitempty"`
+	FoldL2     []float64 `json:"fold_l2,omitempty"`
+	RepeatTop1 []float64 `json:"repeat_top1,omitempty"`
 	// The random-init network's seed (--random-seeds above 1); on the
 	// "random_init_mean" row, every seed (Top1: the mean of their Top1,
 	// SD and SE across the seeds).
@@ -416,6 +423,7 @@ type evalReport struct {
 	// FoldSeed; Train is then the pooled set.
 	Folds    int           `json:"folds,omitempty"`
 	FoldSeed uint64        `json:"fold_seed,omitempty"`
+	Repeats  int           `json:"repeats,omitempty"` // partitions, fold seeds FoldSeed, FoldSeed+1, ...
 	Run      string        `json:"run,omitempty"`
 	Network  string        `json:"network,omitempty"`
 	Train    setInfo       `json:"train"`
@@ -435,6 +443,9 @@ func runEval(ctx context.Context, env *cmdEnv, o *evalOptions) error {
 	}
 	if o.Folds == 1 {
 		return usagef("eval: --folds must be 0 (no folds) or at least 2")
+	}
+	if o.Repeats > 1 && o.Folds == 0 {
+		return usagef("eval: --repeats %d needs --folds", o.Repeats)
 	}
 	if o.Folds > 0 && o.Test == "" && (o.TrainedNPY != "" || o.RandomNPY != "" || o.BaselineNPY != "") {
 		return usagef("eval: --folds with precomputed features needs --test (the features come as TRAIN.npy,TEST.npy pairs)")
@@ -563,6 +574,9 @@ func runEval(ctx context.Context, env *cmdEnv, o *evalOptions) error {
 	rep := &evalReport{Probe: o.Probe, Standardized: o.Standardize, Run: o.Run, Train: setInfo{trainSpec, train.Len()}, Test: setInfo{o.Test, test.Len()}, Classes: train.Classes}
 	if o.Folds > 0 {
 		rep.Folds, rep.FoldSeed, rep.Test = o.Folds, o.Seed, setInfo{}
+		if o.Repeats > 1 {
+			rep.Repeats = o.Repeats
+		}
 	}
 	if o.Run != "" {
 		rep.Network = o.Network
@@ -764,16 +778,58 @@ func (o *evalOptions) cvFolds() int {
 
 // probeFolds runs the chosen probe on each of o.Folds stratified folds of
 // the pooled set all (fs.Train holds its rows), trained on the other
-// folds (standardized with their statistics under --standardize): one
-// result per kNN setting (one for the linear probe) with the mean top-1
-// over the folds, its spread, and the per-class top-1 of every fold's
-// predictions pooled.
+// folds (standardized with their statistics under --standardize), for
+// each of o.Repeats partitions (fold seeds o.Seed, o.Seed+1, ...; the
+// linear probe's cross-validation takes the same seed): one result per
+// kNN setting (one for the linear probe) with the mean top-1 over every
+// fold, its spread (across the folds, or across the partitions' means
+// when there are several), and the per-class top-1 of every fold's
+// predictions pooled (averaged over the partitions).
 func probeFolds(env *cmdEnv, o *evalOptions, settings []eval.KNNSetting, fs featureSet, all *labelledSet) ([]probeResult, error) {
+	repeats := max(o.Repeats, 1)
+	t0 := time.Now()
+	var out []probeResult
+	for r := range repeats {
+		po := *o
+		po.Seed = o.Seed + uint64(r)
+		rs, err := probePartition(env, &po, settings, fs, all)
+		if err != nil {
+			return nil, err
+		}
+		if out == nil {
+			out = slices.Clone(rs)
+			for i := range out {
+				out[i].FoldTop1, out[i].FoldL2, out[i].PerClass = nil, nil, make([]float64, len(rs[i].PerClass))
+			}
+		}
+		for i, x := range rs {
+			out[i].FoldTop1 = append(out[i].FoldTop1, x.FoldTop1...)
+			out[i].FoldL2 = append(out[i].FoldL2, x.FoldL2...)
+			out[i].RepeatTop1 = append(out[i].RepeatTop1, x.Top1)
+			for c, v := range x.PerClass {
+				out[i].PerClass[c] += v / float64(repeats)
+			}
+		}
+	}
+	for i := range out {
+		r := &out[i]
+		if repeats > 1 {
+			r.Top1, r.SD, r.SE = eval.MeanSD(r.RepeatTop1)
+		} else {
+			r.Top1, r.SD, r.SE = eval.MeanSD(r.FoldTop1)
+			r.RepeatTop1 = nil
+		}
+		r.Seconds = time.Since(t0).Seconds()
+	}
+	return out, nil
+}
+
+// probePartition is probeFolds for one partition, keyed by o.Seed.
+func probePartition(env *cmdEnv, o *evalOptions, settings []eval.KNNSetting, fs featureSet, all *labelledSet) ([]probeResult, error) {
 	folds, err := eval.StratifiedFolds(all.Labels, o.Folds, o.Seed)
 	if err != nil {
 		return nil, fmt.Errorf("eval: --folds: %w", err)
 	}
-	t0 := time.Now()
 	var out []probeResult
 	var pooled [][]int // per setting: the prediction of every row
 	for k, fold := range folds {
@@ -787,7 +843,11 @@ func probeFolds(env *cmdEnv, o *evalOptions, settings []eval.KNNSetting, fs feat
 			}
 			f.Train, f.Test = tr, te[0]
 		}
-		o.progress(env, "fold %d of %d:", k+1, len(folds))
+		if o.Repeats > 1 {
+			o.progress(env, "fold seed %d, fold %d of %d:", o.Seed, k+1, len(folds))
+		} else {
+			o.progress(env, "fold %d of %d:", k+1, len(folds))
+		}
 		tr := &labelledSet{Classes: all.Classes, Labels: pickInts(all.Labels, rest)}
 		te := &labelledSet{Classes: all.Classes, Labels: pickInts(all.Labels, fold)}
 		rs, preds, err := probe(env, o, settings, f, tr, te)
@@ -813,10 +873,9 @@ func probeFolds(env *cmdEnv, o *evalOptions, settings []eval.KNNSetting, fs feat
 	}
 	for i := range out {
 		r := &out[i]
-		r.Top1, r.SD, r.SE = eval.MeanSD(r.FoldTop1)
+		r.Top1, _, _ = eval.MeanSD(r.FoldTop1)
 		r.PerClass, _ = eval.PerClassAccuracy(pooled[i], all.Labels, len(all.Classes))
 		r.L2, r.ValAccuracy = 0, 0
-		r.Seconds = time.Since(t0).Seconds()
 	}
 	return out, nil
 }
@@ -897,7 +956,11 @@ func jsonSafe(r *evalReport) *evalReport {
 
 func printReport(w io.Writer, r *evalReport, perClass bool) {
 	if r.Folds > 0 {
-		fmt.Fprintf(w, "probe set: %s (%d), %d folds stratified by class (seed %d)", r.Train.Spec, r.Train.N, r.Folds, r.FoldSeed)
+		if r.Repeats > 1 {
+			fmt.Fprintf(w, "probe set: %s (%d), %d folds stratified by class, %d partitions (seeds %d-%d; sd, se across them)", r.Train.Spec, r.Train.N, r.Folds, r.Repeats, r.FoldSeed, r.FoldSeed+uint64(r.Repeats)-1)
+		} else {
+			fmt.Fprintf(w, "probe set: %s (%d), %d folds stratified by class (seed %d)", r.Train.Spec, r.Train.N, r.Folds, r.FoldSeed)
+		}
 	} else {
 		fmt.Fprintf(w, "probe-train: %s (%d)   probe-test: %s (%d)", r.Train.Spec, r.Train.N, r.Test.Spec, r.Test.N)
 	}
@@ -974,7 +1037,9 @@ func updateSummary(env *cmdEnv, o *evalOptions, info runInfo, r *evalReport) err
 	if o.Standardize {
 		probe += " (standardized)"
 	}
-	if o.Folds > 0 {
+	if o.Folds > 0 && o.Repeats > 1 {
+		probe += fmt.Sprintf(" (%d-fold x %d)", o.Folds, o.Repeats)
+	} else if o.Folds > 0 {
 		probe += fmt.Sprintf(" (%d-fold)", o.Folds)
 	}
 	row := summary.Result{Modality: o.Modality, Method: o.Method, Probe: probe, BaselineKind: o.baselineKind(), TrainSeconds: o.TrainSeconds, Device: o.TrainDevice}

@@ -524,6 +524,40 @@ func TestEvalFolds(t *testing.T) {
 	check("linear cv 3", run("--probe", "linear", "--cv-folds", "3"), linear(3))
 	check("linear one split", run("--probe", "linear", "--cv-folds", "1"), linear(1))
 
+	// --repeats 3: the partitions of fold seeds 5, 6 and 7 in one call,
+	// each equal to its own --seed call; top-1 their mean, sd and se
+	// across the partitions' means, per-class top-1 averaged.
+	for _, probeArgs := range [][]string{{"--k", "7"}, {"--probe", "linear"}} {
+		rep := run(append(probeArgs, "--repeats", "3")...)
+		res := rep.Results[0]
+		if rep.Repeats != 3 || rep.FoldSeed != 5 || len(res.FoldTop1) != 12 || len(res.RepeatTop1) != 3 {
+			t.Fatalf("--repeats 3 %v: %+v", probeArgs, rep)
+		}
+		var wantFolds, wantL2 []float64
+		perClass := make([]float64, 3)
+		for r, seed := range []string{"5", "6", "7"} {
+			one := run(append(probeArgs, "--seed", seed)...).Results[0]
+			wantFolds, wantL2 = append(wantFolds, one.FoldTop1...), append(wantL2, one.FoldL2...)
+			if res.RepeatTop1[r] != one.Top1 {
+				t.Errorf("--repeats 3 %v: partition %d top-1 %v, --seed %s %v", probeArgs, r, res.RepeatTop1[r], seed, one.Top1)
+			}
+			for c := range perClass {
+				perClass[c] += one.PerClass[c] / 3
+			}
+		}
+		if !slices.Equal(res.FoldTop1, wantFolds) || !slices.Equal(res.FoldL2, wantL2) {
+			t.Errorf("--repeats 3 %v: folds %v L2 %v, want %v %v", probeArgs, res.FoldTop1, res.FoldL2, wantFolds, wantL2)
+		}
+		if mean, sd, se := eval.MeanSD(res.RepeatTop1); res.Top1 != mean || res.SD != sd || res.SE != se {
+			t.Errorf("--repeats 3 %v: top-1 %v sd %v se %v, want %v %v %v", probeArgs, res.Top1, res.SD, res.SE, mean, sd, se)
+		}
+		for c := range perClass {
+			if math.Abs(res.PerClass[c]-perClass[c]) > 1e-12 {
+				t.Errorf("--repeats 3 %v: per-class %v, want %v", probeArgs, res.PerClass, perClass)
+			}
+		}
+	}
+
 	// Without --folds, --cv-folds picks the L2 on probe-train alone.
 	out, _, err := runArgs(t, "eval", "--train", filepath.Join(dir, "train.csv"), "--test", filepath.Join(dir, "test.csv"),
 		"--trained-features", trained, "--no-baseline", "--probe", "linear", "--cv-folds", "3", "--seed", "5", "--workers", "2", "--json", "--quiet")
@@ -554,6 +588,7 @@ func TestEvalFolds(t *testing.T) {
 		{"--folds", "1"},
 		{"--folds", "91"},
 		{"--random-seeds", "3"}, // no --run
+		{"--repeats", "2"},      // no --folds
 	} {
 		args := append([]string{"eval", "--train", filepath.Join(dir, "train.csv"), "--test", filepath.Join(dir, "test.csv"), "--trained-features", trained, "--no-baseline", "--quiet"}, bad...)
 		if _, _, err := runArgs(t, args...); exitCode(err) != exitUsage {

@@ -28,7 +28,7 @@ var numericFlags = []struct {
 	{"bench features", []string{"workers", "sample-rate", "num-mel-bins", "num-ceps", "dither", "seed", "seconds"}},
 	{"augment", []string{"size", "seed", "workers", "preview-height", "epoch", "limit", "max-errors", "perms", "factor"}},
 	{"train", []string{"steps", "batch", "lr", "warmup", "seed", "threads", "workers", "limit", "max-errors", "log-every", "checkpoint-every", "keep", "monitor-every", "nproc-per-node", "dist-timeout"}},
-	{"eval", []string{"layer", "batch", "max-train", "max-test", "raw-size", "train-seconds", "workers", "max-iter", "seed", "folds", "cv-folds", "random-seeds"}},
+	{"eval", []string{"layer", "batch", "max-train", "max-test", "raw-size", "train-seconds", "workers", "max-iter", "seed", "folds", "repeats", "cv-folds", "random-seeds"}},
 	{"embed", []string{"layer", "batch", "workers", "max-errors"}},
 	{"bench train", []string{"batch", "steps", "warmup", "threads"}},
 	{"bench knn", []string{"train", "test", "dim", "workers"}},
