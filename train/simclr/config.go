@@ -124,5 +124,5 @@ func validate(c *train.Config) error {
 	if m.Heads.Hidden <= 0 || m.Heads.Out <= 0 {
 		return fmt.Errorf("simclr: model.heads needs positive hidden and out sizes, got %+v", m.Heads)
 	}
-	return sslkit.ValidateViews("simclr", c, m.Arch, s.Augment, 2, false)
+	return sslkit.ValidateViews("simclr", c, m.Arch, s.Augment, 2, true)
 }

@@ -4,6 +4,11 @@
 // -> ReLU -> Linear), and the NT-Xent loss makes the two views of a sample
 // agree against the 2N-2 other views of the batch at a temperature.
 //
+// With more than two views (multi-crop: local crops of another size as a
+// recipe view with a count), NTXentViews makes every view an anchor whose
+// positives are the other views of its image (SupCon's L_out with the image
+// as its class); with two views it is NTXent.
+//
 // NTXent takes this process's embeddings and every process's embeddings
 // gathered (the same tensor on one process), so that with data-parallel
 // training the negatives come from every rank, as SimCLR's and

@@ -26,10 +26,20 @@ func mustRead(t *testing.T, path string) map[string]train.STensor {
 // accuracies and every tensor afterwards (weights and BatchNorm running
 // statistics) with PyTorch.
 func TestParity(t *testing.T) {
+	parity(t, "testdata/parity_golden.safetensors", "x1", "x2")
+}
+
+// TestParityMultiCrop is TestParity with two 8x8 views and two 4x4 local
+// crops: NT-Xent over four views per image (NTXentViews).
+func TestParityMultiCrop(t *testing.T) {
+	parity(t, "testdata/parity_multicrop_golden.safetensors", "x1", "x2", "l1", "l2")
+}
+
+func parity(t *testing.T, golden string, viewKeys ...string) {
 	defer op.LockThread()()
 	train.SetNumThreads(1)
 	init := mustRead(t, "testdata/parity_init.safetensors")
-	gold := mustRead(t, "testdata/parity_golden.safetensors")
+	gold := mustRead(t, golden)
 	p := nn.NewParams(1, gotch.CPU)
 	defer p.Free()
 	bb, err := nn.NewBackbone(p, "backbone.", nn.Arch{Name: "convnet", InChannels: 3, Widths: []int64{4, 8}})
@@ -47,7 +57,7 @@ func TestParity(t *testing.T) {
 		t.Fatal(err)
 	}
 	var views []op.Tensor
-	for _, k := range []string{"x1", "x2"} {
+	for _, k := range viewKeys {
 		v, err := op.FromFloat32(gold[k].F32, gotch.CPU, gold[k].Shape...)
 		if err != nil {
 			t.Fatal(err)
@@ -146,5 +156,113 @@ func TestNTXentGathered(t *testing.T) {
 	}()
 	if err == nil {
 		t.Error("odd number of rows accepted")
+	}
+}
+
+// TestNTXentViews: multi-crop NT-Xent against its definition written out
+// in float64 (V = 3 views, 4 samples), against NTXent at V = 2, and, with
+// the rows split over two ranks, the mean over ranks equals the whole
+// batch on one process.
+func TestNTXentViews(t *testing.T) {
+	defer op.LockThread()()
+	const n, d, v, temp = 4, 5, 3, 0.3
+	emb := make([]float32, v*n*d)
+	for i := range emb {
+		emb[i] = float32(math.Sin(float64(i)*0.53 + 0.2))
+	}
+	// The definition: rows view by view; anchor a = (view a/n, sample a%n).
+	norm := func(a int) []float64 {
+		x := make([]float64, d)
+		var s float64
+		for k := range d {
+			x[k] = float64(emb[a*d+k])
+			s += x[k] * x[k]
+		}
+		for k := range x {
+			x[k] /= math.Sqrt(s)
+		}
+		return x
+	}
+	var want float64
+	wantHits := 0
+	for a := range v * n {
+		za := norm(a)
+		sim := make([]float64, v*n)
+		var denom float64
+		best, bestJ := math.Inf(-1), -1
+		for j := range v * n {
+			zj := norm(j)
+			for k := range d {
+				sim[j] += za[k] * zj[k]
+			}
+			sim[j] /= temp
+			if j != a {
+				denom += math.Exp(sim[j])
+				if sim[j] > best {
+					best, bestJ = sim[j], j
+				}
+			}
+		}
+		for j := range v * n {
+			if j != a && j%n == a%n {
+				want -= (sim[j] - math.Log(denom)) / (v - 1)
+			}
+		}
+		if bestJ%n == a%n {
+			wantHits++
+		}
+	}
+	want /= v * n
+	var err error
+	func() {
+		defer op.Catch(&err)
+		var tp op.Tape
+		defer tp.Drop()
+		whole := tp.Float32(emb, gotch.CPU, v*n, d)
+		l, acc := NTXentViews(&tp, whole, whole, 0, v, temp)
+		if got := op.Scalar(l); math.Abs(got-want) > 1e-5*want {
+			t.Errorf("loss %v, definition %v", got, want)
+		}
+		if got, w := op.Scalar(acc), float64(wantHits)/(v*n); math.Abs(got-w) > 1e-7 {
+			t.Errorf("acc %v, definition %v", got, w)
+		}
+		// Two views: NTXent.
+		two := tp.Narrow(whole, 0, 0, 2*n)
+		l2, a2 := NTXentViews(&tp, two, two, 0, 2, temp)
+		r2, ra2 := NTXent(&tp, two, two, 0, temp)
+		if a, b := op.Scalar(l2), op.Scalar(r2); math.Abs(a-b) > 1e-6*b || op.Scalar(a2) != op.Scalar(ra2) {
+			t.Errorf("two views: loss %v acc %v, NTXent %v %v", a, op.Scalar(a2), b, op.Scalar(ra2))
+		}
+		// Rank r holds samples 2r, 2r+1: its rows view by view.
+		var locals []op.Tensor
+		for r := range int64(2) {
+			var parts []op.Tensor
+			for u := range int64(v) {
+				parts = append(parts, tp.Narrow(whole, 0, u*n+2*r, 2))
+			}
+			locals = append(locals, tp.Cat(parts, 0))
+		}
+		all := tp.Cat(locals, 0)
+		var sum float64
+		for r := range 2 {
+			lr, _ := NTXentViews(&tp, locals[r], all, r, v, temp)
+			sum += op.Scalar(lr)
+		}
+		if got := sum / 2; math.Abs(got-want) > 1e-5*want {
+			t.Errorf("mean over 2 ranks %v, whole batch %v", got, want)
+		}
+	}()
+	if err != nil {
+		t.Fatal(err)
+	}
+	func() {
+		defer op.Catch(&err)
+		var tp op.Tape
+		defer tp.Drop()
+		x := tp.Float32(emb[:4*d], gotch.CPU, 4, d)
+		NTXentViews(&tp, x, x, 0, 3, temp)
+	}()
+	if err == nil {
+		t.Error("4 rows accepted as 3 views")
 	}
 }

@@ -111,6 +111,55 @@ func NTXent(tp *op.Tape, z, all op.Tensor, rank int, temperature float64) (loss,
 	return loss, acc
 }
 
+// NTXentViews is NT-Xent over V >= 2 views per sample (multi-crop):
+// z holds this rank's embeddings view by view (V·n x d; row v·n+i is view
+// v of sample i), all every rank's z in rank order (W·V·n x d) and rank
+// this rank's place in it. Each row of z is an anchor; its positives are
+// the V-1 other views of its sample, its negatives every other row of all
+// but itself. The loss is the mean over anchors and their positives of
+// -log softmax (SupCon's L_out with the sample as its class; Khosla et al.
+// 2020, eq. 2):
+//
+//	loss_a = -1/(V-1) Σ_{p ∈ P(a)} log exp(s(a, p)/T) / Σ_{k ≠ a} exp(s(a, k)/T)
+//
+// With V = 2 it is NTXent. acc is the fraction of anchors whose most
+// similar row is one of their positives.
+func NTXentViews(tp *op.Tape, z, all op.Tensor, rank, views int, temperature float64) (loss, acc op.Tensor) {
+	s, sa := op.Shape(z), op.Shape(all)
+	rows, cols, v := s[0], sa[0], int64(views)
+	if v < 2 || rows == 0 || rows%v != 0 || cols%rows != 0 || int64(rank+1)*rows > cols {
+		op.Fail(fmt.Errorf("simclr: nt-xent: %d local rows (%d views of n) and %d gathered at rank %d", rows, views, cols, rank))
+	}
+	n, off := rows/v, int64(rank)*rows
+	self := make([]bool, rows*cols)
+	pos := make([]bool, rows*cols)
+	sample := make([]int64, cols) // sample id of every gathered row
+	for j := range cols {
+		sample[j] = (j/rows)*n + j%rows%n
+	}
+	anchor := make([]int64, rows)
+	for a := range rows {
+		anchor[a] = sample[off+a]
+		self[a*cols+off+a] = true
+		for u := range v {
+			if j := off + u*n + a%n; j != off+a {
+				pos[a*cols+j] = true
+			}
+		}
+	}
+	dev := op.DeviceOf(z)
+	zn, an := tp.L2Normalize(z, 1e-12), tp.L2Normalize(all, 1e-12)
+	logits := tp.MulScalar(tp.Matmul(zn, tp.Transpose(an, 0, 1)), 1/temperature)
+	negInf := tp.Float32([]float32{float32(math.Inf(-1))}, dev, 1)
+	logits = tp.Where(tp.Bool(self, dev, rows, cols), negInf, logits)
+	logp := tp.LogSoftmax(logits, 1)
+	zero := tp.Float32([]float32{0}, dev, 1)
+	loss = tp.MulScalar(tp.Sum(tp.Where(tp.Bool(pos, dev, rows, cols), logp, zero)), -1/float64(rows*(v-1)))
+	best := tp.IndexSelect(tp.Int64(sample, dev, cols), 0, tp.Argmax(logits, 1))
+	acc = tp.MulScalar(tp.CountEqual(best, tp.Int64(anchor, dev, rows)), 1/float64(rows))
+	return loss, acc
+}
+
 // Stats of one step.
 type Stats struct {
 	Loss float64
@@ -122,25 +171,36 @@ type Stats struct {
 	Skipped bool
 }
 
-// Step runs one training step on the two views (each B x C x H x W,
-// caller-owned): each view through the backbone and projector in turn (as
-// solo-learn does; BatchNorm statistics per view), NT-Xent over the 2B
-// embeddings, backward and one update of the trainable parameters by opt
-// (LARS in the recipe) with learning rate lr. Errors come from libtorch.
+// Step runs one training step on the views (each B x C x H x W,
+// caller-owned; two, or more for multi-crop, whose sizes may differ):
+// each view through the backbone and projector in turn (as solo-learn
+// does; BatchNorm statistics per view), NT-Xent over the V·B embeddings
+// (NTXent for two views, NTXentViews for more), backward and one update
+// of the trainable parameters by opt (LARS in the recipe) with learning
+// rate lr. Errors come from libtorch.
 func (m *Model) Step(opt *nn.Optimizer, views []op.Tensor, lr float64) (st Stats, err error) {
-	if len(views) != 2 {
-		return st, fmt.Errorf("simclr: step: %d views, want 2", len(views))
+	if len(views) < 2 {
+		return st, fmt.Errorf("simclr: step: %d views, want at least 2", len(views))
 	}
 	defer op.Catch(&err)
 	var tp op.Tape
 	tp.BF16 = m.BF16
 	defer tp.Drop()
-	z := tp.Cat([]op.Tensor{m.Embed(&tp, views[0], true), m.Embed(&tp, views[1], true)}, 0)
+	zs := make([]op.Tensor, len(views))
+	for i, v := range views {
+		zs[i] = m.Embed(&tp, v, true)
+	}
+	z := tp.Cat(zs, 0)
 	all, rank := z, 0
 	if m.Gather != nil {
 		all, rank = m.Gather(&tp, z)
 	}
-	loss, acc := NTXent(&tp, z, all, rank, m.Cfg.Temperature)
+	var loss, acc op.Tensor
+	if len(views) == 2 {
+		loss, acc = NTXent(&tp, z, all, rank, m.Cfg.Temperature)
+	} else {
+		loss, acc = NTXentViews(&tp, z, all, rank, len(views), m.Cfg.Temperature)
+	}
 	params := m.Params.Trainable()
 	grads, norm, vals, _ := nn.Backward(&tp, params, loss, loss, acc)
 	restore := op.NoGrad()

@@ -17,6 +17,16 @@ Writes parity_init.safetensors (weights and BatchNorm buffers, state-dict
 names) and parity_golden.safetensors (views x1, x2; losses and accs of the
 3 steps; after.<name>: every tensor after the 3 steps).
 
+Multi-crop (TestParityMultiCrop): from the same initial weights, views x1,
+x2 (8x8) and two local crops l1, l2 (4x4), each through the network in
+turn; NT-Xent over V = 4 views per image with every other view of the
+image a positive (SupCon's L_out, Khosla et al. 2020 eq. 2, the image as
+its class): loss_a = -1/(V-1) sum_{p in P(a)} log exp(s_ap/T) / sum_{k !=
+a} exp(s_ak/T), mean over the V N anchors; acc: the most similar other row
+is a view of the anchor's image. Same three LARS steps. Writes
+parity_multicrop_golden.safetensors (x1, x2, l1, l2, losses, accs,
+after.<name>).
+
 Run with Debian's python (torch 1.13.1):
   /usr/bin/python3 train/simclr/testdata/make_parity.py train/simclr/testdata
 Tolerance in the Go test: 1e-4 relative (max |a - b| / max |b| per tensor,
@@ -133,6 +143,43 @@ def save(path, tensors):
             f.write(b)
 
 
+def loss_views(zs):
+    """Multi-crop NT-Xent, written out."""
+    z = torch.cat(zs)
+    m, v = z.shape[0], len(zs)
+    zn = z / z.norm(dim=1, keepdim=True)
+    s = zn @ zn.t()
+    total, hits = 0.0, 0
+    for a in range(m):
+        others = torch.cat([s[a, :a], s[a, a + 1:]]) / T
+        lse = torch.logsumexp(others, 0)
+        for j in range(m):
+            if j != a and j % N == a % N:
+                total = total - (s[a, j] / T - lse) / (v - 1)
+        row = s[a].clone()
+        row[a] = -2
+        hits += int(row.argmax().item() % N == a % N)
+    return total / m, hits / m
+
+
+l1, l2 = torch.randn(N, 3, 4, 4), torch.randn(N, 3, 4, 4)
+model.load_state_dict(init, strict=False)
+mc = {"x1": x1, "x2": x2, "l1": l1, "l2": l2}
+losses, accs, bufs = [], [], {}
+for lr in LRS:
+    model.zero_grad(set_to_none=True)
+    loss, acc = loss_views([model(x) for x in (x1, x2, l1, l2)])
+    loss.backward()
+    lars_step(model, lr, bufs)
+    losses.append(loss.item())
+    accs.append(acc)
+mc["losses"] = torch.tensor(losses)
+mc["accs"] = torch.tensor(accs)
+for n, t in state(model).items():
+    mc["after." + n] = t
+print("multi-crop losses", losses, "accs", accs)
+
 out = sys.argv[1] if len(sys.argv) > 1 else "."
 save(out + "/parity_init.safetensors", init)
 save(out + "/parity_golden.safetensors", gold)
+save(out + "/parity_multicrop_golden.safetensors", mc)
