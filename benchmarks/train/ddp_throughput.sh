@@ -6,8 +6,13 @@
 # (rank 0's metrics count every rank's samples). Run on an idle machine.
 #
 #   benchmarks/train/ddp_throughput.sh [METHOD...]   # default: byol hubert data2vec simclr
+#   PRESET=fmnist-reproduce DATA=data/fmnist-train benchmarks/train/ddp_throughput.sh simclr
 #
-# Environment: SSLPIPE (default bin/sslpipe), STEPS (200), OUT (a temp dir).
+# Environment: SSLPIPE (default bin/sslpipe), STEPS (200), OUT (a temp dir),
+# PRESET (default smoke; smoke-audio for data2vec), DATA (--data for the
+# image methods; default the preset's), EXTRA (more train flags, e.g.
+# "--config benchmarks/imgmethods/configs/simclr-p10.yaml" with the same
+# method and preset).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 SSLPIPE=${SSLPIPE:-bin/sslpipe}
@@ -23,15 +28,18 @@ median() { # metrics.jsonl: median samples_per_s after the first quarter
 printf '| method | data | 1 process x 2 threads | 2 processes x 1 thread | ratio |\n|---|---|---:|---:|---:|\n'
 for m in $methods; do
   data=()
+  [ -n "${DATA:-}" ] && data=(--data "$DATA")
   case $m in
     hubert | data2vec) data=(--data "${AUDIO:?set AUDIO to audio shards with km labels (scripts/demo/audio.sh makes data/speech/shards-train)}") ;;
   esac
-  preset=smoke
-  [ "$m" = data2vec ] && preset=smoke-audio
+  preset=${PRESET:-smoke}
+  [ "$m" = data2vec ] && [ "$preset" = smoke ] && preset=smoke-audio
+  # shellcheck disable=SC2086 # EXTRA is a list of flags
   "$SSLPIPE" train --method "$m" --preset "$preset" "${data[@]}" --steps "$STEPS" --threads 2 --workers 1 --log-every 5 \
-    --monitor-every 0 --quiet --out "$OUT/$m-1x2" > "$OUT/$m-1x2.log" 2>&1
+    --monitor-every 0 --quiet ${EXTRA:-} --out "$OUT/$m-1x2" > "$OUT/$m-1x2.log" 2>&1
+  # shellcheck disable=SC2086
   "$SSLPIPE" train --method "$m" --preset "$preset" "${data[@]}" --steps "$STEPS" --threads 1 --workers 1 --log-every 5 \
-    --monitor-every 0 --quiet --nproc-per-node 2 --out "$OUT/$m-2x1" > "$OUT/$m-2x1.log" 2>&1
+    --monitor-every 0 --quiet --nproc-per-node 2 ${EXTRA:-} --out "$OUT/$m-2x1" > "$OUT/$m-2x1.log" 2>&1
   a=$(median "$OUT/$m-1x2/metrics.jsonl")
   b=$(median "$OUT/$m-2x1/metrics.jsonl")
   printf '| %s | %s | %s | %s | %sx |\n' "$m" "${data[1]:-preset}" "$a" "$b" "$(awk -v a="$a" -v b="$b" 'BEGIN { printf "%.2f", b / a }')"
