@@ -106,6 +106,17 @@ var presets = []train.Preset{
 			fmnist(c)
 			sslkit.FashionMNISTReproduce(c, &model(c).Arch, &settings(c).Augment, 100)
 		}},
+	{Name: "fmnist-multicrop", Summary: "the best Fashion-MNIST run: the ConvNet's full 7x7 grid (6,272-d features), two 28-pixel views and four 12-pixel local crops, 2,500 steps (about 28 minutes on 2 idle cores with --nproc-per-node 2)",
+		Source: "fmnist-reproduce with the 7x7 grid and DINO's fmnist local crops (benchmarks/imgmethods/EXPERIMENTS.md, pilots simclr-p10 and simclr-p11; 86.92% kNN in benchmarks/RESULTS.md)", Apply: func(c *train.Config) {
+			fmnist(c)
+			m, s := model(c), settings(c)
+			sslkit.FashionMNISTReproduce(c, &m.Arch, &s.Augment, 76)
+			m.Arch.Pool = 7
+			l := sslkit.FashionMNISTView("local", 12, 0.1)
+			l.Scale[1], l.Count = 0.4, 4
+			s.Augment.Views = append(s.Augment.Views, l)
+			c.Schedule.Steps = 2500
+		}},
 	{Name: "smoke", Summary: "the smallest network and input: 20 steps in seconds on 2 CPU cores, to check a set-up",
 		Source: "fmnist-quick, shrunk", Apply: func(c *train.Config) {
 			fmnist(c)
