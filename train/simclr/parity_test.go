@@ -147,14 +147,10 @@ func TestNTXentGathered(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	func() {
-		defer op.Catch(&err)
-		var tp op.Tape
-		defer tp.Drop()
+	if err := opErr(func(tp *op.Tape) {
 		x := tp.Float32(emb[:3*d], gotch.CPU, 3, d)
-		NTXent(&tp, x, x, 0, 0.5)
-	}()
-	if err == nil {
+		NTXent(tp, x, x, 0, 0.5)
+	}); err == nil {
 		t.Error("odd number of rows accepted")
 	}
 }
@@ -255,14 +251,19 @@ func TestNTXentViews(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	func() {
-		defer op.Catch(&err)
-		var tp op.Tape
-		defer tp.Drop()
+	if err := opErr(func(tp *op.Tape) {
 		x := tp.Float32(emb[:4*d], gotch.CPU, 4, d)
-		NTXentViews(&tp, x, x, 0, 3, temp)
-	}()
-	if err == nil {
+		NTXentViews(tp, x, x, 0, 3, temp)
+	}); err == nil {
 		t.Error("4 rows accepted as 3 views")
 	}
+}
+
+// opErr runs f on a fresh tape and returns the error an op raised in it.
+func opErr(f func(tp *op.Tape)) (err error) {
+	defer op.Catch(&err)
+	var tp op.Tape
+	defer tp.Drop()
+	f(&tp)
+	return nil
 }

@@ -101,10 +101,7 @@ func NTXent(tp *op.Tape, z, all op.Tensor, rank int, temperature float64) (loss,
 		pos[i] = off + (i+n)%rows
 	}
 	dev := op.DeviceOf(z)
-	zn, an := tp.L2Normalize(z, 1e-12), tp.L2Normalize(all, 1e-12)
-	logits := tp.MulScalar(tp.Matmul(zn, tp.Transpose(an, 0, 1)), 1/temperature)
-	negInf := tp.Float32([]float32{float32(math.Inf(-1))}, dev, 1)
-	logits = tp.Where(tp.Bool(self, dev, rows, cols), negInf, logits)
+	logits := selfMaskedLogits(tp, z, all, self, temperature)
 	target := tp.Int64(pos, dev, rows)
 	loss = tp.CrossEntropy(logits, target)
 	acc = tp.MulScalar(tp.CountEqual(tp.Argmax(logits, 1), target), 1/float64(rows))
@@ -148,16 +145,24 @@ func NTXentViews(tp *op.Tape, z, all op.Tensor, rank, views int, temperature flo
 		}
 	}
 	dev := op.DeviceOf(z)
-	zn, an := tp.L2Normalize(z, 1e-12), tp.L2Normalize(all, 1e-12)
-	logits := tp.MulScalar(tp.Matmul(zn, tp.Transpose(an, 0, 1)), 1/temperature)
-	negInf := tp.Float32([]float32{float32(math.Inf(-1))}, dev, 1)
-	logits = tp.Where(tp.Bool(self, dev, rows, cols), negInf, logits)
+	logits := selfMaskedLogits(tp, z, all, self, temperature)
 	logp := tp.LogSoftmax(logits, 1)
 	zero := tp.Float32([]float32{0}, dev, 1)
 	loss = tp.MulScalar(tp.Sum(tp.Where(tp.Bool(pos, dev, rows, cols), logp, zero)), -1/float64(rows*(v-1)))
 	best := tp.IndexSelect(tp.Int64(sample, dev, cols), 0, tp.Argmax(logits, 1))
 	acc = tp.MulScalar(tp.CountEqual(best, tp.Int64(anchor, dev, rows)), 1/float64(rows))
 	return loss, acc
+}
+
+// selfMaskedLogits is the cosine similarity of z's rows (rows x d) with
+// all's (cols x d) over temperature, -inf where self (rows x cols, row
+// major) is set: each anchor's own column.
+func selfMaskedLogits(tp *op.Tape, z, all op.Tensor, self []bool, temperature float64) op.Tensor {
+	rows, cols, dev := op.Shape(z)[0], op.Shape(all)[0], op.DeviceOf(z)
+	zn, an := tp.L2Normalize(z, 1e-12), tp.L2Normalize(all, 1e-12)
+	logits := tp.MulScalar(tp.Matmul(zn, tp.Transpose(an, 0, 1)), 1/temperature)
+	negInf := tp.Float32([]float32{float32(math.Inf(-1))}, dev, 1)
+	return tp.Where(tp.Bool(self, dev, rows, cols), negInf, logits)
 }
 
 // Stats of one step.

@@ -111,20 +111,28 @@ with torch.no_grad():
 model.train()
 init = state(model)
 x1, x2 = torch.randn(N, 3, 8, 8), torch.randn(N, 3, 8, 8)
+
+
+def three_steps(loss, views, gold):
+    """Three LARS steps of loss over the model's embeddings of views; the
+    losses, accuracies and every tensor afterwards go into gold."""
+    losses, accs, bufs = [], [], {}
+    for lr in LRS:
+        model.zero_grad(set_to_none=True)
+        value, acc = loss([model(x) for x in views])
+        value.backward()
+        lars_step(model, lr, bufs)
+        losses.append(value.item())
+        accs.append(acc)
+    gold["losses"] = torch.tensor(losses)
+    gold["accs"] = torch.tensor(accs)
+    for n, t in state(model).items():
+        gold["after." + n] = t
+    return losses, accs
+
+
 gold = {"x1": x1, "x2": x2}
-losses, accs, bufs = [], [], {}
-for lr in LRS:
-    model.zero_grad(set_to_none=True)
-    loss, acc = loss_fn(model(x1), model(x2))
-    loss.backward()
-    lars_step(model, lr, bufs)
-    losses.append(loss.item())
-    accs.append(acc)
-gold["losses"] = torch.tensor(losses)
-gold["accs"] = torch.tensor(accs)
-for n, t in state(model).items():
-    gold["after." + n] = t
-print("losses", losses, "accs", accs)
+print("losses %s accs %s" % three_steps(lambda zs: loss_fn(*zs), (x1, x2), gold))
 
 
 def save(path, tensors):
@@ -165,19 +173,7 @@ def loss_views(zs):
 l1, l2 = torch.randn(N, 3, 4, 4), torch.randn(N, 3, 4, 4)
 model.load_state_dict(init, strict=False)
 mc = {"x1": x1, "x2": x2, "l1": l1, "l2": l2}
-losses, accs, bufs = [], [], {}
-for lr in LRS:
-    model.zero_grad(set_to_none=True)
-    loss, acc = loss_views([model(x) for x in (x1, x2, l1, l2)])
-    loss.backward()
-    lars_step(model, lr, bufs)
-    losses.append(loss.item())
-    accs.append(acc)
-mc["losses"] = torch.tensor(losses)
-mc["accs"] = torch.tensor(accs)
-for n, t in state(model).items():
-    mc["after." + n] = t
-print("multi-crop losses", losses, "accs", accs)
+print("multi-crop losses %s accs %s" % three_steps(loss_views, (x1, x2, l1, l2), mc))
 
 out = sys.argv[1] if len(sys.argv) > 1 else "."
 save(out + "/parity_init.safetensors", init)
