@@ -28,6 +28,12 @@ type Arch struct {
 	// PyTorch nn.Sequential (conv, BatchNorm2d, ReLU per layer, MaxPool2d
 	// between stages), so one layer per stage names them features.{4i}.
 	Depths []int `yaml:"depths,flow,omitempty" json:"depths,omitempty"`
+	// NoLastReLU ends the convnet at its last BatchNorm: the features are
+	// the pre-activation outputs, centred around the BatchNorm's shift
+	// instead of all non-negative, as a ViT's LayerNorm output is. Cosine
+	// similarity (the kNN probe, the contrastive losses) then sees signed
+	// features. The tensors and their names do not change.
+	NoLastReLU bool `yaml:"no_last_relu,omitempty" json:"no_last_relu,omitempty"`
 	// ImageSize and Patch size a ViT (0: from the input).
 	ImageSize int `yaml:"image_size,omitempty" json:"image_size,omitempty"`
 	Patch     int `yaml:"patch,omitempty" json:"patch,omitempty"`
@@ -69,6 +75,9 @@ func NewBackbone(p *Params, prefix string, a Arch) (Backbone, error) {
 			return nil, fmt.Errorf("nn: arch %s has no stochastic depth (drop_path %v)", a.Name, a.DropPath)
 		}
 	}
+	if a.NoLastReLU && a.Name != "convnet" {
+		return nil, fmt.Errorf("nn: arch %s: no_last_relu is a convnet option", a.Name)
+	}
 	switch a.Name {
 	case "resnet18", "resnet18-cifar":
 		return NewResNet18(p, prefix, int64(a.InChannels), a.Name == "resnet18-cifar"), nil
@@ -87,7 +96,9 @@ func NewBackbone(p *Params, prefix string, a Arch) (Backbone, error) {
 				return nil, fmt.Errorf("nn: arch convnet: depth %d outside [1, 8]", d)
 			}
 		}
-		return NewConvNetDepths(p, prefix, int64(a.InChannels), a.Widths, a.Depths, a.Pool), nil
+		n := NewConvNetDepths(p, prefix, int64(a.InChannels), a.Widths, a.Depths, a.Pool)
+		n.NoLastReLU = a.NoLastReLU
+		return n, nil
 	}
 	if f := backbones[a.Name]; f != nil {
 		return f(p, prefix, a)
@@ -115,6 +126,8 @@ type ConvNet struct {
 	last []bool
 	out  int64
 	pool int64
+	// NoLastReLU leaves out the last layer's ReLU (Arch.NoLastReLU).
+	NoLastReLU bool
 }
 
 // NewConvNet builds the small CPU network with one layer per stage (pool
@@ -152,7 +165,10 @@ func (n *ConvNet) Dim() int64 { return n.out }
 // Forward returns float32 features.
 func (n *ConvNet) Forward(tp *op.Tape, x op.Tensor, train bool) op.Tensor {
 	for i := range n.convs {
-		x = tp.Relu(n.bns[i].Forward(tp, n.convs[i].Forward(tp, x), train))
+		x = n.bns[i].Forward(tp, n.convs[i].Forward(tp, x), train)
+		if i < len(n.convs)-1 || !n.NoLastReLU {
+			x = tp.Relu(x)
+		}
 		if n.last[i] && i < len(n.convs)-1 {
 			x = tp.MaxPool2d(x, 2, 2, 0)
 		}

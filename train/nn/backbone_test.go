@@ -102,3 +102,69 @@ func TestConvNetDepths(t *testing.T) {
 		q.Free()
 	}
 }
+
+// With no_last_relu the convnet returns its last BatchNorm's output: from
+// the same weights, the plain network's features are exactly that output
+// clamped at zero, the pre-activation features take negative values, and
+// the tensors and their names are the plain network's. Other architectures
+// refuse the option.
+func TestConvNetNoLastReLU(t *testing.T) {
+	defer op.LockThread()()
+	arch := Arch{Name: "convnet", InChannels: 1, Widths: []int64{8, 16}, Depths: []int{1, 2}, Pool: 2}
+	a, b := NewParams(5, gotch.CPU), NewParams(5, gotch.CPU)
+	defer a.Free()
+	defer b.Free()
+	plain, err := NewBackbone(a, "", arch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	arch.NoLastReLU = true
+	pre, err := NewBackbone(b, "", arch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(a.Names(), b.Names()) {
+		t.Fatalf("no_last_relu names %v, plain %v", b.Names(), a.Names())
+	}
+	// 4 x 4 images leave a 2 x 2 map, so the 2 x 2 pooling copies it and
+	// the clamp is compared cell by cell.
+	in := make([]float32, 3*4*4)
+	for i := range in {
+		in[i] = float32((i*37)%23)/11 - 1
+	}
+	for _, train := range []bool{false, true} {
+		var e error
+		func() {
+			defer op.Catch(&e)
+			var tp op.Tape
+			defer tp.Drop()
+			y := op.ToFloat32(plain.Forward(&tp, tp.Float32(in, gotch.CPU, 3, 1, 4, 4), train))
+			z := op.ToFloat32(pre.Forward(&tp, tp.Float32(in, gotch.CPU, 3, 1, 4, 4), train))
+			if len(y) != len(z) || len(z) != 3*64 {
+				t.Fatalf("train %v: %d and %d features, want %d", train, len(y), len(z), 3*64)
+			}
+			neg := 0
+			for i := range z {
+				if z[i] < 0 {
+					neg++
+				}
+				if y[i] != max(z[i], 0) {
+					t.Fatalf("train %v: feature %d: plain %v, want max(pre-activation %v, 0)", train, i, y[i], z[i])
+				}
+			}
+			if neg == 0 {
+				t.Errorf("train %v: no negative pre-activation feature", train)
+			}
+		}()
+		if e != nil {
+			t.Fatal(e)
+		}
+	}
+	for _, name := range []string{"resnet18", "resnet18-cifar"} {
+		q := NewParams(1, gotch.CPU)
+		if _, err := NewBackbone(q, "", Arch{Name: name, InChannels: 3, NoLastReLU: true}); err == nil || !strings.Contains(err.Error(), "no_last_relu") {
+			t.Errorf("%s with no_last_relu: error %v, want one naming the option", name, err)
+		}
+		q.Free()
+	}
+}

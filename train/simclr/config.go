@@ -106,7 +106,7 @@ var presets = []train.Preset{
 			fmnist(c)
 			sslkit.FashionMNISTReproduce(c, &model(c).Arch, &settings(c).Augment, 100)
 		}},
-	{Name: "fmnist-multicrop", Summary: "the best Fashion-MNIST run: the ConvNet's full 7x7 grid (6,272-d features), two 28-pixel views and four 12-pixel local crops, 2,500 steps (about 28 minutes on 2 idle cores with --nproc-per-node 2)",
+	{Name: "fmnist-multicrop", Summary: "the best Fashion-MNIST run: the ConvNet's full 7x7 grid (6,272-d features), two 28-pixel views and four 12-pixel local crops, 2,500 steps (about 34 minutes on 2 idle cores with --nproc-per-node 2; --steps 2000 fits 30 minutes)",
 		Source: "fmnist-reproduce with the 7x7 grid and DINO's fmnist local crops (benchmarks/imgmethods/EXPERIMENTS.md, pilots simclr-p10 and simclr-p11; 86.92% kNN in benchmarks/RESULTS.md)", Apply: func(c *train.Config) {
 			fmnist(c)
 			m, s := model(c), settings(c)
