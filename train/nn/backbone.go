@@ -97,7 +97,7 @@ func NewBackbone(p *Params, prefix string, a Arch) (Backbone, error) {
 			}
 		}
 		n := NewConvNetDepths(p, prefix, int64(a.InChannels), a.Widths, a.Depths, a.Pool)
-		n.NoLastReLU = a.NoLastReLU
+		n.noLastReLU = a.NoLastReLU
 		return n, nil
 	}
 	if f := backbones[a.Name]; f != nil {
@@ -126,8 +126,8 @@ type ConvNet struct {
 	last []bool
 	out  int64
 	pool int64
-	// NoLastReLU leaves out the last layer's ReLU (Arch.NoLastReLU).
-	NoLastReLU bool
+	// noLastReLU leaves out the last layer's ReLU (Arch.NoLastReLU).
+	noLastReLU bool
 }
 
 // NewConvNet builds the small CPU network with one layer per stage (pool
@@ -166,7 +166,7 @@ func (n *ConvNet) Dim() int64 { return n.out }
 func (n *ConvNet) Forward(tp *op.Tape, x op.Tensor, train bool) op.Tensor {
 	for i := range n.convs {
 		x = n.bns[i].Forward(tp, n.convs[i].Forward(tp, x), train)
-		if i < len(n.convs)-1 || !n.NoLastReLU {
+		if i < len(n.convs)-1 || !n.noLastReLU {
 			x = tp.Relu(x)
 		}
 		if n.last[i] && i < len(n.convs)-1 {

@@ -112,9 +112,7 @@ var presets = []train.Preset{
 			m, s := model(c), settings(c)
 			sslkit.FashionMNISTReproduce(c, &m.Arch, &s.Augment, 76)
 			m.Arch.Pool = 7
-			l := sslkit.FashionMNISTView("local", 12, 0.1)
-			l.Scale[1], l.Count = 0.4, 4
-			s.Augment.Views = append(s.Augment.Views, l)
+			s.Augment.Views = append(s.Augment.Views, sslkit.FashionMNISTLocal(4, 12, [2]float64{0.1, 0.4}))
 			c.Schedule.Steps = 2500
 		}},
 	{Name: "smoke", Summary: "the smallest network and input: 20 steps in seconds on 2 CPU cores, to check a set-up",

@@ -39,12 +39,18 @@ func FashionMNISTMultiCrop(name string, globalMin float64, nLocal, localSize int
 	r := FashionMNISTPair(name, globalMin, 0.2)
 	r.Views[0].Name, r.Views[1].Name = "global1", "global2"
 	if nLocal > 0 {
-		l := FashionMNISTView("local", localSize, localScale[0])
-		l.Scale = localScale
-		l.Count = nLocal
-		r.Views = append(r.Views, l)
+		r.Views = append(r.Views, FashionMNISTLocal(nLocal, localSize, localScale))
 	}
 	return r
+}
+
+// FashionMNISTLocal is multi-crop's local view for Fashion-MNIST: n crops
+// of size pixels and scale (scale[0], scale[1]), otherwise
+// FashionMNISTView.
+func FashionMNISTLocal(n, size int, scale [2]float64) augment.View {
+	l := FashionMNISTView("local", size, scale[0])
+	l.Scale, l.Count = scale, n
+	return l
 }
 
 // CIFARNorm is CIFAR-10's channel mean and std (solo-learn's).
