@@ -49,6 +49,17 @@ type Backbone interface {
 	Dim() int64
 }
 
+// GridBackbone is a backbone whose features are its last map
+// average-pooled to a Grid x Grid grid and flattened (C·Grid² features,
+// the convnet with pool > 1). Heads use ForwardMap to fold the pooling
+// into their first Linear (PooledLinear) when the map is smaller than the
+// grid, as multi-crop's local crops are.
+type GridBackbone interface {
+	Backbone
+	Grid() int64
+	ForwardMap(tp *op.Tape, x op.Tensor, train bool) op.Tensor
+}
+
 // BackboneFactory builds a registered backbone's parameters under prefix.
 type BackboneFactory func(p *Params, prefix string, a Arch) (Backbone, error)
 
@@ -164,6 +175,24 @@ func (n *ConvNet) Dim() int64 { return n.out }
 
 // Forward returns float32 features.
 func (n *ConvNet) Forward(tp *op.Tape, x op.Tensor, train bool) op.Tensor {
+	x = n.stages(tp, x, train)
+	if n.pool > 1 {
+		return Float32(tp, tp.Flatten(tp.AdaptiveAvgPool2d(x, n.pool)))
+	}
+	return tp.MeanDims(x, false, 2, 3)
+}
+
+// Grid is the output grid (Arch.Pool; 1 for global average pooling).
+func (n *ConvNet) Grid() int64 { return n.pool }
+
+// ForwardMap returns the last stage's map (float32, B x C x h x w), before
+// the pooling to the Grid x Grid output.
+func (n *ConvNet) ForwardMap(tp *op.Tape, x op.Tensor, train bool) op.Tensor {
+	return Float32(tp, n.stages(tp, x, train))
+}
+
+// stages runs the conv-BN-ReLU stages and their max-pools.
+func (n *ConvNet) stages(tp *op.Tape, x op.Tensor, train bool) op.Tensor {
 	for i := range n.convs {
 		x = n.bns[i].Forward(tp, n.convs[i].Forward(tp, x), train)
 		if i < len(n.convs)-1 || !n.noLastReLU {
@@ -173,10 +202,7 @@ func (n *ConvNet) Forward(tp *op.Tape, x op.Tensor, train bool) op.Tensor {
 			x = tp.MaxPool2d(x, 2, 2, 0)
 		}
 	}
-	if n.pool > 1 {
-		return Float32(tp, tp.Flatten(tp.AdaptiveAvgPool2d(x, n.pool)))
-	}
-	return tp.MeanDims(x, false, 2, 3)
+	return x
 }
 
 // basicBlock is torchvision's BasicBlock.

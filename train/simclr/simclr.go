@@ -71,7 +71,7 @@ func New(p *nn.Params, bb nn.Backbone, cfg Config) (m *Model, err error) {
 
 // Embed is the projector's output for images x (B x C x H x W).
 func (m *Model) Embed(tp *op.Tape, x op.Tensor, train bool) op.Tensor {
-	return m.Projector.Forward(tp, m.Backbone.Forward(tp, x, train), train)
+	return sslkit.Embed(tp, m.Backbone, m.Projector, x, train)
 }
 
 // NTXent is the normalized temperature-scaled cross-entropy of SimCLR

@@ -91,8 +91,28 @@ func (m *MLP) Out() int64 { return m.spec.Dims[len(m.spec.Dims)-1] }
 // Forward applies the head to x (B x in); train selects batch statistics.
 // The output is float32 (nn's layers autocast under tp.BF16).
 func (m *MLP) Forward(tp *op.Tape, x op.Tensor, train bool) op.Tensor {
+	return m.after(tp, m.lins[0].Forward(tp, x), train)
+}
+
+// ForwardPooled is Forward of Flatten(AdaptiveAvgPool2d(fm, g)) for a map
+// fm (B x C x h x w, float32): when the map is smaller than the grid (a
+// local crop's) the pooling is folded into the first Linear
+// (nn.PooledLinear), the same function at h·w/g² of that layer's cost.
+func (m *MLP) ForwardPooled(tp *op.Tape, fm op.Tensor, g int64, train bool) op.Tensor {
+	s := op.Shape(fm)
+	if s[2]*s[3] >= g*g {
+		return m.Forward(tp, tp.Flatten(tp.AdaptiveAvgPool2d(fm, g)), train)
+	}
+	first := m.lins[0]
+	return m.after(tp, nn.PooledLinear(tp, fm, first.W, first.B, g), train)
+}
+
+// after applies the head from the output of its first Linear (x) on.
+func (m *MLP) after(tp *op.Tape, x op.Tensor, train bool) op.Tensor {
 	for l, lin := range m.lins {
-		x = lin.Forward(tp, x)
+		if l > 0 {
+			x = lin.Forward(tp, x)
+		}
 		if bn := m.bns[l]; bn != nil {
 			x = bn.Forward(tp, x, train)
 		}
@@ -107,4 +127,15 @@ func (m *MLP) Forward(tp *op.Tape, x op.Tensor, train bool) op.Tensor {
 		}
 	}
 	return nn.Float32(tp, x)
+}
+
+// Embed is head(backbone(x)). For a GridBackbone with a grid it runs the
+// head on the backbone's map with ForwardPooled, so that crops smaller
+// than the grid skip the pooling's upsampling; the result is the same up
+// to rounding.
+func Embed(tp *op.Tape, bb nn.Backbone, head *MLP, x op.Tensor, train bool) op.Tensor {
+	if g, ok := bb.(nn.GridBackbone); ok && g.Grid() > 1 {
+		return head.ForwardPooled(tp, g.ForwardMap(tp, x, train), g.Grid(), train)
+	}
+	return head.Forward(tp, bb.Forward(tp, x, train), train)
 }
