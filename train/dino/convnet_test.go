@@ -152,3 +152,56 @@ func TestTeacherTempAndConfig(t *testing.T) {
 		}
 	}
 }
+
+// With a 7 x 7 grid the student folds the pooling of the 8-pixel local
+// crops (a 4 x 4 map) into its head and runs the head per crop size: its
+// logits equal the head on all crops' pooled features, as DINO's
+// MultiCropWrapper computes them, to float32 rounding.
+func TestStudentFoldsLocalCrops(t *testing.T) {
+	defer op.LockThread()()
+	cfg := DefaultConfig()
+	cfg.OutDim, cfg.HiddenDim, cfg.Bottleneck = 64, 32, 16
+	conv := func(p *nn.Params, teacher bool) (nn.Backbone, error) {
+		return nn.NewBackbone(p, "backbone.", nn.Arch{Name: "convnet", InChannels: 3, Widths: []int64{8, 16}, Pool: 7})
+	}
+	m, err := New(conv, cfg, 5, gotch.CPU)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Free()
+	g1, g2, err := sslkit.NoisyPair(1, 4, 3, 16, 16, 0.5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l1, l2, err := sslkit.NoisyPair(2, 4, 3, 8, 8, 0.5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	views := []op.Tensor{g1, g2, l1, l2}
+	for _, v := range views {
+		defer op.Free(v)
+	}
+	var got, want []float32
+	func() {
+		defer op.Catch(&err)
+		var tp op.Tape
+		defer tp.Drop()
+		got = op.ToFloat32(m.studentForward(&tp, views))
+		feats := []op.Tensor{
+			m.StudentBackbone.Forward(&tp, tp.Cat(views[:2], 0), true),
+			m.StudentBackbone.Forward(&tp, tp.Cat(views[2:], 0), true),
+		}
+		want = op.ToFloat32(m.StudentHead.Forward(&tp, tp.Cat(feats, 0), true))
+	}()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != len(want) || len(got) != 4*4*64 {
+		t.Fatalf("%d logits, direct %d, want %d", len(got), len(want), 4*4*64)
+	}
+	for i := range want {
+		if d := math.Abs(float64(got[i] - want[i])); d > 1e-5*(1+math.Abs(float64(want[i]))) {
+			t.Fatalf("logit %d: %v, direct %v", i, got[i], want[i])
+		}
+	}
+}

@@ -106,7 +106,19 @@ func NewHead(p *nn.Params, prefix string, in int64, c Config) *Head {
 
 // Forward maps features (B x in) to B x OutDim logits.
 func (h *Head) Forward(tp *op.Tape, x op.Tensor, train bool) op.Tensor {
-	z := tp.L2Normalize(h.mlp.Forward(tp, x, train), 1e-12)
+	return h.last(tp, h.mlp.Forward(tp, x, train))
+}
+
+// Embed is Forward(bb.Forward(x)), with the pooling of a grid backbone
+// folded into the head's first Linear for crops smaller than the grid
+// (sslkit.Embed).
+func (h *Head) Embed(tp *op.Tape, bb nn.Backbone, x op.Tensor, train bool) op.Tensor {
+	return h.last(tp, sslkit.Embed(tp, bb, h.mlp, x, train))
+}
+
+// last is the weight-normalised last layer on the MLP's output.
+func (h *Head) last(tp *op.Tape, y op.Tensor) op.Tensor {
+	z := tp.L2Normalize(y, 1e-12)
 	norm := tp.Sqrt(tp.SumDims(tp.Mul(h.v, h.v), true, 1))
 	return tp.Linear(z, tp.Mul(h.v, tp.Div(h.g, norm)), nil)
 }
@@ -191,10 +203,11 @@ func (m *Model) Free() {
 
 // studentForward runs the student on every view: consecutive views of
 // one size go through the backbone together (DINO's MultiCropWrapper, so
-// BatchNorm sees all crops of a size at once), then the head on all
-// features. Rows are view-major (view 0's batch first).
+// BatchNorm sees all crops of a size at once), then the head (which has
+// no BatchNorm, so running it per size is running it on all features).
+// Rows are view-major (view 0's batch first).
 func (m *Model) studentForward(tp *op.Tape, views []op.Tensor) op.Tensor {
-	var feats []op.Tensor
+	var outs []op.Tensor
 	for i := 0; i < len(views); {
 		j := i + 1
 		s := op.Shape(views[i])
@@ -209,10 +222,13 @@ func (m *Model) studentForward(tp *op.Tape, views []op.Tensor) op.Tensor {
 		if j-i > 1 {
 			x = tp.Cat(views[i:j], 0)
 		}
-		feats = append(feats, m.StudentBackbone.Forward(tp, x, true))
+		outs = append(outs, m.StudentHead.Embed(tp, m.StudentBackbone, x, true))
 		i = j
 	}
-	return m.StudentHead.Forward(tp, tp.Cat(feats, 0), true)
+	if len(outs) == 1 {
+		return outs[0]
+	}
+	return tp.Cat(outs, 0)
 }
 
 // TeacherForward is the teacher's output (2B x OutDim) for the two
