@@ -24,7 +24,7 @@
 // (`sslpipe train --method simclr`): model block arch and heads, own block
 // temperature and augment; presets default (the paper's ImageNet recipe on
 // ResNet-18), cifar (solo-learn), vit-s16, fmnist-quick, fmnist-reproduce (the
-// Fashion-MNIST comparison), fmnist-multicrop (the 7x7 grid with four local
+// Fashion-MNIST comparison), fmnist-multicrop (the 7x7 grid with two local
 // crops) and smoke. With data-parallel training the negatives come from every
 // rank through train.StepInfo.AllGather. eval and embed use the backbone.
 package simclr
