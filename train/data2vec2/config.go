@@ -305,10 +305,24 @@ func validate(c *train.Config) error {
 	return nil
 }
 
-// resolve takes the text vocabulary from the dataset's tokenizer.
+// resolve takes the text vocabulary from the dataset's tokenizer and
+// refuses preprocessed text rows (packed across documents) shorter than the
+// model's rows: a batch of B data rows is packed into B model rows, so
+// shorter data rows would repeat each batch's tokens. (Longer data rows
+// leave the end of each batch unused.)
 func resolve(c *train.Config, d *data.Dataset) error {
-	if c.Data.Modality == data.Text && d.Tokenizer != nil {
+	if c.Data.Modality != data.Text {
+		return nil
+	}
+	if d.Tokenizer != nil {
 		model(c).Text.Vocab = d.Tokenizer.VocabSize()
+	}
+	if m := d.Manifest; m != nil && m.Meta != nil && m.Meta.SeqLen > 0 && m.Options.Pack != "one" {
+		if want := model(c).Text.SeqLen; m.Meta.SeqLen < want {
+			return fmt.Errorf("data2vec2: %w: %s holds rows of %d tokens (preprocessed with --seq-len %d), shorter than model.text.seq_len %d: "+
+				"each batch would repeat its tokens to fill its rows; preprocess with --seq-len %d or set model.text.seq_len %d",
+				train.ErrConfig, d.Spec, m.Meta.SeqLen, m.Meta.SeqLen, want, want, m.Meta.SeqLen)
+		}
 	}
 	return nil
 }

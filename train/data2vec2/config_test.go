@@ -5,9 +5,12 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/sslpipe/sslpipe/train"
+	"github.com/sslpipe/sslpipe/train/data"
+	"github.com/sslpipe/sslpipe/train/data/datatest"
 )
 
 // Every preset is valid for its modality (smoke: for each), its masker
@@ -121,5 +124,41 @@ func TestCollapseCheck(t *testing.T) {
 	c.Stop = true
 	if w, err := c.Check(12, StepResult{TargetVar: 0.5, PredVar: 0.001}); w || !errors.Is(err, ErrCollapse) {
 		t.Errorf("low prediction variance with Stop: warn %v, err %v", w, err)
+	}
+}
+
+// Preprocessed text rows shorter than model.text.seq_len are refused with
+// the flag that fixes them (a batch would repeat its tokens); rows as long
+// or longer are accepted, and the vocabulary comes from the tokenizer.
+func TestResolveTextRows(t *testing.T) {
+	dir := t.TempDir()
+	rows16 := datatest.TextShards(t, filepath.Join(dir, "a"), 60, 120, 16)
+	rows32 := datatest.TextShards(t, filepath.Join(dir, "b"), 60, 120, 32)
+	resolveOn := func(spec string, seqLen int) (c train.Config, vocab int, err error) {
+		c = presetFor(t, data.Text, "smoke")
+		c.Data.Spec, c.Out = spec, filepath.Join(dir, "run")
+		model(&c).Text.SeqLen = seqLen
+		d, err := train.OpenData(&c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer d.Close()
+		return c, d.Tokenizer.VocabSize(), train.ResolveConfig(&c, d)
+	}
+	for _, ok := range []struct {
+		spec   string
+		seqLen int
+	}{{rows16, 16}, {rows32, 32}, {rows32, 16}} {
+		c, vocab, err := resolveOn(ok.spec, ok.seqLen)
+		if err != nil {
+			t.Errorf("rows of %s, seq_len %d: %v", ok.spec, ok.seqLen, err)
+		}
+		if v := model(&c).Text.Vocab; v != vocab {
+			t.Errorf("vocab %d, want the tokenizer's %d", v, vocab)
+		}
+	}
+	_, _, err := resolveOn(rows16, 32)
+	if !errors.Is(err, train.ErrConfig) || !strings.Contains(err.Error(), "rows of 16 tokens") || !strings.Contains(err.Error(), "--seq-len 32") {
+		t.Errorf("rows of 16 for seq_len 32: %v", err)
 	}
 }
