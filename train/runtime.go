@@ -172,14 +172,22 @@ func DeviceName(d gotch.Device) string {
 	return "cpu"
 }
 
-// SetNumThreads sets libtorch's intra-op threads; n <= 0 means one per
-// CPU core. libtorch here otherwise starts with a single thread.
+// SetNumThreads sets libtorch's intra-op threads and the thread pool of
+// the OpenBLAS that Debian's libtorch calls for matrix products (libtorch
+// does not size that pool: without this, OpenBLAS runs one thread per core
+// under every process, spinning while it waits); n <= 0 means one per CPU
+// core. libtorch here otherwise starts with a single thread.
 func SetNumThreads(n int) {
 	if n <= 0 {
 		n = runtime.NumCPU()
 	}
 	libtch.AtSetNumThreads(n)
+	blasThreads(n)
 }
+
+// BLASThreads is the size of OpenBLAS's thread pool, or -1 when the process
+// has no OpenBLAS (a libtorch with MKL sizes MKL's threads itself).
+func BLASThreads() int { return blasThreads(0) }
 
 // ManualSeed seeds libtorch's CPU and CUDA generators (weight
 // initialization, dropout, torch-side sampling).
