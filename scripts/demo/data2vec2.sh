@@ -27,9 +27,10 @@
 #
 # Environment: SSLPIPE (default bin/sslpipe), RUNS (runs/demo), DATA
 # (data), SPEECH (data/speech), FORTUNES (/usr/share/games/fortunes),
-# MODALITIES ("text image audio"), POINTS (8), TEXT_PRESET (data2vec2's
+# MODALITIES ("text image audio"; empty: none), POINTS (8), TEXT_PRESET (data2vec2's
 # text preset, default text-cpu; text-cpu-ln: layer-normalized targets for
-# 4,000 steps, see benchmarks/text/EXPERIMENTS.md).
+# 4,000 steps, see benchmarks/text/EXPERIMENTS.md), TEXT_LONG (1: also the
+# text-cpu-64 run and its k-fold probe against random init, below).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 SSLPIPE=${SSLPIPE:-bin/sslpipe}
@@ -37,7 +38,7 @@ RUNS=${RUNS:-runs/demo}
 DATA=${DATA:-data}
 SPEECH=${SPEECH:-data/speech}
 FORTUNES=${FORTUNES:-/usr/share/games/fortunes}
-MODALITIES=${MODALITIES:-text image audio}
+MODALITIES=${MODALITIES-text image audio}
 POINTS=${POINTS:-8}
 TEXT_PRESET=${TEXT_PRESET:-text-cpu}
 B=benchmarks/data2vec2
@@ -167,6 +168,28 @@ for m in $MODALITIES; do
   printf '| %s | %.2f%% at %.0f CPU s | %.2f%% at %.0f CPU s | %s | %s |\n' "$m" "$(awk -v a="$acc1" 'BEGIN {print 100 * a}')" "$cpu1" \
     "$(awk -v a="$acc2" 'BEGIN {print 100 * a}')" "$cpu2" "$reach" "$speed" >> "$MD.speed"
 done
+# TEXT_LONG=1: data2vec2's text-cpu-64 preset (64-token rows, batch 32,
+# 7,000 steps; about 45 CPU minutes) on the fortunes packed at 64 tokens
+# with the same tokenizer, probed on all 1,421 probe fortunes (5 folds x 3
+# partitions) against 5 random-init networks of its architecture.
+# TEXT_LONG_STEPS shortens the run (a check of the script).
+long=""
+if [ "${TEXT_LONG:-0}" = 1 ]; then
+  [ -f "$DATA/fortunes/manifest.json" ] || "$SSLPIPE" preprocess --modality text --in "$FORTUNES" --split fortune --invalid-utf8 replace \
+    --train-tokenizer wordpiece --vocab 4000 --seq-len 32 --out "$DATA/fortunes" --quiet
+  [ -f "$DATA/fortunes64/manifest.json" ] || "$SSLPIPE" preprocess --modality text --in "$FORTUNES" --split fortune --invalid-utf8 replace \
+    --tokenizer "$DATA/fortunes/tokenizer.json" --seq-len 64 --out "$DATA/fortunes64" --quiet
+  run="$OUT/text-v2-64"
+  rm -rf -- "$run"
+  "$B/cputrace.sh" "$run.cpu" -- "$SSLPIPE" train --method data2vec2 --preset text-cpu-64 --data "$DATA/fortunes64" --out "$run" \
+    ${TEXT_LONG_STEPS:+--steps "$TEXT_LONG_STEPS"} --threads 1 --workers 1 --quiet > "$run.log" 2>&1 || { echo "data2vec2 text-cpu-64 training failed; see $run.log" >&2; exit 1; }
+  cpu=$(awk '$1 == "end" {print $2}' "$run.cpu")
+  "$SSLPIPE" eval --run "$run" --train "$FORTUNES#$sel" --tokenizer "$DATA/fortunes/tokenizer.json" --probe linear \
+    --layer "$(layers "$run")" --folds 5 --repeats 3 --random-seeds 5 --no-baseline --workers 1 \
+    --summary "$S" --method "data2vec2 text-cpu-64" --train-seconds "$cpu" --train-device "cpu, 1 thread (train time = CPU time)" > "$run.probe.txt"
+  long=$run.probe.txt
+fi
+
 {
   echo "# data2vec 2.0 vs v1 at equal CPU budgets"
   echo
@@ -175,6 +198,14 @@ done
   cat "$MD.speed"
   echo
   cat "$MD.rows"
+  if [ -n "$long" ]; then
+    echo
+    echo "## data2vec2 text-cpu-64 ($(awk '$1 == "end" {printf "%.0f", $2}' "$OUT/text-v2-64.cpu") CPU s), encoder output on the 1,421 probe fortunes"
+    echo
+    echo '```'
+    cat "$long"
+    echo '```'
+  fi
 } > "$MD"
 rm -f "$MD.rows" "$MD.speed"
 cat "$MD"
