@@ -20,7 +20,8 @@ import (
 // file that trains the same run).
 func TestEveryPresetValidatesAndRoundTrips(t *testing.T) {
 	specs := shards(t)
-	// Text with sentence ends, which sop's whole-sentence presets need.
+	// Text with sentence ends, which sop's whole-sentence presets need, in
+	// rows as long as the longest text preset's (data2vec2 text-base: 512).
 	specs[data.Text] = sentenceShards(t, t.TempDir())
 	for _, m := range train.Methods() {
 		for _, name := range m.PresetNames() {
@@ -95,5 +96,5 @@ func sentenceShards(t *testing.T, dir string) string {
 		t.Fatal(err)
 	}
 	return datatest.Preprocess(t, raw, filepath.Join(dir, "text"), preprocess.Options{Modality: preprocess.Text,
-		TrainTokenizer: "wordpiece", Vocab: 120, SeqLen: 32})
+		TrainTokenizer: "wordpiece", Vocab: 120, SeqLen: 512})
 }
