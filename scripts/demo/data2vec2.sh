@@ -48,6 +48,13 @@ MD="$RUNS/data2vec2-vs-v1.md"
 export SSLPIPE
 mkdir -p "$OUT"
 
+# fortunes: the fortunes in 32-token rows with their own tokenizer (data2vec
+# v1 and 2.0's text-cpu presets; the text probe's tokenizer).
+fortunes() {
+  [ -f "$DATA/fortunes/manifest.json" ] || "$SSLPIPE" preprocess --modality text --in "$FORTUNES" --split fortune --invalid-utf8 replace \
+    --train-tokenizer wordpiece --vocab 4000 --seq-len 32 --out "$DATA/fortunes" --quiet
+}
+
 for m in $MODALITIES; do
   case $m in
     image)
@@ -58,9 +65,7 @@ for m in $MODALITIES; do
       [ -f "$SPEECH/speechdata.json" ] || "$SSLPIPE" speechdata --out "$SPEECH"
       [ -f "$SPEECH/shards-train/manifest.json" ] || "$SSLPIPE" preprocess --modality audio --in "$SPEECH/pretrain/train" \
         --out "$SPEECH/shards-train" --features mfcc --deltas --kmeans 100 --kmeans-fraction 0.5 --quiet ;;
-    text)
-      [ -f "$DATA/fortunes/manifest.json" ] || "$SSLPIPE" preprocess --modality text --in "$FORTUNES" --split fortune --invalid-utf8 replace \
-        --train-tokenizer wordpiece --vocab 4000 --seq-len 32 --out "$DATA/fortunes" --quiet ;;
+    text) fortunes ;;
     *) echo "data2vec2.sh: modality $m (text, image, audio)" >&2; exit 2 ;;
   esac
 done
@@ -169,14 +174,13 @@ for m in $MODALITIES; do
     "$(awk -v a="$acc2" 'BEGIN {print 100 * a}')" "$cpu2" "$reach" "$speed" >> "$MD.speed"
 done
 # TEXT_LONG=1: data2vec2's text-cpu-64 preset (64-token rows, batch 32,
-# 7,000 steps; about 45 CPU minutes) on the fortunes packed at 64 tokens
+# 7,000 steps; about 55 minutes on one idle core) on the fortunes packed at 64 tokens
 # with the same tokenizer, probed on all 1,421 probe fortunes (5 folds x 3
 # partitions) against 5 random-init networks of its architecture.
 # TEXT_LONG_STEPS shortens the run (a check of the script).
 long=""
 if [ "${TEXT_LONG:-0}" = 1 ]; then
-  [ -f "$DATA/fortunes/manifest.json" ] || "$SSLPIPE" preprocess --modality text --in "$FORTUNES" --split fortune --invalid-utf8 replace \
-    --train-tokenizer wordpiece --vocab 4000 --seq-len 32 --out "$DATA/fortunes" --quiet
+  fortunes
   [ -f "$DATA/fortunes64/manifest.json" ] || "$SSLPIPE" preprocess --modality text --in "$FORTUNES" --split fortune --invalid-utf8 replace \
     --tokenizer "$DATA/fortunes/tokenizer.json" --seq-len 64 --out "$DATA/fortunes64" --quiet
   run="$OUT/text-v2-64"
